@@ -1,0 +1,52 @@
+import pytest
+
+from mnistlab.config import ConfigError, RunConfig, class_counts, parse_imbalance, validate
+
+
+@pytest.mark.parametrize("changes,needle", [
+    ({"samples_per_class": 0}, "--samples-per-class 0"),
+    ({"samples_per_class": 5422}, "5421"),
+    ({"val_split": 1.5}, "--val-split 1.5"),
+    ({"val_split": 0.0}, "--val-split 0.0"),
+    ({"epochs": 0}, "--epochs 0"),
+    ({"lr": -1.0}, "--lr -1.0"),
+    ({"lr": float("nan")}, "--lr nan"),
+    ({"batch_size": 0}, "--batch-size 0"),
+    ({"model": "resnet"}, "unknown model"),
+    ({"samples_per_class": 1, "val_split": 0.05}, "leaves validation empty"),
+    ({"noise": 1.5}, "--noise 1.5"),
+    ({"noise": -0.1}, "--noise -0.1"),
+    ({"imbalance": "zipf:0.1"}, "unknown scheme"),
+    ({"imbalance": "reduce:3,12:0.1"}, "class 12 is outside 0-9"),
+    ({"imbalance": "reduce:3:0"}, "ratio 0.0 must be in (0, 1]"),
+    ({"imbalance": "reduce:3"}, "malformed"),
+    ({"remedy": "magic"}, "--remedy"),
+    ({"eval_noise": (0.1, 2.0)}, "--eval-noise 2.0"),
+])
+def test_bad_values_are_named(changes, needle):
+    with pytest.raises(ConfigError) as e:
+        validate(RunConfig().with_(**changes))
+    assert needle in str(e.value)
+
+
+def test_defaults_are_the_notebooks_and_valid():
+    cfg = validate(RunConfig())
+    assert (cfg.samples_per_class, cfg.val_split, cfg.epochs, cfg.patience, cfg.batch_size, cfg.lr) == \
+        (300, 0.2, 30, 5, 128, 1e-3)
+
+
+def test_key_depends_on_everything_that_matters():
+    base = RunConfig()
+    assert base.key() == RunConfig().key()
+    assert base.key() != base.with_(seed=1).key() != base.with_(noise=0.1).key()
+    assert base.key({"a": "1"}) != base.key({"a": "2"})
+    assert RunConfig.from_dict(base.to_dict()) == base
+
+
+def test_imbalance_profiles_give_requested_counts():
+    assert class_counts(RunConfig(samples_per_class=100, imbalance="reduce:3,5:0.1")) == \
+        [100, 100, 100, 10, 100, 10, 100, 100, 100, 100]
+    longtail = class_counts(RunConfig(samples_per_class=1000, imbalance="longtail:0.01"))
+    assert longtail[0] == 1000 and longtail[-1] == 10
+    assert all(a > b for a, b in zip(longtail, longtail[1:]))
+    assert parse_imbalance("longtail:0.5") == ("longtail", [], 0.5)

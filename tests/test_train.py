@@ -1,0 +1,61 @@
+import math
+
+import pytest
+import torch
+
+from mnistlab.config import RunConfig
+from mnistlab.experiment import train_one
+from mnistlab.models import MLP
+from mnistlab.train import EarlyStopping, evaluate, fit
+
+
+def run_stopper(values, patience=2, min_delta=0.0):
+    stopper, kept, stopped_at = EarlyStopping(patience, min_delta), [], None
+    for epoch, v in enumerate(values, 1):
+        if stopper.step(v):
+            kept.append(epoch)
+        if stopper.stop:
+            stopped_at = epoch
+            break
+    return kept, stopped_at, stopper.best
+
+
+def test_early_stopping_semantics():
+    assert run_stopper([1.0, 0.9, 0.95, 0.97]) == ([1, 2], 4, 0.9)
+    assert run_stopper([1.0, 0.8, 0.7, 0.6]) == ([1, 2, 3, 4], None, 0.6)
+    # A tie with the best refreshes the kept weights but does not reset patience (the notebook's rule).
+    assert run_stopper([1.0, 0.9, 0.9, 0.95]) == ([1, 2, 3], 4, 0.9)
+    # min_delta: an improvement smaller than it is not an improvement.
+    assert run_stopper([1.0, 0.99, 0.98], patience=2, min_delta=0.05) == ([1], 3, 1.0)
+
+
+def test_short_training_beats_chance_and_is_deterministic(device_data):
+    cfg = RunConfig(model="mlp", samples_per_class=50, epochs=6)
+    a, _ = train_one(cfg, device_data)
+    b, _ = train_one(cfg, device_data)
+    assert a.test_acc > 0.6  # chance is 0.1
+    assert a.history == b.history and a.test_acc == b.test_acc and a.confusion == b.confusion
+    assert sum(map(sum, a.confusion)) == 10_000
+
+
+def test_cnn_short_training(device_data):
+    result, _ = train_one(RunConfig(model="cnn", samples_per_class=30, epochs=4), device_data)
+    assert result.test_acc > 0.5 and result.params == 206_922
+
+
+def test_best_weights_are_restored(device_data):
+    cfg = RunConfig(model="mlp", samples_per_class=30, epochs=25, patience=3, lr=3e-3)
+    result, model = train_one(cfg, device_data)
+    assert result.best_epoch < result.epochs_run  # it did stop after a worse stretch
+    _, _, val_x, val_y, _ = device_data.split(cfg)
+    val_loss, _, _ = evaluate(model, val_x, val_y)
+    assert val_loss == pytest.approx(result.best_val_loss, rel=1e-5)
+    assert result.best_val_loss == min(result.history["val_loss"])
+
+
+def test_non_finite_loss_marks_divergence():
+    x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    model = MLP(hidden=16)
+    result = fit(model, x, y, x, y, epochs=5, patience=5, min_delta=0.0, batch_size=16, lr=1e30, seed=0)
+    assert result.diverged and "non-finite" in result.message
+    assert result.epochs_run < 5 or not math.isfinite(result.history["train_loss"][-1])
