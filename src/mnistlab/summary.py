@@ -1,0 +1,109 @@
+"""A sweep's tables and figures, computed from its store alone (delete them; `summarize` recreates them)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from . import stats, store
+from .atomic import to_json, write_atomic
+from .i18n import t
+from .rundir import RESULTADOS_COLUMNS
+
+TIDY_COLUMNS = ["key", "variant", "model", "samples_per_class", "seed", "status", *store.METRICS, "message"]
+
+
+class SummaryError(Exception):
+    """Nothing to summarize, or not a sweep folder."""
+
+
+def _csv(header, rows) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def tidy_csv(all_rows: list[dict]) -> str:
+    """One row per run (every status), for pandas/R/spreadsheets."""
+    return _csv(TIDY_COLUMNS, [[r.get(c) for c in TIDY_COLUMNS] for r in all_rows])
+
+
+def resultados_files(rows: list[dict], folder: Path) -> list[Path]:
+    """The notebook's resultados.csv for each (variant, budget, seed) cell of the sweep."""
+    cells = {}
+    for r in rows:
+        cells.setdefault((r["variant"], r["samples_per_class"], r["seed"]), []).append(r)
+    paths = []
+    for (variant, budget, seed), members in sorted(cells.items()):
+        prefix = "" if variant == "base" else f"{variant}_"
+        members.sort(key=lambda r: ("mlp", "cnn").index(r["model"]))
+        body = _csv(RESULTADOS_COLUMNS, [[r["model"].upper(), r["best_val_loss"], r["final_val_acc"], r["test_acc"],
+                                          r["params"]] for r in members])
+        paths.append(write_atomic(folder / f"{prefix}spc{budget}_seed{seed}.csv", body))
+    return paths
+
+
+def latex_table(aggregates: list[dict], lang: str = "pt") -> str:
+    """Booktabs table of the aggregate: test accuracy mean ± sd [95% CI], epochs, gap; ready to \\input."""
+    pct = lambda v: f"{100 * v:.2f}"  # noqa: E731
+    lines = [r"\begin{tabular}{llrrrrr}", r"\toprule",
+             f"{t('model', lang).capitalize()} & {t('budget', lang).capitalize()} & $n$ & "
+             f"{t('test_acc', lang)} (\\%) & {t('ci95', lang).replace('%', chr(92) + '%')} & "
+             f"{t('stop_epoch', lang).split(' (')[0]} & Gap (pp) \\\\", r"\midrule"]
+    previous = None
+    for a in aggregates:
+        if previous is not None and a["model"] != previous:
+            lines.append(r"\midrule")
+        previous = a["model"]
+        acc, ep, gap = a["test_acc"], a["epochs_run"], a["gap_at_best"]
+        name = a["model"].upper() + ("" if a["variant"] == "base" else f" ({a['variant']})")
+        ci = f"[{pct(acc['ci_low'])}, {pct(acc['ci_high'])}]" if a["n"] > 1 else "--"
+        sd = f" $\\pm$ {pct(acc['sd'])}" if a["n"] > 1 else ""
+        lines.append(f"{name} & {a['samples_per_class']} & {a['n']} & {pct(acc['mean'])}{sd} & {ci} & "
+                     f"{ep['mean']:.1f} & {pct(gap['mean'])} \\\\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines).replace("_", r"\_")
+
+
+def summarize(folder: Path, lang: str = "pt") -> dict:
+    """Write runs.csv, resultados/, summary.json, tables/aggregate.tex and figures/ from the store."""
+    from . import sweep_plots
+
+    folder = Path(folder)
+    if not (folder / store.DB_NAME).is_file():
+        raise SummaryError(f"{folder}: not a sweep folder (no {store.DB_NAME}); run `mnistlab sweep --out {folder}`")
+    conn = store.connect(folder)
+    try:
+        all_rows = [dict(r) for r in conn.execute(
+            "SELECT * FROM runs ORDER BY variant, model, samples_per_class, seed").fetchall()]
+        counts = store.counts(conn)
+    finally:
+        conn.close()
+    rows = [r for r in all_rows if r["status"] in ("done", "diverged")]
+    if not rows:
+        raise SummaryError(f"{folder}: the store holds no finished run yet")
+    aggregates = stats.aggregate(rows)
+    comparisons = stats.paired_comparison(rows)
+    figures = folder / "figures"
+    paths = [write_atomic(folder / "runs.csv", tidy_csv(all_rows))]
+    paths += resultados_files(rows, folder / "resultados")
+    paths.append(write_atomic(folder / "tables" / "aggregate.tex", latex_table(aggregates, lang)))
+    paths += sweep_plots.budget_figures(aggregates, figures, lang)
+    paths += sweep_plots.mean_loss_curves(rows, figures, lang)
+    for kind in ("noise", "shift"):
+        paths += sweep_plots.robustness_figure(rows, kind, figures, lang)
+    summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "aggregates": aggregates,
+               "comparisons": comparisons, "findings": [stats.describe_comparison(c) for c in comparisons]}
+    paths.append(write_atomic(folder / "summary.json", to_json(summary)))
+    summary["paths"] = paths
+    return summary
+
+
+def load_summary(folder: Path) -> dict:
+    path = Path(folder) / "summary.json"
+    if not path.is_file():
+        raise SummaryError(f"{folder}: no summary.json; run `mnistlab summarize {folder}`")
+    return json.loads(path.read_text())

@@ -1,0 +1,158 @@
+"""A sweep: a grid of runs (variants x models x budgets x seeds) -> pending runs -> executor -> store.
+
+Resume is free: a run's key is the hash of its resolved config and data, so rerunning a sweep skips
+every key already `done`/`diverged` in the store and redoes only the rest.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import traceback
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import store
+from .atomic import write_atomic
+from .config import ConfigError, RunConfig, validate
+
+SPEC_NAME = "sweep.json"
+GRID_FIELDS = ("model", "samples_per_class", "seed")
+FINISHED = ("done", "diverged")
+
+
+class SweepError(Exception):
+    """A sweep that cannot start (busy folder, other config, bad grid); the message says why."""
+
+
+@dataclass
+class SweepSpec:
+    base: dict = field(default_factory=dict)      # RunConfig fields shared by every run
+    models: list = field(default_factory=lambda: ["mlp", "cnn"])
+    budgets: list = field(default_factory=lambda: [50, 100, 300, 1000])
+    seeds: list = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    variants: list = field(default_factory=lambda: [{"label": "base", "overrides": {}}])
+    study: str = "main"
+
+    def plan(self) -> list[tuple[str, RunConfig]]:
+        """(variant label, validated config) for every cell of the grid, in a stable order."""
+        if not self.models or not self.budgets or not self.seeds:
+            raise ConfigError("the sweep grid is empty: give at least one model, budget and seed")
+        out = []
+        for variant in self.variants:
+            for budget in self.budgets:
+                for seed in self.seeds:
+                    for model in self.models:
+                        values = {**self.base, **variant["overrides"], "model": model,
+                                  "samples_per_class": budget, "seed": seed}
+                        out.append((variant["label"], validate(RunConfig.from_dict(values))))
+        return out
+
+    def merged_with(self, other: "SweepSpec") -> "SweepSpec":
+        """The union of two grids over the same base config (a sweep folder may grow, never change)."""
+        if other.base != self.base or other.study != self.study:
+            diff = sorted(k for k in set(self.base) | set(other.base) if self.base.get(k) != other.base.get(k))
+            raise SweepError(f"this folder holds a sweep with a different configuration ({', '.join(diff) or 'study'}"
+                             "); use another --out")
+        union = lambda a, b: sorted(set(a) | set(b))  # noqa: E731
+        labels = {v["label"] for v in self.variants}
+        return SweepSpec(self.base, [m for m in ("mlp", "cnn") if m in set(self.models) | set(other.models)],
+                         union(self.budgets, other.budgets), union(self.seeds, other.seeds),
+                         self.variants + [v for v in other.variants if v["label"] not in labels], self.study)
+
+
+def load_spec(folder: Path) -> SweepSpec | None:
+    path = Path(folder) / SPEC_NAME
+    if not path.is_file():
+        return None
+    try:
+        return SweepSpec(**json.loads(path.read_text()))
+    except (ValueError, TypeError) as e:
+        raise SweepError(f"{path}: unreadable sweep spec ({e})") from None
+
+
+def save_spec(folder: Path, spec: SweepSpec) -> None:
+    write_atomic(Path(folder) / SPEC_NAME, json.dumps(asdict(spec), indent=1))
+
+
+@contextmanager
+def exclusive(folder: Path):
+    """Hold the folder's lock for the whole sweep; a second sweep on it is refused at once."""
+    path = Path(folder) / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SweepError(f"another sweep is writing to {folder} right now; wait for it to finish "
+                             "or use another --out") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def run_local(items, data, on_start=None):
+    """The local executor: one run after another in this process. Yields (item, status, result, message)."""
+    from .experiment import train_one
+
+    for item in items:
+        if on_start:
+            on_start(item)
+        variant, cfg, key = item
+        try:
+            result, _ = train_one(cfg, data)
+        except Exception as e:  # noqa: BLE001 - a failing run is recorded, the sweep goes on
+            yield item, "failed", None, f"{type(e).__name__}: {e} | {traceback.format_exc(limit=-1).strip()}"
+            continue
+        yield item, result.status, result.to_dict(), result.message
+
+
+@dataclass
+class SweepOutcome:
+    total: int
+    skipped: int
+    finished: int
+    failed: list
+    interrupted: bool = False
+
+
+def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=None, executor=None,
+              log=lambda msg: None, on_result=None) -> SweepOutcome:
+    """Run what is missing of `spec` in `folder` and record every run in the store."""
+    from .data import load_mnist
+    from .experiment import DeviceData, environment, resolve_device
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with exclusive(folder):
+        previous = load_spec(folder)
+        spec = previous.merged_with(spec) if previous else spec
+        plan = spec.plan()
+        mnist = load_mnist(data_dir, log=log)
+        conn = store.connect(folder, mnist.checksums)
+        save_spec(folder, spec)
+        items = [(variant, cfg, cfg.key(mnist.checksums)) for variant, cfg in plan]
+        status = store.status_of(conn, [k for _, _, k in items])
+        pending = [it for it in items if status.get(it[2]) not in FINISHED]
+        outcome = SweepOutcome(total=len(items), skipped=len(items) - len(pending), finished=0, failed=[])
+        if not pending:
+            return outcome
+        torch_device = resolve_device(device)
+        env = environment(torch_device)
+        data = DeviceData(mnist, torch_device)
+        start = lambda it: store.mark_running(conn, it[2], it[0], it[1].to_dict())  # noqa: E731
+        execute = executor or run_local
+        try:
+            for (variant, cfg, key), run_status, result, message in execute(pending, data, on_start=start):
+                store.record(conn, key, variant, cfg.to_dict(), run_status, result, env, message)
+                outcome.finished += 1
+                if run_status == "failed":
+                    outcome.failed.append((key, message))
+                if on_result:
+                    on_result(variant, cfg, run_status, result, message)
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+        finally:
+            conn.close()
+    return outcome

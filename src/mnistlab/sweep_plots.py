@@ -1,0 +1,115 @@
+"""Figures of a sweep, drawn from the store's rows and aggregates only (never from training)."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .i18n import t
+from .plots import MODEL_LABEL, model_label, plt, save
+from .stats import mean_ci
+
+MARKERS = {"mlp": "o", "cnn": "s"}
+LINESTYLES = ["-", "--", ":", "-."]
+
+
+def band_plot(series: list[dict], xlabel: str, ylabel: str, title: str, stem: Path, logx: bool = False,
+              percent: bool = False) -> list[Path]:
+    """Lines of means with shaded 95% CI bands; each series: label, x, mean, low, high, marker, ls."""
+    pyplot = plt()
+    fig, ax = pyplot.subplots(figsize=(5.6, 3.8))
+    scale = 100 if percent else 1
+    for s in series:
+        x, mean = np.asarray(s["x"], float), scale * np.asarray(s["mean"], float)
+        ax.plot(x, mean, marker=s.get("marker", "o"), ls=s.get("ls", "-"), ms=4, label=s["label"])
+        low, high = scale * np.asarray(s["low"], float), scale * np.asarray(s["high"], float)
+        if np.isfinite(low).any():
+            ax.fill_between(x, low, high, alpha=0.2)
+    if logx:
+        ax.set_xscale("log")
+        ax.set_xticks(sorted({v for s in series for v in s["x"]}))
+        ax.get_xaxis().set_major_formatter(pyplot.matplotlib.ticker.ScalarFormatter())
+        ax.minorticks_off()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel + (" (%)" if percent else ""))
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return save(fig, stem)
+
+
+def _series_by_budget(aggregates: list[dict], metric: str, variant: str, lang: str) -> list[dict]:
+    out = []
+    for model in ("mlp", "cnn"):
+        recs = [a for a in aggregates if a["model"] == model and a["variant"] == variant]
+        if recs:
+            out.append({"label": model_label(model, recs[0]["params"], lang), "marker": MARKERS[model],
+                        "x": [a["samples_per_class"] for a in recs], "mean": [a[metric]["mean"] for a in recs],
+                        "low": [a[metric]["ci_low"] for a in recs], "high": [a[metric]["ci_high"] for a in recs]})
+    return out
+
+
+def budget_figures(aggregates: list[dict], folder: Path, lang: str = "pt") -> list[Path]:
+    """Learning curve, generalization gap and early-stopping epoch vs samples per class, per variant."""
+    paths = []
+    for variant in sorted({a["variant"] for a in aggregates}):
+        suffix = "" if variant == "base" else f"_{variant}"
+        tag = "" if variant == "base" else f" ({variant})"
+        for metric, name, ylabel, title, percent in (
+                ("test_acc", "learning_curve", t("test_acc", lang), t("learning_curve", lang), True),
+                ("gap_at_best", "gap_vs_budget", t("gap", lang), t("gap_title", lang), True),
+                ("epochs_run", "stop_epoch_vs_budget", t("stop_epoch", lang), t("stop_title", lang), False)):
+            series = _series_by_budget(aggregates, metric, variant, lang)
+            paths += band_plot(series, t("samples_per_class", lang), ylabel, title + tag,
+                               folder / f"{name}{suffix}", logx=True, percent=percent)
+    return paths
+
+
+def mean_loss_curves(rows: list[dict], folder: Path, lang: str = "pt") -> list[Path]:
+    """Per budget: train and val loss averaged over seeds (over the runs still training at each epoch)."""
+    pyplot = plt()
+    paths = []
+    cells = defaultdict(list)
+    for r in rows:
+        if r["variant"] == "base":
+            cells[r["samples_per_class"]].append(r)
+    for budget, members in sorted(cells.items()):
+        fig, ax = pyplot.subplots()
+        for model in ("mlp", "cnn"):
+            hist = [json.loads(r["result"])["history"] for r in members if r["model"] == model]
+            if not hist:
+                continue
+            for split, ls in (("train", "-"), ("val", "--")):
+                curves = [h[f"{split}_loss"] for h in hist]
+                length = max(map(len, curves))
+                mean = [np.mean([c[e] for c in curves if len(c) > e and c[e] is not None]) for e in range(length)]
+                ax.plot(range(1, length + 1), mean, ls=ls, marker=MARKERS[model], ms=3,
+                        label=f"{MODEL_LABEL[model]} {t(split, lang)} (n={len(curves)})")
+        ax.set_xlabel(t("epoch", lang))
+        ax.set_ylabel(t("loss", lang))
+        ax.set_title(t("mean_curves", lang, n=budget))
+        ax.legend(fontsize=8)
+        paths += save(fig, folder / f"loss_curves_spc{budget}")
+    return paths
+
+
+def robustness_figure(rows: list[dict], kind: str, folder: Path, lang: str = "pt") -> list[Path]:
+    """Test accuracy vs test-time corruption level, one line per (variant, model), mean with 95% CI."""
+    groups = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        levels = json.loads(r["result"])["robustness"].get(kind, {})
+        for level, acc in levels.items():
+            groups[(r["variant"], r["model"], r["samples_per_class"])][float(level)].append(acc)
+    if not groups:
+        return []
+    series = []
+    for i, ((variant, model, budget), by_level) in enumerate(sorted(groups.items())):
+        xs = sorted(by_level)
+        stats = [mean_ci(by_level[x]) for x in xs]
+        series.append({"label": f"{MODEL_LABEL[model]}, {variant}, {budget}/cl.", "marker": MARKERS[model],
+                       "ls": LINESTYLES[i // 2 % len(LINESTYLES)], "x": xs, "mean": [s["mean"] for s in stats],
+                       "low": [s["ci_low"] for s in stats], "high": [s["ci_high"] for s in stats]})
+    xlabel, title = (t("noise_level", lang), t("noise_title", lang)) if kind == "noise" else \
+        (t("shift_level", lang), t("shift_title", lang))
+    return band_plot(series, xlabel, t("test_acc", lang), title, folder / f"robustness_{kind}", percent=True)
