@@ -165,8 +165,12 @@ def cmd_sweep(args) -> int:
                                    f"FAILED {message.split(' | ')[0]}")
 
     with progress:
-        outcome = run_sweep(out, spec, device=args.device, data_dir=args.data_dir, executor=executor,
-                            log=log, on_result=on_result)
+        try:
+            outcome = run_sweep(out, spec, device=args.device, data_dir=args.data_dir, executor=executor,
+                                log=log, on_result=on_result)
+        except KeyboardInterrupt:  # before the first run started: nothing to count yet
+            log(f"interrupted: {done_count[0]} runs finished now; resume with `mnistlab sweep --out {out}`")
+            return 130
         progress.update(task, completed=outcome.skipped + done_count[0])
     if outcome.interrupted:
         log(f"interrupted: {outcome.skipped + outcome.finished} of {outcome.total} runs are done and stored; "

@@ -1,0 +1,170 @@
+import csv
+import json
+import math
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from mnistlab.cli import main
+from mnistlab.sweep import exclusive
+
+GRID = ["--budgets", "10", "20", "--seeds", "0-1", "--epochs", "2", "--quiet"]
+TIMING = {"train_seconds", "eval_seconds", "started", "finished", "environment"}
+
+
+def store_rows(folder):
+    conn = sqlite3.connect(folder / "store.sqlite")
+    conn.row_factory = sqlite3.Row
+    rows = {}
+    for r in conn.execute("SELECT * FROM runs"):
+        r = {k: r[k] for k in r.keys() if k not in TIMING}
+        result = json.loads(r.pop("result"))
+        for k in ("train_seconds", "eval_seconds"):
+            result.pop(k)
+        rows[r["key"]] = (r, result)
+    conn.close()
+    return rows
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep") / "ref"
+    assert main(["sweep", *GRID, "--out", str(out)]) == 0
+    return out
+
+
+def test_sweep_writes_store_tables_and_figures(reference):
+    rows = store_rows(reference)
+    assert len(rows) == 8 and {r["status"] for r, _ in rows.values()} == {"done"}
+    for name in ("learning_curve", "gap_vs_budget", "stop_epoch_vs_budget", "loss_curves_spc10"):
+        assert (reference / "figures" / f"{name}.pdf").stat().st_size > 1000
+        assert (reference / "figures" / f"{name}.png").stat().st_size > 5000
+    assert r"\toprule" in (reference / "tables" / "aggregate.tex").read_text()
+    assert sorted(p.name for p in (reference / "resultados").iterdir())[0] == "spc10_seed0.csv"
+    header = (reference / "resultados" / "spc10_seed0.csv").read_text().splitlines()[0]
+    assert header == "modelo,best_val_loss,final_val_acc,test_acc,params"
+
+
+def test_aggregates_agree_with_hand_computation(reference):
+    with open(reference / "runs.csv") as f:
+        tidy = list(csv.DictReader(f))
+    summary = json.loads((reference / "summary.json").read_text())
+    for agg in summary["aggregates"]:
+        accs = [float(r["test_acc"]) for r in tidy
+                if r["model"] == agg["model"] and int(r["samples_per_class"]) == agg["samples_per_class"]]
+        n, mean, sd = len(accs), sum(accs) / len(accs), np.std(accs, ddof=1)
+        half = scipy_stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+        assert agg["test_acc"]["n"] == n == 2
+        assert agg["test_acc"]["mean"] == pytest.approx(mean)
+        assert agg["test_acc"]["sd"] == pytest.approx(sd)
+        assert agg["test_acc"]["ci_low"] == pytest.approx(mean - half)
+    for comp in summary["comparisons"]:
+        diffs = [float(c["test_acc"]) - float(m["test_acc"]) for c in tidy for m in tidy
+                 if c["model"] == "cnn" and m["model"] == "mlp" and c["seed"] == m["seed"]
+                 and c["samples_per_class"] == m["samples_per_class"] == str(comp["samples_per_class"])]
+        assert comp["diff"]["mean"] == pytest.approx(sum(diffs) / len(diffs))
+
+
+def test_rerun_redoes_nothing_and_summarize_recreates_figures(reference, capsys):
+    before = store_rows(reference)
+    for p in (reference / "figures").iterdir():
+        p.unlink()
+    assert main(["sweep", "--out", str(reference), "--quiet", "--no-summary"]) == 0
+    assert "8 already in the store, 0 run now" in capsys.readouterr().err
+    assert store_rows(reference) == before
+    assert main(["summarize", str(reference)]) == 0
+    assert (reference / "figures" / "learning_curve.pdf").is_file()
+
+
+def test_kill_9_at_random_points_then_resume_matches_uninterrupted(reference, tmp_path):
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "mnistlab.cli", "sweep", *GRID, "--out", str(out), "--no-summary"]
+    rng = random.Random(1234)
+    kills = 0
+    for _ in range(4):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(1.5, 4.0))  # imports take ~1.5 s; runs are ~0.1-0.3 s each
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 1
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert store_rows(out) == store_rows(reference)
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "mnistlab.cli", "sweep", "--budgets", "30", "60", "--seeds", "0-3", "--epochs",
+           "3", "--quiet", "--no-summary", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out / "store.sqlite").exists():
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the sweep finished before the interrupt arrived")
+    assert proc.returncode == 130 and "resume with `mnistlab sweep --out" in err and "Traceback" not in err
+    resumed = subprocess.run(cmd, capture_output=True, text=True)
+    assert resumed.returncode == 0 and "16 runs" in resumed.stderr
+    assert {r["status"] for r, _ in store_rows(out).values()} == {"done"}
+
+
+def test_a_second_sweep_on_a_busy_folder_is_refused(tmp_path, capsys):
+    out = tmp_path / "busy"
+    out.mkdir()
+    with exclusive(out):
+        assert main(["sweep", *GRID, "--out", str(out)]) == 2
+    assert "another sweep is writing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--seeds", "a-b"], "--seeds 'a-b'"),
+    (["--seeds"], "expected at least one argument"),
+    (["--budgets", "10", "6000"], "5421"),
+    (["--budgets", "0"], "--budgets 0"),
+    (["--models", "mlp", "gpt"], "unknown model"),
+])
+def test_bad_grid_one_line_exit_2(args, needle, tmp_path, capsys):
+    assert main(["sweep", *args, "--epochs", "1", "--quiet", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "s" / "store.sqlite").exists()
+
+
+def test_foreign_store_and_other_config_are_refused(reference, tmp_path, capsys):
+    other = tmp_path / "schema"
+    other.mkdir()
+    conn = sqlite3.connect(other / "store.sqlite")
+    conn.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("INSERT INTO meta VALUES ('schema', '99')")
+    conn.commit()
+    conn.close()
+    assert main(["sweep", *GRID, "--out", str(other)]) == 2
+    assert "schema 99" in capsys.readouterr().err
+    data = tmp_path / "data"
+    data.mkdir()
+    conn = sqlite3.connect(data / "store.sqlite")
+    conn.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.executemany("INSERT INTO meta VALUES (?, ?)", [("schema", "1"), ("data_md5", '{"x": "y"}')])
+    conn.commit()
+    conn.close()
+    assert main(["sweep", *GRID, "--out", str(data)]) == 2
+    assert "different data set" in capsys.readouterr().err
+    before = store_rows(reference)
+    assert main(["sweep", "--budgets", "10", "--epochs", "3", "--quiet", "--out", str(reference)]) == 2
+    assert "different configuration (epochs)" in capsys.readouterr().err
+    assert store_rows(reference) == before
+    assert main(["summarize", str(tmp_path / "nothing")]) == 2
+    assert "not a sweep folder" in capsys.readouterr().err
