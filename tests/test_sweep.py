@@ -168,3 +168,22 @@ def test_foreign_store_and_other_config_are_refused(reference, tmp_path, capsys)
     assert store_rows(reference) == before
     assert main(["summarize", str(tmp_path / "nothing")]) == 2
     assert "not a sweep folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("study,figure,variants", [
+    ("noise", "robustness_noise", {"clean", "noisy0.1"}),
+    ("shift", "robustness_shift", {"plain", "augmented"}),
+    ("imbalance", "per_class_recall_longtail_spc30", {"longtail", "longtail-weighted", "longtail-oversample"}),
+])
+def test_study_presets_run_through_the_store(study, figure, variants, tmp_path):
+    out = tmp_path / study
+    args = ["sweep", "--study", study, "--budgets", "30", "--seeds", "0-1", "--epochs", "2", "--quiet",
+            "--lang", "en", "--out", str(out)]
+    assert main(args) == 0
+    assert (out / "figures" / f"{figure}.png").stat().st_size > 5000
+    summary = json.loads((out / "summary.json").read_text())
+    assert {a["variant"] for a in summary["aggregates"]} == variants
+    assert all(a["n"] == 2 for a in summary["aggregates"])
+    if study == "noise":
+        row = next(r for r, _ in store_rows(out).values())
+        assert json.loads(row["config"])["eval_noise"] == [0.0, 0.05, 0.1, 0.2, 0.3]

@@ -228,6 +228,39 @@ def cmd_summarize(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- mnistlab explain
+
+def cmd_explain(args) -> int:
+    from .data import load_mnist
+    from .explain import explain_run
+    from .rundir import load_run
+
+    load_run(args.folder)  # a clear error before any data is loaded
+    if not 50 <= args.max_points <= 10_000:
+        raise UsageError(f"--max-points {args.max_points}: must be from 50 to 10000")
+    if not (args.tsne or args.gradcam):
+        args.tsne = args.gradcam = True
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    numbers = explain_run(args.folder, load_mnist(args.data_dir, log=log), do_tsne=args.tsne,
+                          do_gradcam=args.gradcam, mlp_layer=args.mlp_layer, max_points=args.max_points,
+                          lang=args.lang, log=log)
+    for model in ("mlp", "cnn"):
+        n = numbers.get(model)
+        if n and "knn10_acc" in n:
+            print(f"{model.upper()}: 10-NN accuracy in feature space {n['knn10_acc']:.4f}, silhouette "
+                  f"{n['silhouette']:.4f} ({n['feature_layer']} layer, {n['feature_dim']} dims; t-SNE+metrics "
+                  f"{n['tsne_seconds']:.1f}s)")
+        if n and "attribution_on_digit" in n:
+            print(f"{model.upper()}: {100 * n['attribution_on_digit']:.1f}% of the "
+                  f"{'Grad-CAM' if model == 'cnn' else 'saliency'} mass lies on or next to the digit, which covers "
+                  f"{100 * numbers['digit_area_fraction']:.1f}% of the image")
+    print(f"figures in {args.folder}/figures/, numbers in {args.folder}/explain.json")
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("data", help="fetch and verify MNIST, print where it is and its checksums",
                        description="Make sure the four canonical MNIST files are present and verified. By default "
@@ -273,6 +306,23 @@ def register(sub) -> None:
     p.add_argument("--lang", choices=("pt", "en"), default="pt", help="language of figures and tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
     p.set_defaults(handler=cmd_sweep)
+
+    p = sub.add_parser("explain", help="t-SNE of features, Grad-CAM/saliency and worst errors of a run's models",
+                       description="Read a run folder's trained weights and write: t-SNE of the 10,000 test images' "
+                       "features per model with a separation number (10-NN accuracy and silhouette in feature "
+                       "space), Grad-CAM on the CNN's last conv layer and gradient saliency for the MLP on a fixed "
+                       "set of test images, and the most confidently misclassified images. With neither --tsne nor "
+                       "--gradcam, does both.")
+    p.add_argument("folder", type=Path, help="run folder written by `mnistlab run`")
+    p.add_argument("--tsne", action="store_true", help="t-SNE of learned features and separation numbers")
+    p.add_argument("--gradcam", action="store_true", help="Grad-CAM (CNN) and saliency (MLP) grids")
+    p.add_argument("--mlp-layer", choices=("penultimate", "first"), default="penultimate",
+                   help="MLP features: before the classifier, or after the first hidden layer (the notebook's)")
+    p.add_argument("--max-points", type=int, default=10_000, help="test images in the t-SNE (default all 10,000)")
+    p.add_argument("--lang", choices=("pt", "en"), default="pt", help="language of figure labels")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--data-dir", type=Path, default=None, help="folder with the MNIST IDX files")
+    p.set_defaults(handler=cmd_explain)
 
     p = sub.add_parser("summarize", help="tables, statistics and figures of a sweep, from its store (no training)",
                        description="Recompute runs.csv, resultados/, summary.json, tables/aggregate.tex and "

@@ -87,3 +87,19 @@ def confusion_matrix(cm, model: str, folder: Path, lang: str = "pt") -> list[Pat
     ax.set_ylabel(t("true", lang))
     ax.set_title(f"{t('confusion', lang)} — {MODEL_LABEL.get(model, model)}")
     return save(fig, folder / f"cm_{model}")
+
+
+def per_class_recall(series: list[dict], title: str, stem: Path, lang: str = "pt") -> list[Path]:
+    """Recall of each digit vs its number of training examples; series: label, counts[10], recall[10]."""
+    pyplot = plt()
+    fig, ax = pyplot.subplots()
+    for s, marker in zip(series, "osD^v<>"):
+        ax.scatter(s["counts"], s["recall"], marker=marker, label=s["label"], alpha=0.8)
+        for digit, (x, y) in enumerate(zip(s["counts"], s["recall"])):
+            ax.annotate(str(digit), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel(t("class_freq", lang))
+    ax.set_ylabel(t("recall", lang))
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return save(fig, stem)

@@ -61,6 +61,12 @@ def write_run(folder: Path, results: list, models: dict, env: dict, data: dict, 
         written.append(write_atomic(folder / f"classification_report_{r.model}.txt", r.report_text))
         written += plots.training_curves(r.history, r.model, folder / "figures", lang)
         written += plots.confusion_matrix(r.confusion, r.model, folder / "figures", lang)
+        if r.config["imbalance"]:
+            recall = [r.report[str(c)]["recall"] for c in range(10)]
+            written += plots.per_class_recall([{"label": plots.MODEL_LABEL[r.model], "counts": r.train_counts,
+                                                "recall": recall}], plots.t("per_class_title", lang,
+                                                model=plots.MODEL_LABEL[r.model]),
+                                              folder / "figures" / f"per_class_{r.model}", lang)
     written.append(write_atomic(folder / "resultados.csv", resultados_csv(results)))
     payload = {"schema": SCHEMA, "kind": "run", "run_key": run_key(results),
                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": env, "data": data,

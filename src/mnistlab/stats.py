@@ -6,7 +6,7 @@ from collections import defaultdict
 
 import numpy as np
 
-AGGREGATED = ("test_acc", "best_val_loss", "epochs_run", "best_epoch", "gap_at_best")
+AGGREGATED = ("test_acc", "best_val_loss", "epochs_run", "best_epoch", "gap_at_best", "balanced_acc", "macro_f1")
 
 
 def mean_ci(values, confidence: float = 0.95) -> dict:

@@ -95,6 +95,7 @@ def summarize(folder: Path, lang: str = "pt") -> dict:
     paths += sweep_plots.mean_loss_curves(rows, figures, lang)
     for kind in ("noise", "shift"):
         paths += sweep_plots.robustness_figure(rows, kind, figures, lang)
+    paths += sweep_plots.per_class_figures(rows, figures, lang)
     summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "aggregates": aggregates,
                "comparisons": comparisons, "findings": [stats.describe_comparison(c) for c in comparisons]}
     paths.append(write_atomic(folder / "summary.json", to_json(summary)))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .i18n import t
-from .plots import MODEL_LABEL, model_label, plt, save
+from .plots import MODEL_LABEL, model_label, per_class_recall, plt, save
 from .stats import mean_ci
 
 MARKERS = {"mlp": "o", "cnn": "s"}
@@ -113,3 +113,23 @@ def robustness_figure(rows: list[dict], kind: str, folder: Path, lang: str = "pt
     xlabel, title = (t("noise_level", lang), t("noise_title", lang)) if kind == "noise" else \
         (t("shift_level", lang), t("shift_title", lang))
     return band_plot(series, xlabel, t("test_acc", lang), title, folder / f"robustness_{kind}", percent=True)
+
+
+def per_class_figures(rows: list[dict], folder: Path, lang: str = "pt") -> list[Path]:
+    """For each imbalanced variant: mean recall per digit (over seeds) vs its training count, both models."""
+    groups = defaultdict(list)
+    for r in rows:
+        if json.loads(r["config"])["imbalance"]:
+            groups[(r["variant"], r["samples_per_class"])].append(r)
+    paths = []
+    for (variant, budget), members in sorted(groups.items()):
+        series = []
+        for model in ("mlp", "cnn"):
+            results = [json.loads(r["result"]) for r in members if r["model"] == model]
+            if results:
+                recall = [float(np.mean([res["report"][str(c)]["recall"] for res in results])) for c in range(10)]
+                series.append({"label": f"{MODEL_LABEL[model]} (n={len(results)})", "counts":
+                               results[0]["train_counts"], "recall": recall})
+        title = f"{t('recall', lang)} — {variant}, {budget}/cl."
+        paths += per_class_recall(series, title, folder / f"per_class_recall_{variant}_spc{budget}", lang)
+    return paths

@@ -1,0 +1,64 @@
+import json
+
+import pytest
+
+from mnistlab.cli import main
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("explain") / "run"
+    assert main(["run", "--samples-per-class", "100", "--epochs", "6", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def test_explain_writes_figures_and_numbers(trained_run, capsys):
+    assert main(["explain", str(trained_run), "--max-points", "1500", "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "10-NN accuracy in feature space" in out and "Grad-CAM mass" in out
+    figures = trained_run / "figures"
+    for name in ("tsne_mlp", "tsne_cnn", "gradcam_cnn", "saliency_mlp", "misclassified_mlp", "misclassified_cnn"):
+        for ext in ("png", "pdf"):
+            assert (figures / f"{name}.{ext}").stat().st_size > 5000, name
+    numbers = json.loads((trained_run / "explain.json").read_text())
+    for model in ("mlp", "cnn"):
+        n = numbers[model]
+        assert n["points"] == 1500 and 0.5 < n["knn10_acc"] <= 1 and -1 <= n["silhouette"] <= 1
+        assert 0 < n["attribution_on_digit"] <= 1
+    # Trained features separate digits far better than chance (0.1), and better than raw chance clusters.
+    assert numbers["cnn"]["knn10_acc"] > 0.8
+    assert len(numbers["examples"]) == 12
+
+
+def test_png_is_not_blank(trained_run):
+    from matplotlib.image import imread
+
+    img = imread(trained_run / "figures" / "gradcam_cnn.png")
+    assert img.shape[0] > 100 and img[..., :3].std() > 0.05
+
+
+def test_explain_only_gradcam_keeps_tsne_numbers(trained_run):
+    before = json.loads((trained_run / "explain.json").read_text())
+    assert main(["explain", str(trained_run), "--gradcam"]) == 0
+    after = json.loads((trained_run / "explain.json").read_text())
+    assert after["cnn"]["knn10_acc"] == before["cnn"]["knn10_acc"]
+
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda p: p / "missing", "no such run folder"),
+    (lambda p: p, "not a mnistlab run folder"),
+])
+def test_explain_bad_folder(tmp_path, capsys, make, needle):
+    assert main(["explain", str(make(tmp_path))]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_explain_folder_without_weights(trained_run, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "noweights"
+    shutil.copytree(trained_run, copy)
+    (copy / "cnn.safetensors").unlink()
+    assert main(["explain", str(copy), "--gradcam"]) == 2
+    assert "weights missing" in capsys.readouterr().err
