@@ -38,3 +38,14 @@ def test_init_is_seeded_and_leaves_global_rng_alone():
 def test_flop_estimates_match_the_issue():
     assert round(train_flops_per_sample(RunConfig(model="mlp")) / 1e6, 2) == 1.61
     assert round(train_flops_per_sample(RunConfig(model="cnn")) / 1e6, 2) == 7.31
+
+
+def test_pool_then_relu_equals_the_notebooks_relu_then_pool():
+    import torch.nn.functional as F
+
+    cnn = SmallCNN()
+    x = torch.randn(16, 1, 28, 28)
+    a = cnn.pool(F.relu(cnn.conv1(x)))
+    a = cnn.pool(F.relu(cnn.conv2(a)))
+    notebook = cnn.fc2(F.relu(cnn.fc1(torch.flatten(a, 1))))
+    assert torch.equal(cnn(x), notebook)

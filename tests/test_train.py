@@ -59,3 +59,20 @@ def test_non_finite_loss_marks_divergence():
     result = fit(model, x, y, x, y, epochs=5, patience=5, min_delta=0.0, batch_size=16, lr=1e30, seed=0)
     assert result.diverged and "non-finite" in result.message
     assert result.epochs_run < 5 or not math.isfinite(result.history["train_loss"][-1])
+
+
+def test_our_adam_matches_torch_optim_adam_exactly():
+    from mnistlab.train import Adam
+
+    torch.manual_seed(0)
+    a, b = MLP(hidden=32), MLP(hidden=32)
+    b.load_state_dict(a.state_dict())
+    ours, theirs = Adam(a.parameters(), lr=1e-2), torch.optim.Adam(b.parameters(), lr=1e-2, fused=True)
+    for step in range(5):
+        x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
+        for model, opt in ((a, ours), (b, theirs)):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)

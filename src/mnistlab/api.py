@@ -14,9 +14,10 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     is called after every epoch. Returns the list of ModelResult.
     """
     from .data import load_mnist
-    from .experiment import DeviceData, environment, resolve_device, train_one
+    from .experiment import DeviceData, environment, prefetch_imports, resolve_device, train_one
     from .rundir import RunDirError, existing_key, write_run
 
+    prefetch_imports()
     configs = [validate(c) for c in ([configs] if isinstance(configs, RunConfig) else configs)]
     torch_device = resolve_device(device)
     mnist = load_mnist(data_dir, log=log)

@@ -20,7 +20,7 @@ def plt():
     import matplotlib.pyplot as pyplot
 
     pyplot.rcParams.update({"figure.figsize": (5.0, 3.6), "font.size": 10, "axes.titlesize": 11,
-                            "savefig.dpi": 150, "pdf.fonttype": 42, "axes.grid": True, "grid.alpha": 0.3})
+                            "savefig.dpi": 150, "axes.grid": True, "grid.alpha": 0.3})
     return pyplot
 
 

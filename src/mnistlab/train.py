@@ -53,27 +53,70 @@ def autocast(device: torch.device, precision: str):
     return contextlib.nullcontext()
 
 
+def memory_format(model: nn.Module, device: torch.device) -> torch.memory_format:
+    """channels_last for conv nets on CPU: oneDNN's fast layout (the CNN's step runs ~1.4x faster)."""
+    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    return torch.channels_last if has_conv and device.type == "cpu" else torch.contiguous_format
+
+
 @torch.inference_mode()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, precision: str = "fp32",
-             batch_size: int = 4096, class_weights: torch.Tensor | None = None):
-    """Mean loss, accuracy and predictions on normalized inputs, in large batches."""
+             batch_size: int = 256, class_weights: torch.Tensor | None = None):
+    """Mean loss, accuracy and predictions on normalized inputs.
+
+    Batches of 256 keep the CNN's activations in cache: 2x faster than one 10,000-image batch on CPU.
+    """
     model.eval()
+    fmt = memory_format(model, x.device)
     loss_sum = torch.zeros((), device=x.device)
     preds = []
     for i in range(0, len(x), batch_size):
         with autocast(x.device, precision):
-            logits = model(x[i:i + batch_size]).float()
+            logits = model(x[i:i + batch_size].contiguous(memory_format=fmt)).float()
         loss_sum += F.cross_entropy(logits, y[i:i + batch_size], weight=class_weights, reduction="sum")
         preds.append(logits.argmax(1))
     preds = torch.cat(preds)
     return float(loss_sum) / len(x), int((preds == y).sum()) / len(x), preds
 
 
-def _make_optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
-    # fused Adam updates every parameter in one kernel per step instead of a loop of small ops.
+class Adam:
+    """torch's own fused Adam kernel (torch.optim.adam.adam, fused=True) behind a minimal step().
+
+    Same arithmetic as torch.optim.Adam(fused=True), but constructing torch.optim.Adam imports
+    torch._dynamo (~0.8 s per process); a whole `mnistlab run` takes ~5 s, so that matters. Works
+    unchanged on stacked parameters [K, ...] of K models: Adam is elementwise, so each model gets
+    exactly its own update.
+    """
+
+    def __init__(self, params, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params = list(params)
+        self.lr, self.betas, self.eps = lr, betas, eps
+        self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.params]
+
+    def zero_grad(self, set_to_none: bool = True):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        from torch.optim.adam import adam
+
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        pick = lambda xs: [xs[i] for i in live]  # noqa: E731
+        adam(pick(self.params), [self.params[i].grad for i in live], pick(self.exp_avg), pick(self.exp_avg_sq), [],
+             pick(self.steps), foreach=False, capturable=False, differentiable=False, fused=True, grad_scale=None,
+             found_inf=None, has_complex=False, amsgrad=False, beta1=self.betas[0], beta2=self.betas[1],
+             lr=self.lr, weight_decay=0.0, eps=self.eps, maximize=False)
+
+
+def _make_optimizer(model: nn.Module, lr: float):
     try:
-        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
-    except (RuntimeError, TypeError):
+        opt = Adam(model.parameters(), lr=lr)
+        opt.step()  # no grads yet: checks that this torch's functional Adam takes these arguments
+        return opt
+    except (TypeError, RuntimeError):  # another torch version: the regular optimizer, same maths
         return torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
 
 
@@ -88,6 +131,9 @@ def fit(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, val_x: t
     `sample_weights`), so the same seed gives the same batches.
     """
     device = train_x.device
+    fmt = memory_format(model, device)
+    if fmt == torch.channels_last:
+        model.to(memory_format=fmt)
     order = torch.Generator(device=device).manual_seed(seed)
     noise = torch.Generator(device=device).manual_seed(seed + 1)  # augmentation draws
     optimizer = _make_optimizer(model, lr)
@@ -110,7 +156,7 @@ def fit(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, val_x: t
             if augment is not None:
                 xb = augment(xb, noise)
             with autocast(device, precision):
-                logits = model(normalize(xb)).float()
+                logits = model(normalize(xb).contiguous(memory_format=fmt)).float()
             loss = F.cross_entropy(logits, yb, weight=class_weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
