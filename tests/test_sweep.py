@@ -84,22 +84,25 @@ def test_rerun_redoes_nothing_and_summarize_recreates_figures(reference, capsys)
     assert (reference / "figures" / "learning_curve.pdf").is_file()
 
 
-def test_kill_9_at_random_points_then_resume_matches_uninterrupted(reference, tmp_path):
-    out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "mnistlab.cli", "sweep", *GRID, "--out", str(out), "--no-summary"]
+def test_kill_9_at_random_points_then_resume_matches_uninterrupted(tmp_path):
+    grid = ["--budgets", "10", "20", "30", "--seeds", "0-2", "--epochs", "2", "--quiet", "--no-summary"]
+    sweep = lambda out: [sys.executable, "-m", "mnistlab.cli", "sweep", *grid, "--out", str(out)]  # noqa: E731
+    start = time.perf_counter()
+    assert subprocess.run(sweep(tmp_path / "whole"), capture_output=True).returncode == 0
+    whole_seconds = time.perf_counter() - start
     rng = random.Random(1234)
     kills = 0
     for _ in range(4):
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.5, 4.0))  # imports take ~1.5 s; runs are ~0.1-0.3 s each
+        proc = subprocess.Popen(sweep(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.15, 0.6) * whole_seconds)  # from imports to mid-sweep; resumes have less left
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
-    assert kills >= 1
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert kills >= 2
+    done = subprocess.run(sweep(tmp_path / "killed"), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert store_rows(out) == store_rows(reference)
+    assert store_rows(tmp_path / "killed") == store_rows(tmp_path / "whole")
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
