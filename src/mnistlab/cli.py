@@ -116,6 +116,7 @@ def build_parser() -> Parser:
 def main(argv=None) -> int:
     from .data import DataError
     from .rundir import RunDirError
+    from .report import ReportError
     from .store import StoreError
     from .summary import SummaryError
     from .sweep import SweepError
@@ -127,7 +128,8 @@ def main(argv=None) -> int:
             parser.print_help()
             return 2
         return args.handler(args) or 0
-    except (UsageError, ConfigError, DataError, RunDirError, SweepError, StoreError, SummaryError) as e:
+    except (UsageError, ConfigError, DataError, RunDirError, SweepError, StoreError, SummaryError,
+            ReportError) as e:
         print(f"mnistlab: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

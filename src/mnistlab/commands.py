@@ -187,7 +187,11 @@ def cmd_sweep(args) -> int:
 
 def make_executor(args):
     if args.executor == "local":
-        return None
+        from .experiment import resolve_device
+        from .sweep import run_batched
+
+        use = args.batched == "on" or (args.batched == "auto" and resolve_device(args.device).type == "cuda")
+        return run_batched if use else None
     from .executors import ray_executor
 
     return ray_executor(address=args.ray_address, gpus_per_run=args.gpus_per_run, log=log)
@@ -261,6 +265,20 @@ def cmd_explain(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- mnistlab report
+
+def cmd_report(args) -> int:
+    from .report import build_report
+
+    made = build_report(args.folder, lang=args.lang, allow_partial=args.allow_partial, compile=not args.no_pdf,
+                        log=log)
+    print(f"LaTeX: {made['tex']}" + (f"\nPDF:   {made['pdf']}" if made["pdf"] else " (not compiled)"))
+    print(f"HTML:  {made['html']} (self-contained, figures embedded)")
+    if made["content"]["partial"]:
+        log(made["content"]["partial"])
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("data", help="fetch and verify MNIST, print where it is and its checksums",
                        description="Make sure the four canonical MNIST files are present and verified. By default "
@@ -299,6 +317,9 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/sweep"), help="sweep folder (default runs/sweep)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local: in this process; ray: tasks on a Ray cluster (pip install -e .[ray])")
+    p.add_argument("--batched", choices=("auto", "on", "off"), default="auto",
+                   help="train the seeds of each cell together in one vmapped step (auto: on GPU only, where it "
+                   "measures faster; see docs/performance.md)")
     p.add_argument("--ray-address", default=None, help="Ray cluster to join ('auto' for a running one); "
                    "default: start a local Ray instance")
     p.add_argument("--gpus-per-run", type=float, default=0.0, help="GPU share per Ray task, e.g. 0.25")
@@ -323,6 +344,17 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--data-dir", type=Path, default=None, help="folder with the MNIST IDX files")
     p.set_defaults(handler=cmd_explain)
+
+    p = sub.add_parser("report", help="LaTeX article (+PDF) and self-contained HTML from a run or sweep folder",
+                       description="Write FOLDER/report/report.tex (compiled to PDF when latexmk or pdflatex is "
+                       "installed), report/tables/results.tex, the figures re-rendered in the chosen language as PDF "
+                       "and PNG, and report/index.html with everything embedded. Reads the folder only; never trains.")
+    p.add_argument("folder", type=Path, help="run folder (mnistlab run) or sweep folder (mnistlab sweep)")
+    p.add_argument("--lang", default="pt", help="pt (default, as the notebook) or en")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="report a sweep with failed or unfinished runs, marked as partial")
+    p.add_argument("--no-pdf", action="store_true", help="write report.tex but do not compile it")
+    p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("summarize", help="tables, statistics and figures of a sweep, from its store (no training)",
                        description="Recompute runs.csv, resultados/, summary.json, tables/aggregate.tex and "

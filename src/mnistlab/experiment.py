@@ -120,18 +120,22 @@ def _class_weights(train_y: torch.Tensor) -> torch.Tensor:
 
 def train_one(cfg: RunConfig, data: DeviceData, on_epoch=None) -> tuple[ModelResult, torch.nn.Module]:
     """Train and evaluate the model `cfg` describes; return its result and the trained model."""
-    from sklearn.metrics import balanced_accuracy_score, classification_report, confusion_matrix, f1_score
-
-    device = data.device
     train_x, train_y, val_x, val_y, _ = data.split(cfg)
-    model = build_model(cfg).to(device)
+    model = build_model(cfg).to(data.device)
     weights = _class_weights(train_y) if cfg.remedy == "weighted" else None
     sample_weights = _class_weights(train_y)[train_y] if cfg.remedy == "oversample" else None
     fitted = fit(model, train_x, train_y, val_x, val_y, epochs=cfg.epochs, patience=cfg.patience,
                  min_delta=cfg.min_delta, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
                  precision=cfg.precision, augment=make_augment(cfg.noise, cfg.shift, cfg.scale),
                  class_weights=weights, sample_weights=sample_weights, on_epoch=on_epoch)
+    return finish(cfg, data, model, fitted, train_y), model
 
+
+def finish(cfg: RunConfig, data: DeviceData, model: torch.nn.Module, fitted, train_y: torch.Tensor) -> ModelResult:
+    """Evaluate a trained model on the test set (clean and corrupted) and gather its ModelResult."""
+    from sklearn.metrics import balanced_accuracy_score, classification_report, confusion_matrix, f1_score
+
+    device = data.device
     start = time.perf_counter()
     test_loss, test_acc, preds = evaluate(model, data.test_x, data.test_y, cfg.precision)
     robustness = {"noise": {}, "shift": {}}
@@ -146,11 +150,12 @@ def train_one(cfg: RunConfig, data: DeviceData, on_epoch=None) -> tuple[ModelRes
     y_true, y_pred = data.test_y.cpu().numpy(), preds.cpu().numpy()
     h = fitted.history
     best = max(fitted.best_epoch, 1) - 1
-    result = ModelResult(
+    return ModelResult(
         model=cfg.model, key=cfg.key(data.mnist.checksums), config=cfg.to_dict(),
         status="diverged" if fitted.diverged else "done", message=fitted.message,
         params=count_params(model), history=h, best_epoch=fitted.best_epoch, epochs_run=fitted.epochs_run,
-        best_val_loss=min((v for v in h["val_loss"] if math.isfinite(v)), default=float("nan")), final_val_acc=h["val_acc"][-1], best_val_acc=h["val_acc"][best],
+        best_val_loss=min((v for v in h["val_loss"] if math.isfinite(v)), default=float("nan")),
+        final_val_acc=h["val_acc"][-1], best_val_acc=h["val_acc"][best],
         gap_at_best=h["train_acc"][best] - h["val_acc"][best], test_loss=test_loss, test_acc=test_acc,
         balanced_acc=float(balanced_accuracy_score(y_true, y_pred)),
         macro_f1=float(f1_score(y_true, y_pred, average="macro")),
@@ -160,4 +165,3 @@ def train_one(cfg: RunConfig, data: DeviceData, on_epoch=None) -> tuple[ModelRes
         train_counts=torch.bincount(train_y, minlength=10).tolist(),
         robustness=robustness, train_seconds=fitted.train_seconds, eval_seconds=eval_seconds,
     )
-    return result, model

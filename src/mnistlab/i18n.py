@@ -39,12 +39,56 @@ CATALOG = {
     "misclassified_title": ("Erros mais confiantes — {model}", "Most confident errors — {model}"),
     "true_pred": ("V:{t} P:{p}", "T:{t} P:{p}"),
     "model": ("modelo", "model"),
+    "variant": ("variante", "variant"),
+    "epochs": ("épocas", "epochs"),
+    "best_epoch": ("melhor época", "best epoch"),
     "budget": ("orçamento", "budget"),
     "mean": ("média", "mean"),
     "std": ("desvio", "std"),
     "n_runs": ("n", "n"),
     "difference": ("diferença CNN − MLP", "difference CNN − MLP"),
+    # report
+    "report_title": ("MLP × CNN no MNIST com poucos dados", "MLP vs CNN on MNIST with little data"),
+    "report_run": ("Relatório de uma execução", "Report of one run"),
+    "report_sweep": ("Relatório de uma varredura", "Report of a sweep"),
+    "sec_config": ("Configuração", "Configuration"),
+    "sec_results": ("Resultados", "Results"),
+    "sec_findings": ("Conclusões", "Findings"),
+    "sec_figures": ("Figuras", "Figures"),
+    "partial": ("RESULTADOS PARCIAIS: {detail}. Os números abaixo cobrem só as execuções terminadas.",
+                "PARTIAL RESULTS: {detail}. The numbers below cover finished runs only."),
+    "cap_curves_loss": ("Loss de treino e validação por época — {model}.", "Train and validation loss per epoch — {model}."),
+    "cap_curves_acc": ("Acurácia de treino e validação por época — {model}.",
+                       "Train and validation accuracy per epoch — {model}."),
+    "cap_cm": ("Matriz de confusão no conjunto de teste — {model}.", "Confusion matrix on the test set — {model}."),
+    "cap_learning_curve": ("Acurácia de teste vs. amostras por classe: média sobre sementes e IC 95%.",
+                           "Test accuracy vs. samples per class: mean over seeds and 95% CI."),
+    "cap_gap_vs_budget": ("Gap de generalização (treino − validação na melhor época) vs. orçamento.",
+                          "Generalization gap (train − validation at the best epoch) vs. budget."),
+    "cap_stop_epoch_vs_budget": ("Épocas até o early stopping vs. orçamento.", "Epochs until early stopping vs. budget."),
+    "cap_loss_curves": ("Loss média de treino e validação sobre as sementes, {n} por classe.",
+                        "Mean train and validation loss over seeds, {n} per class."),
+    "cap_other": ("{name}.", "{name}."),
+    "run_finding": ("Com {spc} amostras por classe (semente {seed}), a {best} atingiu {best_acc} de acurácia de teste "
+                    "contra {worst_acc} da {worst} ({diff} pp). O early stopping parou a MLP na época {mlp_ep} "
+                    "(melhor época {mlp_best}) e a CNN na época {cnn_ep} (melhor época {cnn_best}).",
+                    "With {spc} samples per class (seed {seed}), the {best} reached {best_acc} test accuracy "
+                    "against {worst_acc} for the {worst} ({diff} pp). Early stopping ended the MLP at epoch {mlp_ep} "
+                    "(best epoch {mlp_best}) and the CNN at epoch {cnn_ep} (best epoch {cnn_best})."),
+    "sweep_finding": ("Com {spc} amostras por classe{variant}, a {lead} fica à frente por {diff} pp "
+                      "(IC 95% [{low}, {high}], {n} sementes; t pareado p={tp}, Wilcoxon p={wp}){sure}.",
+                      "At {spc} samples per class{variant}, the {lead} is ahead by {diff} pp "
+                      "(95% CI [{low}, {high}], {n} seeds; paired t p={tp}, Wilcoxon p={wp}){sure}."),
+    "ci_excludes": ("; o intervalo exclui zero", "; the interval excludes zero"),
+    "ci_includes": ("; o intervalo inclui zero, então a diferença não é conclusiva",
+                    "; the interval includes zero, so the difference is not conclusive"),
 }
+
+
+def number(value: float, lang: str = "pt", digits: int = 2) -> str:
+    """A decimal number as each language writes it: 96,36 in pt, 96.36 in en."""
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if lang == "pt" else text
 
 
 def t(key: str, lang: str = "pt", **kwargs) -> str:

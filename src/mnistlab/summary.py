@@ -68,8 +68,11 @@ def latex_table(aggregates: list[dict], lang: str = "pt") -> str:
     return "\n".join(lines).replace("_", r"\_")
 
 
-def summarize(folder: Path, lang: str = "pt") -> dict:
-    """Write runs.csv, resultados/, summary.json, tables/aggregate.tex and figures/ from the store."""
+def summarize(folder: Path, lang: str = "pt", out: Path | None = None) -> dict:
+    """Write runs.csv, resultados/, summary.json, tables/aggregate.tex and figures/ from the store.
+
+    Everything goes under `out` (default: the sweep folder itself; the report uses its own subfolder).
+    """
     from . import sweep_plots
 
     folder = Path(folder)
@@ -87,10 +90,11 @@ def summarize(folder: Path, lang: str = "pt") -> dict:
         raise SummaryError(f"{folder}: the store holds no finished run yet")
     aggregates = stats.aggregate(rows)
     comparisons = stats.paired_comparison(rows)
-    figures = folder / "figures"
-    paths = [write_atomic(folder / "runs.csv", tidy_csv(all_rows))]
-    paths += resultados_files(rows, folder / "resultados")
-    paths.append(write_atomic(folder / "tables" / "aggregate.tex", latex_table(aggregates, lang)))
+    out = Path(out) if out is not None else folder
+    figures = out / "figures"
+    paths = [write_atomic(out / "runs.csv", tidy_csv(all_rows))]
+    paths += resultados_files(rows, out / "resultados")
+    paths.append(write_atomic(out / "tables" / "aggregate.tex", latex_table(aggregates, lang)))
     paths += sweep_plots.budget_figures(aggregates, figures, lang)
     paths += sweep_plots.mean_loss_curves(rows, figures, lang)
     for kind in ("noise", "shift"):
@@ -98,7 +102,7 @@ def summarize(folder: Path, lang: str = "pt") -> dict:
     paths += sweep_plots.per_class_figures(rows, figures, lang)
     summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "aggregates": aggregates,
                "comparisons": comparisons, "findings": [stats.describe_comparison(c) for c in comparisons]}
-    paths.append(write_atomic(folder / "summary.json", to_json(summary)))
+    paths.append(write_atomic(out / "summary.json", to_json(summary)))
     summary["paths"] = paths
     return summary
 

@@ -108,6 +108,34 @@ def run_local(items, data, on_start=None):
         yield item, result.status, result.to_dict(), result.message
 
 
+def run_batched(items, data, on_start=None):
+    """The batched executor: the seeds of each sweep cell train together in one vmapped step (GPU)."""
+    from collections import defaultdict
+
+    from .batched import batchable, cell_key, fit_batched
+    from .experiment import finish
+
+    groups = defaultdict(list)
+    for item in items:
+        groups[cell_key(item[1]) if batchable(item[1]) else ("alone", item[2])].append(item)
+    for group in groups.values():
+        if len(group) == 1:
+            yield from run_local(group, data, on_start)
+            continue
+        for item in group:
+            if on_start:
+                on_start(item)
+        try:
+            trained = fit_batched([cfg for _, cfg, _ in group], data)
+        except Exception as e:  # noqa: BLE001 - recorded per run, the sweep goes on
+            for item in group:
+                yield item, "failed", None, f"{type(e).__name__}: {e} | {traceback.format_exc(limit=-1).strip()}"
+            continue
+        for item, (fitted, model, train_y) in zip(group, trained):
+            result = finish(item[1], data, model, fitted, train_y)
+            yield item, result.status, result.to_dict(), result.message
+
+
 @dataclass
 class SweepOutcome:
     total: int

@@ -1,0 +1,232 @@
+"""`mnistlab report`: a LaTeX article (compiled when TeX is here) and a self-contained HTML page.
+
+Reads a run folder (results.json) or a sweep folder (store.sqlite) only; figures are re-rendered in the
+report's language into report/figures/. Never trains.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from .atomic import write_atomic
+from .i18n import CATALOG, LANGS, number, t
+from .plots import MODEL_LABEL
+
+
+class ReportError(Exception):
+    """A folder that cannot be reported on, or a partial sweep without --allow-partial."""
+
+
+def _tex(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("%", r"\%"), ("_", r"\_"), ("&", r"\&"), ("#", r"\#"),
+                 ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):
+        text = text.replace(a, b) if a != "\\" else text.replace(a, "\0")
+    return text.replace("\0", r"\textbackslash{}")
+
+
+def _pct(value: float, lang: str) -> str:
+    return number(100 * value, lang) + "%"
+
+
+# ---------------------------------------------------------------- content from a run or a sweep
+
+def run_content(folder: Path, out: Path, lang: str) -> dict:
+    from . import plots
+    from .rundir import load_run
+
+    payload = load_run(folder)
+    models = payload["models"]
+    figures = []
+    for name, r in models.items():
+        label = MODEL_LABEL[name]
+        plots.training_curves(r["history"], name, out / "figures", lang)
+        plots.confusion_matrix(r["confusion"], name, out / "figures", lang)
+        figures += [(f"{name}_curves_loss", t("cap_curves_loss", lang, model=label)),
+                    (f"{name}_curves_acc", t("cap_curves_acc", lang, model=label)),
+                    (f"cm_{name}", t("cap_cm", lang, model=label))]
+    for extra in sorted((Path(folder) / "figures").glob("*.pdf")):  # explain figures, as they were drawn
+        if extra.stem.split("_")[0] in ("tsne", "gradcam", "saliency", "misclassified", "per"):
+            shutil.copy(extra, out / "figures" / extra.name)
+            shutil.copy(extra.with_suffix(".png"), out / "figures" / extra.with_suffix(".png").name)
+            figures.append((extra.stem, t("cap_other", lang, name=extra.stem.replace("_", " "))))
+    header = [t("model", lang), t("params", lang), t("epochs", lang), t("best_epoch", lang), "best_val_loss",
+              "final_val_acc", "test_acc"]
+    rows = [[MODEL_LABEL[n], f"{r['params']:,}".replace(",", "." if lang == "pt" else ","), r["epochs_run"],
+             r["best_epoch"], number(r["best_val_loss"], lang, 4), number(r["final_val_acc"], lang, 4),
+             number(r["test_acc"], lang, 4)] for n, r in models.items()]
+    findings = []
+    if {"mlp", "cnn"} <= set(models):
+        m, c = models["mlp"], models["cnn"]
+        best, worst = ("cnn", "mlp") if c["test_acc"] >= m["test_acc"] else ("mlp", "cnn")
+        findings.append(t("run_finding", lang, spc=m["config"]["samples_per_class"], seed=m["config"]["seed"],
+                          best=MODEL_LABEL[best], worst=MODEL_LABEL[worst],
+                          best_acc=_pct(models[best]["test_acc"], lang), worst_acc=_pct(models[worst]["test_acc"], lang),
+                          diff=number(100 * abs(c["test_acc"] - m["test_acc"]), lang), mlp_ep=m["epochs_run"],
+                          mlp_best=m["best_epoch"], cnn_ep=c["epochs_run"], cnn_best=c["best_epoch"]))
+    config = {k: v for k, v in next(iter(models.values()))["config"].items() if k != "model"}
+    return {"kind": "run", "title": t("report_run", lang), "config": config, "header": header, "rows": rows,
+            "findings": findings, "figures": figures, "partial": None}
+
+
+def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> dict:
+    from .summary import summarize
+    from .sweep import load_spec
+
+    summary = summarize(folder, lang, out=out)
+    counts = summary["counts"]
+    unfinished = {k: v for k, v in counts.items() if k not in ("done", "diverged")}
+    partial = None
+    if unfinished:
+        detail = ", ".join(f"{v} {k}" for k, v in sorted(unfinished.items()))
+        if not allow_partial:
+            raise ReportError(f"{folder}: the sweep is not complete ({detail}); finish it with `mnistlab sweep --out "
+                              f"{folder}` or pass --allow-partial to report what finished, marked as partial")
+        partial = t("partial", lang, detail=detail)
+    header = [t("variant", lang), t("model", lang), "n/cl.", "n", f"{t('test_acc', lang)} (%)", t("ci95", lang),
+              t("stop_epoch", lang).split(" (")[0], "gap (pp)"]
+    rows = []
+    for a in summary["aggregates"]:
+        acc = a["test_acc"]
+        ci = f"[{number(100 * acc['ci_low'], lang)}, {number(100 * acc['ci_high'], lang)}]" if a["n"] > 1 else "--"
+        rows.append([a["variant"], MODEL_LABEL[a["model"]], a["samples_per_class"], a["n"],
+                     number(100 * acc["mean"], lang), ci, number(a["epochs_run"]["mean"], lang, 1),
+                     number(100 * a["gap_at_best"]["mean"], lang, 1)])
+    findings = [sweep_finding(c, lang) for c in summary["comparisons"]]
+    figures = []
+    first = ("learning_curve", "gap_vs_budget", "stop_epoch_vs_budget")  # the study's main answer first
+    for path in sorted((out / "figures").glob("*.pdf"), key=lambda p: (not p.stem.startswith(first), p.stem)):
+        key = path.stem.split("_spc")[0]
+        caption = (t("cap_loss_curves", lang, n=path.stem.split("spc")[-1]) if key == "loss_curves" else
+                   t(f"cap_{key}", lang) if f"cap_{key}" in CATALOG else
+                   t("cap_other", lang, name=path.stem.replace("_", " ")))
+        figures.append((path.stem, caption))
+    spec = load_spec(folder)
+    config = {**(spec.base if spec else {}), "budgets": spec.budgets if spec else "?",
+              "seeds": spec.seeds if spec else "?", "study": spec.study if spec else "?"}
+    return {"kind": "sweep", "title": t("report_sweep", lang), "config": config, "header": header, "rows": rows,
+            "findings": findings, "figures": figures, "partial": partial}
+
+
+def sweep_finding(c: dict, lang: str) -> str:
+    d = c["diff"]
+    lead = "CNN" if d["mean"] > 0 else "MLP"
+    if c["n"] < 2:
+        return t("sweep_finding", lang, spc=c["samples_per_class"], variant="", lead=lead,
+                 diff=number(100 * abs(d["mean"]), lang), low="--", high="--", n=1, tp="--", wp="--", sure="")
+    sure = t("ci_excludes" if d["ci_low"] > 0 or d["ci_high"] < 0 else "ci_includes", lang)
+    sign = 1 if lead == "CNN" else -1  # the interval of the leader's advantage
+    low, high = sorted((sign * d["ci_low"], sign * d["ci_high"]))
+    return t("sweep_finding", lang, spc=c["samples_per_class"],
+             variant="" if c["variant"] == "base" else f" ({c['variant']})", lead=lead,
+             diff=number(100 * abs(d["mean"]), lang), low=number(100 * low, lang),
+             high=number(100 * high, lang), n=c["n"], tp=f"{c['ttest_p']:.3g}", wp=f"{c['wilcoxon_p']:.3g}",
+             sure=sure)
+
+
+# ---------------------------------------------------------------- writers
+
+def latex(content: dict, lang: str) -> str:
+    cols = "l" * len(content["header"])
+    body = [r"\begin{tabular}{" + cols + "}", r"\toprule", " & ".join(_tex(h) for h in content["header"]) + r" \\",
+            r"\midrule"] + [" & ".join(_tex(str(v)) for v in row) + r" \\" for row in content["rows"]] + \
+           [r"\bottomrule", r"\end{tabular}"]
+    config = ", ".join(f"{_tex(k)}={_tex(str(v))}" for k, v in content["config"].items())
+    parts = [r"\documentclass[11pt,a4paper]{article}", r"\usepackage[utf8]{inputenc}",
+             # The few non-Latin-1 characters our texts use, so the smallest TeX install compiles them.
+             r"\DeclareUnicodeCharacter{00D7}{$\times$}", r"\DeclareUnicodeCharacter{2212}{$-$}",
+             r"\DeclareUnicodeCharacter{00B7}{$\cdot$}", r"\usepackage{graphicx}",
+             r"\usepackage{booktabs}", r"\usepackage[margin=2.2cm]{geometry}",
+             rf"\title{{{_tex(t('report_title', lang))}}}", rf"\author{{mnistlab --- {_tex(content['title'])}}}",
+             r"\date{}", r"\begin{document}", r"\maketitle"]
+    if lang == "pt":  # babel's Portuguese is a large TeX package; these are the only names we use
+        parts[-2:-2] = [r"\renewcommand{\figurename}{Figura}", r"\renewcommand{\tablename}{Tabela}"]
+    if content["partial"]:
+        parts.append(rf"\noindent\fbox{{\parbox{{\linewidth}}{{\textbf{{{_tex(content['partial'])}}}}}}}")
+    parts += [rf"\section{{{t('sec_config', lang)}}}", r"{\small\raggedright " + config + r"\par}",
+              rf"\section{{{t('sec_results', lang)}}}", r"\begin{center}\input{tables/results.tex}\end{center}",
+              rf"\section{{{t('sec_findings', lang)}}}"] + [_tex(f) + "\n" for f in content["findings"]]
+    parts.append(rf"\section{{{t('sec_figures', lang)}}}")
+    for stem, caption in content["figures"]:
+        parts += [r"\begin{figure}[htbp]\centering", rf"\includegraphics[width=0.72\linewidth]{{figures/{stem}.pdf}}",
+                  rf"\caption{{{_tex(caption)}}}", r"\end{figure}"]
+    parts.append(r"\end{document}")
+    return "\n".join(body) + "\n", "\n".join(parts) + "\n"
+
+
+def html_page(content: dict, out: Path, lang: str) -> str:
+    e = html.escape
+    rows = "".join("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>" for row in content["rows"])
+    figs = []
+    for stem, caption in content["figures"]:
+        data = base64.b64encode((out / "figures" / f"{stem}.png").read_bytes()).decode()
+        figs.append(f'<figure><img alt="{e(stem)}" src="data:image/png;base64,{data}"><figcaption>{e(caption)}'
+                    "</figcaption></figure>")
+    partial = f'<p class="partial">{e(content["partial"])}</p>' if content["partial"] else ""
+    config = ", ".join(f"{e(k)}={e(str(v))}" for k, v in content["config"].items())
+    return f"""<!DOCTYPE html>
+<html lang="{'pt-BR' if lang == 'pt' else 'en'}"><head><meta charset="utf-8">
+<title>{e(t('report_title', lang))}</title>
+<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}}
+table{{border-collapse:collapse;margin:1em 0}}th,td{{padding:.3em .8em;border-bottom:1px solid #ccc;text-align:right}}
+th{{border-bottom:2px solid #333}}figure{{margin:1.5em 0}}img{{max-width:100%}}.partial{{background:#fee;padding:1em;
+border:2px solid #c00;font-weight:bold}}code{{font-size:.85em}}</style></head><body>
+<h1>{e(t('report_title', lang))}</h1><p><em>mnistlab — {e(content['title'])}</em></p>{partial}
+<h2>{e(t('sec_config', lang))}</h2><p><code>{config}</code></p>
+<h2>{e(t('sec_results', lang))}</h2><table><thead><tr>{''.join(f'<th>{e(h)}</th>' for h in content['header'])}</tr>
+</thead><tbody>{rows}</tbody></table>
+<h2>{e(t('sec_findings', lang))}</h2>{''.join(f'<p>{e(f)}</p>' for f in content['findings'])}
+<h2>{e(t('sec_figures', lang))}</h2>{''.join(figs)}
+</body></html>
+"""
+
+
+def compile_pdf(tex: Path, log=lambda msg: None) -> Path | None:
+    """pdflatex (or latexmk) in the report folder; None, with a message, when no TeX is installed."""
+    if shutil.which("latexmk"):
+        cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", tex.name]
+    elif shutil.which("pdflatex"):
+        cmd = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name]
+    else:
+        log("no latexmk or pdflatex here: report.tex was written but not compiled "
+            "(Debian: apt-get install texlive-latex-base texlive-latex-recommended)")
+        return None
+    proc = subprocess.run(cmd, cwd=tex.parent, capture_output=True, text=True, timeout=300)
+    pdf = tex.with_suffix(".pdf")
+    if proc.returncode != 0 or not pdf.is_file():
+        tail = "\n".join(proc.stdout.splitlines()[-15:])
+        raise ReportError(f"LaTeX failed on {tex} (see {tex.with_suffix('.log')}):\n{tail}")
+    return pdf
+
+
+def build_report(folder: Path, lang: str = "pt", allow_partial: bool = False, compile: bool = True,
+                 log=lambda msg: None) -> dict:
+    """Write report/report.tex (+ .pdf when TeX is here), report/tables/results.tex and report/index.html."""
+    from .rundir import RunDirError
+
+    folder = Path(folder)
+    if lang not in LANGS:
+        raise ReportError(f"--lang {lang!r}: choose from {', '.join(LANGS)}")
+    if not folder.is_dir():
+        raise ReportError(f"{folder}: no such folder")
+    out = folder / "report"
+    if (folder / "store.sqlite").is_file():
+        content = sweep_content(folder, out, lang, allow_partial)
+    elif (folder / "results.json").is_file():
+        try:
+            content = run_content(folder, out, lang)
+        except RunDirError as e:
+            raise ReportError(str(e)) from None
+    else:
+        raise ReportError(f"{folder}: neither a run folder (results.json) nor a sweep folder (store.sqlite)")
+    table, document = latex(content, lang)
+    write_atomic(out / "tables" / "results.tex", table)
+    tex = write_atomic(out / "report.tex", document)
+    html_path = write_atomic(out / "index.html", html_page(content, out, lang))
+    write_atomic(out / "content.json", json.dumps({k: v for k, v in content.items() if k != "figures"}, indent=1,
+                                                   default=str))
+    pdf = compile_pdf(tex, log) if compile else None
+    return {"tex": tex, "pdf": pdf, "html": html_path, "content": content}

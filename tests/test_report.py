@@ -1,0 +1,110 @@
+import shutil
+import sqlite3
+import subprocess
+import unicodedata
+
+import pytest
+
+from mnistlab.cli import main
+
+needs_tex = pytest.mark.skipif(not (shutil.which("pdflatex") and shutil.which("pdftotext")),
+                               reason="TeX/poppler not installed (.ci/run installs them)")
+needs_chromium = pytest.mark.skipif(not shutil.which("chromium"), reason="chromium not installed (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rep") / "run"
+    assert main(["run", "--samples-per-class", "30", "--epochs", "3", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rep") / "sweep"
+    assert main(["sweep", "--budgets", "10", "20", "--seeds", "0-2", "--epochs", "2", "--quiet", "--no-summary",
+                 "--out", str(out)]) == 0
+    return out
+
+
+def pdf_text(pdf):
+    pages = int(next(line.split()[-1] for line in subprocess.run(["pdfinfo", str(pdf)], capture_output=True,
+                                                                  text=True).stdout.splitlines()
+                     if line.startswith("Pages:")))
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
+    return pages, unicodedata.normalize("NFC", text)  # OT1 accents come out decomposed
+
+
+@needs_tex
+def test_run_report_compiles_with_the_key_numbers(run_dir):
+    import json
+
+    assert main(["report", str(run_dir)]) == 0
+    pages, text = pdf_text(run_dir / "report" / "report.pdf")
+    assert pages >= 3
+    models = json.loads((run_dir / "results.json").read_text())["models"]
+    for r in models.values():
+        assert f"{r['test_acc']:.4f}".replace(".", ",") in text  # pt: decimal comma
+    assert "Conclusões" in text and "Figura 3: Matriz de confusão" in text
+    assert (run_dir / "report" / "figures" / "cm_cnn.pdf").is_file()
+    assert r"\input{tables/results.tex}" in (run_dir / "report" / "report.tex").read_text()
+
+
+@needs_tex
+def test_sweep_report_in_english_has_findings_and_ci(sweep_dir):
+    import json
+
+    assert main(["report", str(sweep_dir), "--lang", "en"]) == 0
+    pages, text = pdf_text(sweep_dir / "report" / "report.pdf")
+    assert pages >= 2 and "Findings" in text and "95% CI" in text
+    summary = json.loads((sweep_dir / "report" / "summary.json").read_text())
+    first = summary["aggregates"][0]
+    assert f"{100 * first['test_acc']['mean']:.2f}" in text
+    assert "samples per class" in text and "Test accuracy vs. data budget" in text
+
+
+@needs_chromium
+def test_html_renders_in_headless_chromium(sweep_dir, tmp_path):
+    from matplotlib.image import imread
+
+    assert main(["report", str(sweep_dir), "--lang", "en", "--no-pdf"]) == 0
+    page = sweep_dir / "report" / "index.html"
+    html = page.read_text()
+    assert html.count("data:image/png;base64,") >= 4 and "<table>" in html and "http" not in html.split("<body>")[1]
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+                           "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and shot.is_file()
+    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not console, console
+    img = imread(shot)
+    assert img[..., :3].std() > 0.05  # not blank: text, table and figures drew
+
+
+def test_partial_sweep_refused_then_marked(sweep_dir, tmp_path, capsys):
+    partial = tmp_path / "partial"
+    shutil.copytree(sweep_dir, partial, ignore=shutil.ignore_patterns("report"))
+    conn = sqlite3.connect(partial / "store.sqlite")
+    conn.execute("UPDATE runs SET status = 'failed' WHERE rowid = (SELECT MIN(rowid) FROM runs)")
+    conn.commit()
+    conn.close()
+    assert main(["report", str(partial), "--no-pdf"]) == 2
+    assert "not complete (1 failed)" in capsys.readouterr().err
+    assert not (partial / "report" / "report.tex").exists()
+    assert main(["report", str(partial), "--no-pdf", "--allow-partial"]) == 0
+    assert "RESULTADOS PARCIAIS" in (partial / "report" / "report.tex").read_text()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["{tmp}/missing"], "no such folder"),
+    (["{tmp}"], "neither a run folder"),
+    (["{run}", "--lang", "fr"], "--lang 'fr'"),
+])
+def test_report_bad_input(args, needle, run_dir, tmp_path, capsys):
+    args = [a.format(tmp=tmp_path, run=run_dir) for a in args]
+    assert main(["report", *args, "--no-pdf"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
