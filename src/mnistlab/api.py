@@ -46,3 +46,41 @@ def load_results(folder: str | Path) -> dict:
     from .rundir import load_run
 
     return load_run(Path(folder))
+
+
+def sweep_runs(out: str | Path, *, budgets=(50, 100, 300, 1000), seeds=range(5), models=("mlp", "cnn"),
+          study: str = "main", lang: str = "pt", data_dir=None, device: str = "auto", log=lambda msg: None,
+          **config) -> dict:
+    """Run (or resume) a sweep into `out` and return its summary (aggregates, comparisons, findings).
+
+    config: any RunConfig field shared by every run (epochs=10, lr=3e-3, ...).
+    """
+    from .config import validate
+    from .studies import apply_study
+    from .summary import summarize
+    from .sweep import SweepSpec, run_sweep
+
+    base = validate(RunConfig(**config)).to_dict()
+    for k in ("model", "samples_per_class", "seed"):
+        base.pop(k)
+    spec = apply_study(SweepSpec(base=base, models=list(models), budgets=sorted(set(budgets)),
+                                 seeds=sorted(set(seeds))), study, budgets_given=True)
+    run_sweep(Path(out), spec, device=device, data_dir=data_dir, log=log)
+    return summarize(Path(out), lang)
+
+
+def explain_models(folder: str | Path, *, tsne: bool = True, gradcam: bool = True, max_points: int = 10_000,
+            lang: str = "pt", data_dir=None) -> dict:
+    """t-SNE + separation numbers, Grad-CAM/saliency and worst-error figures for a run folder."""
+    from .data import load_mnist
+    from .explain import explain_run
+
+    return explain_run(Path(folder), load_mnist(data_dir), do_tsne=tsne, do_gradcam=gradcam,
+                       max_points=max_points, lang=lang)
+
+
+def make_report(folder: str | Path, *, lang: str = "pt", allow_partial: bool = False, compile: bool = True) -> dict:
+    """report/report.tex (+PDF when TeX is installed) and report/index.html for a run or sweep folder."""
+    from .report import build_report
+
+    return build_report(Path(folder), lang=lang, allow_partial=allow_partial, compile=compile)
