@@ -116,6 +116,7 @@ def build_parser() -> Parser:
 def main(argv=None) -> int:
     from .data import DataError
     from .rundir import RunDirError
+    from .executors import ExecutorError
     from .report import ReportError
     from .store import StoreError
     from .summary import SummaryError
@@ -129,7 +130,7 @@ def main(argv=None) -> int:
             return 2
         return args.handler(args) or 0
     except (UsageError, ConfigError, DataError, RunDirError, SweepError, StoreError, SummaryError,
-            ReportError) as e:
+            ReportError, ExecutorError) as e:
         print(f"mnistlab: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -194,7 +194,8 @@ def make_executor(args):
         return run_batched if use else None
     from .executors import ray_executor
 
-    return ray_executor(address=args.ray_address, gpus_per_run=args.gpus_per_run, log=log)
+    return ray_executor(address=args.ray_address, gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run,
+                        threads=args.threads, device=args.device, log=log)
 
 
 def print_summary(folder: Path, lang: str) -> None:
@@ -323,6 +324,7 @@ def register(sub) -> None:
     p.add_argument("--ray-address", default=None, help="Ray cluster to join ('auto' for a running one); "
                    "default: start a local Ray instance")
     p.add_argument("--gpus-per-run", type=float, default=0.0, help="GPU share per Ray task, e.g. 0.25")
+    p.add_argument("--cpus-per-run", type=int, default=1, help="CPUs per Ray task (torch threads in it)")
     p.add_argument("--no-summary", action="store_true", help="skip tables and figures at the end")
     p.add_argument("--lang", choices=("pt", "en"), default="pt", help="language of figures and tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")

@@ -173,7 +173,8 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
         execute = executor or run_local
         try:
             for (variant, cfg, key), run_status, result, message in execute(pending, data, on_start=start):
-                store.record(conn, key, variant, cfg.to_dict(), run_status, result, env, message)
+                run_env = result.pop("environment", env) if result else env  # a remote worker's own
+                store.record(conn, key, variant, cfg.to_dict(), run_status, result, run_env, message)
                 outcome.finished += 1
                 if run_status == "failed":
                     outcome.failed.append((key, message))

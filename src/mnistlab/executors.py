@@ -1,0 +1,88 @@
+"""Executors beyond the local loop: hand a sweep's pending runs to Ray as tasks.
+
+The driver keeps everything else: only it writes the SQLite store (so resume and crash-safety are
+exactly the local executor's), and results stream back as tasks finish. The data set goes to the
+object store once and every task reads it from there.
+"""
+from __future__ import annotations
+
+import os
+
+
+class ExecutorError(Exception):
+    """The executor cannot start (Ray missing, cluster unreachable); the message says what to do."""
+
+
+def _train_remote(arrays: dict, cfg: dict, device: str, threads: int):
+    """Runs inside a Ray worker: one run, returned as (status, result, message, environment)."""
+    import warnings
+
+    import torch
+
+    from .config import RunConfig
+    from .data import Mnist
+    from .experiment import DeviceData, environment, resolve_device, train_one
+
+    torch.set_num_threads(threads)
+    with warnings.catch_warnings():  # the object store hands out read-only arrays; we only read them
+        warnings.simplefilter("ignore", UserWarning)
+        tensors = {k: torch.from_numpy(v) for k, v in arrays.items() if k != "checksums"}
+    mnist = Mnist(tensors["train_images"], tensors["train_labels"], tensors["test_images"], tensors["test_labels"],
+                  folder=None, checksums=arrays["checksums"])
+    torch_device = resolve_device(device)
+    result, _ = train_one(RunConfig.from_dict(cfg), DeviceData(mnist, torch_device))
+    return result.status, result.to_dict(), result.message, environment(torch_device)
+
+
+def ray_executor(address: str | None = None, gpus_per_run: float = 0.0, cpus_per_run: int = 1,
+                 threads: int | None = None, max_retries: int = 2, device: str = "auto", log=lambda msg: None):
+    """An executor (items, data, on_start) -> (item, status, result, message) that runs each item as a Ray task."""
+    try:
+        import ray
+    except ImportError:
+        raise ExecutorError("--executor ray needs Ray: python -m pip install -e '.[ray]'") from None
+    if gpus_per_run < 0 or gpus_per_run > 1 and gpus_per_run != int(gpus_per_run):
+        raise ExecutorError(f"--gpus-per-run {gpus_per_run}: use a fraction in (0, 1] or a whole number")
+    task_device = device if device != "auto" else ("cuda" if gpus_per_run > 0 else "cpu")
+
+    def execute(items, data, on_start=None):
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
+        started_here = not ray.is_initialized()
+        if started_here:
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+                         configure_logging=True)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise ExecutorError(f"--ray-address {address}: cannot join the Ray cluster ({e})") from None
+        log(f"Ray: {ray.cluster_resources().get('CPU', 0):.0f} CPUs, {ray.cluster_resources().get('GPU', 0):.0f} "
+            f"GPUs in the cluster; {len(items)} runs as tasks")
+        m = data.mnist
+        arrays = ray.put({"train_images": m.train_images.numpy(), "train_labels": m.train_labels.numpy(),
+                          "test_images": m.test_images.numpy(), "test_labels": m.test_labels.numpy(),
+                          "checksums": m.checksums})  # once, shared by every task
+        task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries)(_train_remote)
+        refs = {}
+        for item in items:
+            refs[task.remote(arrays, item[1].to_dict(), task_device, threads or cpus_per_run)] = item
+            if on_start:
+                on_start(item)
+        pending = list(refs)
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                item = refs[ready[0]]
+                try:
+                    status, result, message, env = ray.get(ready[0])
+                except Exception as e:  # noqa: BLE001 - retries exhausted or the run raised: recorded as failed
+                    yield item, "failed", None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                    continue
+                result["environment"] = env
+                yield item, status, result, message
+        finally:  # Ctrl-C or an error in the driver: outstanding tasks are cancelled
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            if started_here:
+                ray.shutdown()
+
+    return execute
+
