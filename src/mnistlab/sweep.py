@@ -108,8 +108,8 @@ def run_local(items, data, on_start=None):
         yield item, result.status, result.to_dict(), result.message
 
 
-def run_batched(items, data, on_start=None):
-    """The batched executor: the seeds of each sweep cell train together in one vmapped step (GPU)."""
+def run_batched(items, data, on_start=None, models=("mlp", "cnn")):
+    """The batched executor: the seeds of each sweep cell (of the given models) train together, vmapped."""
     from collections import defaultdict
 
     from .batched import batchable, cell_key, fit_batched
@@ -117,7 +117,8 @@ def run_batched(items, data, on_start=None):
 
     groups = defaultdict(list)
     for item in items:
-        groups[cell_key(item[1]) if batchable(item[1]) else ("alone", item[2])].append(item)
+        together = batchable(item[1]) and item[1].model in models
+        groups[cell_key(item[1]) if together else ("alone", item[2])].append(item)
     for group in groups.values():
         if len(group) == 1:
             yield from run_local(group, data, on_start)
