@@ -118,8 +118,8 @@ def _class_weights(train_y: torch.Tensor) -> torch.Tensor:
     return counts.sum() / (10 * counts.clamp(min=1))
 
 
-def train_one(cfg: RunConfig, data: DeviceData, on_epoch=None) -> tuple[ModelResult, torch.nn.Module]:
-    """Train and evaluate the model `cfg` describes; return its result and the trained model."""
+def train_model(cfg: RunConfig, data: DeviceData, on_epoch=None):
+    """Fit the model `cfg` describes; return (model with its best weights, FitResult, train labels)."""
     train_x, train_y, val_x, val_y, _ = data.split(cfg)
     model = build_model(cfg).to(data.device)
     weights = _class_weights(train_y) if cfg.remedy == "weighted" else None
@@ -128,6 +128,12 @@ def train_one(cfg: RunConfig, data: DeviceData, on_epoch=None) -> tuple[ModelRes
                  min_delta=cfg.min_delta, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
                  precision=cfg.precision, augment=make_augment(cfg.noise, cfg.shift, cfg.scale),
                  class_weights=weights, sample_weights=sample_weights, on_epoch=on_epoch)
+    return model, fitted, train_y
+
+
+def train_one(cfg: RunConfig, data: DeviceData, on_epoch=None) -> tuple[ModelResult, torch.nn.Module]:
+    """Train and evaluate the model `cfg` describes; return its result and the trained model."""
+    model, fitted, train_y = train_model(cfg, data, on_epoch)
     return finish(cfg, data, model, fitted, train_y), model
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .i18n import t
-from .plots import MODEL_LABEL, model_label, per_class_recall, plt, save
+from .plots import model_label, per_class_recall, plt, save
 from .stats import mean_ci
 
 MARKERS = {"mlp": "o", "cnn": "s"}
@@ -80,12 +80,13 @@ def mean_loss_curves(rows: list[dict], folder: Path, lang: str = "pt") -> list[P
             hist = [json.loads(r["result"])["history"] for r in members if r["model"] == model]
             if not hist:
                 continue
+            label = model_label(model, next(r["params"] for r in members if r["model"] == model), lang)
             for split, ls in (("train", "-"), ("val", "--")):
                 curves = [h[f"{split}_loss"] for h in hist]
                 length = max(map(len, curves))
                 mean = [np.mean([c[e] for c in curves if len(c) > e and c[e] is not None]) for e in range(length)]
                 ax.plot(range(1, length + 1), mean, ls=ls, marker=MARKERS[model], ms=3,
-                        label=f"{MODEL_LABEL[model]} {t(split, lang)} (n={len(curves)})")
+                        label=f"{label} {t(split, lang)} (n={len(curves)})")
         ax.set_xlabel(t("epoch", lang))
         ax.set_ylabel(t("loss", lang))
         ax.set_title(t("mean_curves", lang, n=budget))
@@ -107,7 +108,8 @@ def robustness_figure(rows: list[dict], kind: str, folder: Path, lang: str = "pt
     for i, ((variant, model, budget), by_level) in enumerate(sorted(groups.items())):
         xs = sorted(by_level)
         stats = [mean_ci(by_level[x]) for x in xs]
-        series.append({"label": f"{MODEL_LABEL[model]}, {variant}, {budget}/cl.", "marker": MARKERS[model],
+        params = next(r["params"] for r in rows if r["model"] == model)
+        series.append({"label": f"{model_label(model, params, lang)}, {variant}, {budget}/cl.", "marker": MARKERS[model],
                        "ls": LINESTYLES[i // 2 % len(LINESTYLES)], "x": xs, "mean": [s["mean"] for s in stats],
                        "low": [s["ci_low"] for s in stats], "high": [s["ci_high"] for s in stats]})
     xlabel, title = (t("noise_level", lang), t("noise_title", lang)) if kind == "noise" else \
@@ -128,7 +130,8 @@ def per_class_figures(rows: list[dict], folder: Path, lang: str = "pt") -> list[
             results = [json.loads(r["result"]) for r in members if r["model"] == model]
             if results:
                 recall = [float(np.mean([res["report"][str(c)]["recall"] for res in results])) for c in range(10)]
-                series.append({"label": f"{MODEL_LABEL[model]} (n={len(results)})", "counts":
+                params = next(r["params"] for r in members if r["model"] == model)
+                series.append({"label": f"{model_label(model, params, lang)} (n={len(results)})", "counts":
                                results[0]["train_counts"], "recall": recall})
         title = f"{t('recall', lang)} — {variant}, {budget}/cl."
         paths += per_class_recall(series, title, folder / f"per_class_recall_{variant}_spc{budget}", lang)
