@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import traceback
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -92,6 +93,27 @@ def exclusive(folder: Path):
         os.close(fd)
 
 
+@contextmanager
+def deferred_interrupt():
+    """Hold Ctrl-C during setup (imports of C extensions, opening the store) and raise it right after.
+
+    A KeyboardInterrupt raised inside an extension module's import can kill the interpreter with
+    SIGINT instead of reaching our handler; between runs it is always safe.
+    """
+    received = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    except ValueError:  # not the main thread: nothing to defer
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
 def run_local(items, data, on_start=None):
     """The local executor: one run after another in this process. Yields (item, status, result, message)."""
     from .experiment import train_one
@@ -155,21 +177,24 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with exclusive(folder):
-        previous = load_spec(folder)
-        spec = previous.merged_with(spec) if previous else spec
-        plan = spec.plan()
-        mnist = load_mnist(data_dir, log=log)
-        conn = store.connect(folder, mnist.checksums)
-        save_spec(folder, spec)
-        items = [(variant, cfg, cfg.key(mnist.checksums)) for variant, cfg in plan]
-        status = store.status_of(conn, [k for _, _, k in items])
-        pending = [it for it in items if status.get(it[2]) not in FINISHED]
-        outcome = SweepOutcome(total=len(items), skipped=len(items) - len(pending), finished=0, failed=[])
-        if not pending:
-            return outcome
-        torch_device = resolve_device(device)
-        env = environment(torch_device)
-        data = DeviceData(mnist, torch_device)
+        with deferred_interrupt():
+            previous = load_spec(folder)
+            spec = previous.merged_with(spec) if previous else spec
+            plan = spec.plan()
+            mnist = load_mnist(data_dir, log=log)
+            conn = store.connect(folder, mnist.checksums)
+            save_spec(folder, spec)
+            items = [(variant, cfg, cfg.key(mnist.checksums)) for variant, cfg in plan]
+            status = store.status_of(conn, [k for _, _, k in items])
+            pending = [it for it in items if status.get(it[2]) not in FINISHED]
+            outcome = SweepOutcome(total=len(items), skipped=len(items) - len(pending), finished=0, failed=[])
+            if not pending:
+                conn.close()
+                return outcome
+            torch_device = resolve_device(device)
+            env = environment(torch_device)
+            data = DeviceData(mnist, torch_device)
+            import sklearn.metrics  # noqa: F401 - the first run's import, here where Ctrl-C is held
         start = lambda it: store.mark_running(conn, it[2], it[0], it[1].to_dict())  # noqa: E731
         execute = executor or run_local
         try:
