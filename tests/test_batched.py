@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from mnistlab.batched import batchable, cell_key, fit_batched
 from mnistlab.config import RunConfig

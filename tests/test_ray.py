@@ -15,23 +15,11 @@ ray = pytest.importorskip("ray")
 
 from mnistlab.cli import main  # noqa: E402
 
+from helpers import store_rows  # noqa: E402
+
 GRID = ["--budgets", "10", "20", "--seeds", "0-1", "--epochs", "2", "--threads", "1", "--quiet", "--no-summary"]
 # Ray >= 2.5x starts heads with token auth; clients send the token only with RAY_AUTH_MODE=token.
 ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
-
-
-def store(folder):
-    conn = sqlite3.connect(folder / "store.sqlite")
-    conn.row_factory = sqlite3.Row
-    out = {}
-    for r in conn.execute("SELECT * FROM runs"):
-        result = json.loads(r["result"]) if r["result"] else None
-        if result:
-            result.pop("train_seconds")
-            result.pop("eval_seconds")
-        out[r["key"]] = (r["status"], r["test_acc"], r["best_val_loss"], result)
-    conn.close()
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +46,7 @@ def head():
 def test_ray_local_instance_gives_the_same_store_as_local(local_store, tmp_path):
     out = tmp_path / "ray"
     assert main(["sweep", *GRID, "--executor", "ray", "--out", str(out)]) == 0
-    assert store(out) == store(local_store)
+    assert store_rows(out) == store_rows(local_store)
     env = json.loads(sqlite3.connect(out / "store.sqlite").execute("SELECT environment FROM runs").fetchone()[0])
     assert env["threads"] == 1
 
@@ -81,11 +69,11 @@ def test_killed_worker_is_retried_and_the_sweep_completes(head, local_store, tmp
     _, err = proc.communicate(timeout=300)
     assert killed, f"no Ray worker was seen running a task: {err[-800:]}"
     assert proc.returncode == 0, err
-    rows = store(out)
-    assert len(rows) == 18 and {r[0] for r in rows.values()} == {"done"}
+    rows = store_rows(out)
+    assert len(rows) == 18 and {r["status"] for r, _ in rows.values()} == {"done"}
     reference = tmp_path / "reference"
     assert main(["sweep", *grid, "--out", str(reference)]) == 0
-    assert rows == store(reference)
+    assert rows == store_rows(reference)
 
 
 def test_ray_missing_says_how_to_get_it(monkeypatch, tmp_path, capsys):

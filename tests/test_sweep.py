@@ -1,7 +1,6 @@
 import csv
 import json
 import math
-import os
 import random
 import signal
 import sqlite3
@@ -16,24 +15,9 @@ from scipy import stats as scipy_stats
 from mnistlab.cli import main
 from mnistlab.sweep import exclusive
 
+from helpers import store_rows
+
 GRID = ["--budgets", "10", "20", "--seeds", "0-1", "--epochs", "2", "--quiet"]
-TIMING = {"train_seconds", "eval_seconds", "started", "finished", "environment"}
-
-
-def store_rows(folder):
-    conn = sqlite3.connect(folder / "store.sqlite")
-    conn.row_factory = sqlite3.Row
-    rows = {}
-    for r in conn.execute("SELECT * FROM runs"):
-        r = {k: r[k] for k in r.keys() if k not in TIMING}
-        result = json.loads(r.pop("result"))
-        for k in ("train_seconds", "eval_seconds"):
-            result.pop(k)
-        rows[r["key"]] = (r, result)
-    conn.close()
-    return rows
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep") / "ref"

@@ -1,0 +1,20 @@
+"""Helpers shared by the sweep and Ray tests."""
+import json
+import sqlite3
+
+TIMING = {"train_seconds", "eval_seconds", "started", "finished", "environment"}
+
+
+def store_rows(folder):
+    """Every row of a sweep store, minus timings and environment: what two equal sweeps must share."""
+    conn = sqlite3.connect(folder / "store.sqlite")
+    conn.row_factory = sqlite3.Row
+    rows = {}
+    for r in conn.execute("SELECT * FROM runs"):
+        r = {k: r[k] for k in r.keys() if k not in TIMING}
+        result = json.loads(r.pop("result"))
+        for k in ("train_seconds", "eval_seconds"):
+            result.pop(k)
+        rows[r["key"]] = (r, result)
+    conn.close()
+    return rows
