@@ -158,8 +158,8 @@ def test_foreign_store_and_other_config_are_refused(reference, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("study,figure,variants", [
-    ("noise", "robustness_noise", {"clean", "noisy0.1"}),
-    ("shift", "robustness_shift", {"plain", "augmented"}),
+    ("noise", "robustness_noise_spc30", {"clean", "noisy0.1"}),
+    ("shift", "robustness_shift_spc30", {"plain", "augmented"}),
     ("imbalance", "per_class_recall_longtail_spc30", {"longtail", "longtail-weighted", "longtail-oversample"}),
 ])
 def test_study_presets_run_through_the_store(study, figure, variants, tmp_path):
@@ -168,6 +168,7 @@ def test_study_presets_run_through_the_store(study, figure, variants, tmp_path):
             "--lang", "en", "--out", str(out)]
     assert main(args) == 0
     assert (out / "figures" / f"{figure}.png").stat().st_size > 5000
+    assert (out / "figures" / "learning_curve_variants.pdf").is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert {a["variant"] for a in summary["aggregates"]} == variants
     assert all(a["n"] == 2 for a in summary["aggregates"])

@@ -63,6 +63,14 @@ def budget_figures(aggregates: list[dict], folder: Path, lang: str = "pt") -> li
             series = _series_by_budget(aggregates, metric, variant, lang)
             paths += band_plot(series, t("samples_per_class", lang), ylabel, title + tag,
                                folder / f"{name}{suffix}", logx=True, percent=percent)
+    variants = sorted({a["variant"] for a in aggregates})
+    if len(variants) > 1:  # a study: every variant on one learning curve, so they can be compared
+        series = []
+        for i, variant in enumerate(variants):
+            for s in _series_by_budget(aggregates, "test_acc", variant, lang):
+                series.append({**s, "label": f"{s['label']}, {variant}", "ls": LINESTYLES[i % len(LINESTYLES)]})
+        paths += band_plot(series, t("samples_per_class", lang), t("test_acc", lang), t("learning_curve", lang),
+                           folder / "learning_curve_variants", logx=True, percent=True)
     return paths
 
 
@@ -96,25 +104,32 @@ def mean_loss_curves(rows: list[dict], folder: Path, lang: str = "pt") -> list[P
 
 
 def robustness_figure(rows: list[dict], kind: str, folder: Path, lang: str = "pt") -> list[Path]:
-    """Test accuracy vs test-time corruption level, one line per (variant, model), mean with 95% CI."""
+    """Per budget: test accuracy vs test-time corruption level, a line per (variant, model), mean and 95% CI."""
     groups = defaultdict(lambda: defaultdict(list))
+    params = {}
     for r in rows:
+        params[r["model"]] = r["params"]
         levels = json.loads(r["result"])["robustness"].get(kind, {})
         for level, acc in levels.items():
-            groups[(r["variant"], r["model"], r["samples_per_class"])][float(level)].append(acc)
-    if not groups:
-        return []
-    series = []
-    for i, ((variant, model, budget), by_level) in enumerate(sorted(groups.items())):
-        xs = sorted(by_level)
-        stats = [mean_ci(by_level[x]) for x in xs]
-        params = next(r["params"] for r in rows if r["model"] == model)
-        series.append({"label": f"{model_label(model, params, lang)}, {variant}, {budget}/cl.", "marker": MARKERS[model],
-                       "ls": LINESTYLES[i // 2 % len(LINESTYLES)], "x": xs, "mean": [s["mean"] for s in stats],
-                       "low": [s["ci_low"] for s in stats], "high": [s["ci_high"] for s in stats]})
+            groups[(r["samples_per_class"], r["variant"], r["model"])][float(level)].append(acc)
     xlabel, title = (t("noise_level", lang), t("noise_title", lang)) if kind == "noise" else \
         (t("shift_level", lang), t("shift_title", lang))
-    return band_plot(series, xlabel, t("test_acc", lang), title, folder / f"robustness_{kind}", percent=True)
+    paths = []
+    for budget in sorted({b for b, _, _ in groups}):
+        series = []
+        variants = sorted({v for b, v, _ in groups if b == budget})
+        for (b, variant, model), by_level in sorted(groups.items()):
+            if b != budget:
+                continue
+            xs = sorted(by_level)
+            stats = [mean_ci(by_level[x]) for x in xs]
+            series.append({"label": f"{model_label(model, params[model], lang)}, {variant}", "marker": MARKERS[model],
+                           "ls": LINESTYLES[variants.index(variant) % len(LINESTYLES)], "x": xs,
+                           "mean": [s["mean"] for s in stats], "low": [s["ci_low"] for s in stats],
+                           "high": [s["ci_high"] for s in stats]})
+        paths += band_plot(series, xlabel, t("test_acc", lang), f"{title} — {budget}/cl.",
+                           folder / f"robustness_{kind}_spc{budget}", percent=True)
+    return paths
 
 
 def per_class_figures(rows: list[dict], folder: Path, lang: str = "pt") -> list[Path]:
