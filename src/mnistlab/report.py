@@ -21,11 +21,13 @@ class ReportError(Exception):
     """A folder that cannot be reported on, or a partial sweep without --allow-partial."""
 
 
+TEX_SPECIAL = {"\\": r"\textbackslash{}", "%": r"\%", "_": r"\_", "&": r"\&", "#": r"\#", "$": r"\$",
+               "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
 def _tex(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("%", r"\%"), ("_", r"\_"), ("&", r"\&"), ("#", r"\#"),
-                 ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):
-        text = text.replace(a, b) if a != "\\" else text.replace(a, "\0")
-    return text.replace("\0", r"\textbackslash{}")
+    """Plain text made safe inside LaTeX."""
+    return "".join(TEX_SPECIAL.get(ch, ch) for ch in text)
 
 
 def _pct(value: float, lang: str) -> str:
