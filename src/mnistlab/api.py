@@ -15,14 +15,13 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     """
     from .data import load_mnist
     from .experiment import DeviceData, environment, finish, prefetch_imports, resolve_device, train_model
-    from .rundir import RunDirError, existing_key, write_run
+    from .rundir import RunDirError, existing_key, run_key, write_run
 
     configs = [validate(c) for c in ([configs] if isinstance(configs, RunConfig) else configs)]
     torch_device = resolve_device(device)
     mnist = load_mnist(data_dir, log=log)
     if out is not None:
-        key = "+".join(cfg.key(mnist.checksums) for cfg in configs)
-        if existing_key(out) not in (None, key) and not overwrite:
+        if existing_key(out) not in (None, run_key(c.key(mnist.checksums) for c in configs)) and not overwrite:
             raise RunDirError(f"--out {out}: already holds a different run; pass --overwrite to replace it "
                               "or choose another --out")
     data = DeviceData(mnist, torch_device)
@@ -61,12 +60,9 @@ def sweep_runs(out: str | Path, *, budgets=(50, 100, 300, 1000), seeds=range(5),
     from .config import validate
     from .studies import apply_study
     from .summary import summarize
-    from .sweep import SweepSpec, run_sweep
+    from .sweep import SweepSpec, base_config, run_sweep
 
-    base = validate(RunConfig(**config)).to_dict()
-    for k in ("model", "samples_per_class", "seed"):
-        base.pop(k)
-    spec = apply_study(SweepSpec(base=base, models=list(models), budgets=sorted(set(budgets)),
+    spec = apply_study(SweepSpec(base=base_config(validate(RunConfig(**config))), models=list(models), budgets=sorted(set(budgets)),
                                  seeds=sorted(set(seeds))), study, budgets_given=True)
     run_sweep(Path(out), spec, device=device, data_dir=data_dir, log=log)
     return summarize(Path(out), lang)

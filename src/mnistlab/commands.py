@@ -106,31 +106,21 @@ def parse_int_list(tokens, flag: str, low: int = 0) -> list[int] | None:
 
 def spec_from_args(args, stored):
     """The sweep asked for: flags where given, else what the folder already holds, else the defaults."""
-    from .sweep import SweepSpec
+    from .config import RunConfig
     from .studies import apply_study
+    from .sweep import SweepSpec, base_config
 
-    base_cfg = configs_from_args(args, samples_per_class=1000, seed=0)[0].to_dict()
-    for k in ("model", "samples_per_class", "seed"):
-        base_cfg.pop(k)
+    base_cfg = base_config(configs_from_args(args, samples_per_class=1000, seed=0)[0])
     defaults = SweepSpec()
     spec = SweepSpec(base=base_cfg, models=list(dict.fromkeys(args.models)),
                      budgets=parse_int_list(args.budgets, "--budgets", low=1) or defaults.budgets,
                      seeds=parse_int_list(args.seeds, "--seeds") or defaults.seeds)
     spec = apply_study(spec, args.study, budgets_given=args.budgets is not None)
     untouched = (args.budgets is None and args.seeds is None and args.study == "main"
-                 and spec.models == defaults.models and base_cfg == _default_base())
+                 and spec.models == defaults.models and base_cfg == base_config(RunConfig()))
     if stored is not None and untouched:
         return stored  # `mnistlab sweep --out DIR` again: finish what that folder asked for
     return spec
-
-
-def _default_base() -> dict:
-    from .config import RunConfig
-
-    base = RunConfig().to_dict()
-    for k in ("model", "samples_per_class", "seed"):
-        base.pop(k)
-    return base
 
 
 def cmd_sweep(args) -> int:

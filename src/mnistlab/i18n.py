@@ -79,6 +79,12 @@ CATALOG = {
                       "(IC 95% [{low}, {high}], {n} sementes; t pareado p={tp}, Wilcoxon p={wp}){sure}.",
                       "At {spc} samples per class{variant}, the {lead} is ahead by {diff} pp "
                       "(95% CI [{low}, {high}], {n} seeds; paired t p={tp}, Wilcoxon p={wp}){sure}."),
+    "sweep_finding_single": ("Com {spc} amostras por classe{variant}, a {lead} fica à frente por {diff} pp, com uma "
+                             "só semente: sem intervalo nem teste.",
+                             "At {spc} samples per class{variant}, the {lead} is ahead by {diff} pp from a single "
+                             "seed: no interval or test possible."),
+    "wilcoxon_floor": (" (com {n} pares, o Wilcoxon não desce abaixo de p={p})",
+                       " (with {n} pairs Wilcoxon cannot go below p={p})"),
     "ci_excludes": ("; o intervalo exclui zero", "; the interval excludes zero"),
     "ci_includes": ("; o intervalo inclui zero, então a diferença não é conclusiva",
                     "; the interval includes zero, so the difference is not conclusive"),

@@ -97,7 +97,7 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
         rows.append([a["variant"], MODEL_LABEL[a["model"]], a["samples_per_class"], a["n"],
                      number(100 * acc["mean"], lang), ci, number(a["epochs_run"]["mean"], lang, 1),
                      number(100 * a["gap_at_best"]["mean"], lang, 1)])
-    findings = [sweep_finding(c, lang) for c in summary["comparisons"]]
+    findings = summary["findings"]  # written by summarize() in this report's language
     figures = []
     first = ("learning_curve", "gap_vs_budget", "stop_epoch_vs_budget")  # the study's main answer first
     for path in sorted((out / "figures").glob("*.pdf"), key=lambda p: (not p.stem.startswith(first), p.stem)):
@@ -111,22 +111,6 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
               "seeds": spec.seeds if spec else "?", "study": spec.study if spec else "?"}
     return {"kind": "sweep", "title": t("report_sweep", lang), "config": config, "header": header, "rows": rows,
             "findings": findings, "figures": figures, "partial": partial}
-
-
-def sweep_finding(c: dict, lang: str) -> str:
-    d = c["diff"]
-    lead = "CNN" if d["mean"] > 0 else "MLP"
-    if c["n"] < 2:
-        return t("sweep_finding", lang, spc=c["samples_per_class"], variant="", lead=lead,
-                 diff=number(100 * abs(d["mean"]), lang), low="--", high="--", n=1, tp="--", wp="--", sure="")
-    sure = t("ci_excludes" if d["ci_low"] > 0 or d["ci_high"] < 0 else "ci_includes", lang)
-    sign = 1 if lead == "CNN" else -1  # the interval of the leader's advantage
-    low, high = sorted((sign * d["ci_low"], sign * d["ci_high"]))
-    return t("sweep_finding", lang, spc=c["samples_per_class"],
-             variant="" if c["variant"] == "base" else f" ({c['variant']})", lead=lead,
-             diff=number(100 * abs(d["mean"]), lang), low=number(100 * low, lang),
-             high=number(100 * high, lang), n=c["n"], tp=f"{c['ttest_p']:.3g}", wp=f"{c['wilcoxon_p']:.3g}",
-             sure=sure)
 
 
 # ---------------------------------------------------------------- writers

@@ -42,8 +42,9 @@ def existing_key(folder: Path) -> str | None:
         return "unreadable"
 
 
-def run_key(results: list) -> str:
-    return "+".join(r.key for r in results)
+def run_key(model_keys) -> str:
+    """A run folder's key: its models' config keys, in order."""
+    return "+".join(model_keys)
 
 
 def write_run(folder: Path, results: list, models: dict, env: dict, data: dict, lang: str = "pt") -> list[Path]:
@@ -68,7 +69,7 @@ def write_run(folder: Path, results: list, models: dict, env: dict, data: dict, 
                                                 model=plots.MODEL_LABEL[r.model]),
                                               folder / "figures" / f"per_class_{r.model}", lang)
     written.append(write_atomic(folder / "resultados.csv", resultados_csv(results)))
-    payload = {"schema": SCHEMA, "kind": "run", "run_key": run_key(results),
+    payload = {"schema": SCHEMA, "kind": "run", "run_key": run_key(r.key for r in results),
                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": env, "data": data,
                "models": {r.model: r.to_dict() for r in results}}
     # results.json goes last: its presence marks a complete run folder.

@@ -62,19 +62,21 @@ def paired_comparison(rows: list[dict], metric: str = "test_acc", a: str = "mlp"
     return out
 
 
-def describe_comparison(rec: dict, a: str = "MLP", b: str = "CNN") -> str:
-    """A paired comparison in plain words."""
+def describe_comparison(rec: dict, lang: str = "en") -> str:
+    """A paired MLP-vs-CNN comparison in plain words: who leads, by how much, how sure (both languages)."""
+    from .i18n import number, t
+
     d = rec["diff"]
-    pp = lambda v: f"{100 * v:+.2f} pp"  # noqa: E731
-    where = f"at {rec['samples_per_class']} per class" + (f" ({rec['variant']})" if rec["variant"] != "base" else "")
+    lead = "CNN" if d["mean"] > 0 else "MLP"
+    variant = "" if rec["variant"] == "base" else f" ({rec['variant']})"
     if rec["n"] < 2:
-        return f"{where}: {b} − {a} = {pp(d['mean'])} from a single seed; no interval or test possible."
-    lead = b if d["mean"] > 0 else a
-    sure = d["ci_low"] > 0 or d["ci_high"] < 0
-    text = (f"{where}: {b} − {a} = {pp(d['mean'])} (95% CI {pp(d['ci_low'])} to {pp(d['ci_high'])}, "
-            f"n={rec['n']} seeds); {lead} is ahead")
-    text += (", and the interval excludes zero" if sure else ", but the interval includes zero")
-    text += f"; paired t p={rec['ttest_p']:.3g}, Wilcoxon p={rec['wilcoxon_p']:.3g}"
-    if rec["n"] < 6:
-        text += f" (with {rec['n']} pairs Wilcoxon cannot go below p={2 / 2 ** rec['n']:.3g})"
-    return text + "."
+        return t("sweep_finding_single", lang, spc=rec["samples_per_class"], variant=variant, lead=lead,
+                 diff=number(100 * abs(d["mean"]), lang))
+    sure = t("ci_excludes" if d["ci_low"] > 0 or d["ci_high"] < 0 else "ci_includes", lang)
+    if rec["n"] < 6:  # the smallest two-sided Wilcoxon p with n pairs is 2 / 2^n
+        sure += t("wilcoxon_floor", lang, n=rec["n"], p=f"{2 / 2 ** rec['n']:.3g}")
+    sign = 1 if lead == "CNN" else -1  # the interval of the leader's advantage
+    low, high = sorted((sign * d["ci_low"], sign * d["ci_high"]))
+    return t("sweep_finding", lang, spc=rec["samples_per_class"], variant=variant, lead=lead,
+             diff=number(100 * abs(d["mean"]), lang), low=number(100 * low, lang), high=number(100 * high, lang),
+             n=rec["n"], tp=f"{rec['ttest_p']:.3g}", wp=f"{rec['wilcoxon_p']:.3g}", sure=sure)

@@ -104,11 +104,9 @@ def record(conn, key: str, variant: str, config: dict, status: str, result: dict
                       to_json(result) if result else None, json.dumps(environment, sort_keys=True), key, time.time()))
 
 
-def rows(conn, statuses=("done", "diverged")) -> list[dict]:
-    """Finished runs as dicts, ordered by variant, model, budget, seed."""
-    marks = ",".join("?" * len(statuses))
-    cur = conn.execute(f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY variant, model, "
-                       "samples_per_class, seed", statuses)
+def all_rows(conn) -> list[dict]:
+    """Every run (any status) as dicts, ordered by variant, model, budget, seed."""
+    cur = conn.execute("SELECT * FROM runs ORDER BY variant, model, samples_per_class, seed")
     return [dict(r) for r in cur.fetchall()]
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
 from . import stats, store
@@ -80,8 +79,7 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None) -> dict:
         raise SummaryError(f"{folder}: not a sweep folder (no {store.DB_NAME}); run `mnistlab sweep --out {folder}`")
     conn = store.connect(folder)
     try:
-        all_rows = [dict(r) for r in conn.execute(
-            "SELECT * FROM runs ORDER BY variant, model, samples_per_class, seed").fetchall()]
+        all_rows = store.all_rows(conn)
         counts = store.counts(conn)
     finally:
         conn.close()
@@ -101,14 +99,7 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None) -> dict:
         paths += sweep_plots.robustness_figure(rows, kind, figures, lang)
     paths += sweep_plots.per_class_figures(rows, figures, lang)
     summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "aggregates": aggregates,
-               "comparisons": comparisons, "findings": [stats.describe_comparison(c) for c in comparisons]}
+               "comparisons": comparisons, "findings": [stats.describe_comparison(c, lang) for c in comparisons]}
     paths.append(write_atomic(out / "summary.json", to_json(summary)))
     summary["paths"] = paths
     return summary
-
-
-def load_summary(folder: Path) -> dict:
-    path = Path(folder) / "summary.json"
-    if not path.is_file():
-        raise SummaryError(f"{folder}: no summary.json; run `mnistlab summarize {folder}`")
-    return json.loads(path.read_text())

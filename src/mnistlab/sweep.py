@@ -23,6 +23,11 @@ GRID_FIELDS = ("model", "samples_per_class", "seed")
 FINISHED = ("done", "diverged")
 
 
+def base_config(cfg: RunConfig) -> dict:
+    """A config's values without the grid's own axes: what every run of a sweep shares."""
+    return {k: v for k, v in cfg.to_dict().items() if k not in GRID_FIELDS}
+
+
 class SweepError(Exception):
     """A sweep that cannot start (busy folder, other config, bad grid); the message says why."""
 
