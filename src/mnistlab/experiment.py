@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 import platform
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -38,22 +37,6 @@ def environment(device: torch.device) -> dict:
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
     return env
-
-
-def prefetch_imports() -> None:
-    """Import scikit-learn and matplotlib in a background thread while data loads and models train.
-
-    Together they take ~0.9 s to import, a fifth of a whole `mnistlab run`; training mostly runs in
-    C++ without the GIL, so the import overlaps with it. A later import simply waits for this one.
-    """
-    def work():
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot  # noqa: F401
-        import sklearn.metrics  # noqa: F401
-
-    threading.Thread(target=work, name="mnistlab-prefetch", daemon=True).start()
 
 
 class DeviceData:
