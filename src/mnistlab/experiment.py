@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from . import __version__
+from . import __version__, fused
 from .config import RunConfig, class_counts
 from .corrupt import fixed_shift, make_augment, salt_and_pepper
 from .data import Mnist, balanced_subset, normalize, split_train_val, to_float
@@ -33,7 +33,7 @@ def environment(device: torch.device) -> dict:
 
     env = {"mnistlab": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
            "numpy": np.__version__, "scikit-learn": sklearn.__version__, "platform": platform.platform(),
-           "device": str(device), "threads": torch.get_num_threads()}
+           "device": str(device), "threads": torch.get_num_threads(), "pool_relu": fused.status()}
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
     return env
