@@ -4,6 +4,8 @@
 
 Times forward + backward + Adam on in-memory data exactly as mnistlab's fit() does (channels_last for
 the CNN on CPU), best of 5 x 40 steps, next to the fp32/bf16 matmul ceilings measured in the same run.
+The CNN's fp32 step is timed twice: with the fused relu(max_pool2d) kernel (mnistlab.fused, the default
+on CPU) and with torch's own ops, alternating.
 """
 import sys
 import time
@@ -14,6 +16,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from bench_run import matmul_ceiling  # noqa: E402
+from mnistlab import fused  # noqa: E402
 from mnistlab.config import RunConfig  # noqa: E402
 from mnistlab.models import build_model, train_flops_per_sample  # noqa: E402
 from mnistlab.train import Adam, autocast, memory_format  # noqa: E402
@@ -46,10 +49,26 @@ def step_ms(model_name: str, precision: str, batch: int = 128) -> float:
     return best * 1000
 
 
+def torch_ops_step_ms(model_name: str) -> float:
+    """The same step with relu(max_pool2d) as torch's ops (the kernel switched off for this call)."""
+    saved = fused._lib, fused._why_not
+    fused._lib, fused._why_not = None, "off (benchmark)"
+    try:
+        return step_ms(model_name, "fp32")
+    finally:
+        fused._lib, fused._why_not = saved
+
+
 if __name__ == "__main__":
     print(f"ceiling fp32 {matmul_ceiling():.0f} GFLOP/s, bf16 {matmul_ceiling(torch.bfloat16):.0f} GFLOP/s")
+    print(f"pool_relu kernel: {fused.status()}")
     for name in ("mlp", "cnn"):
         flops = train_flops_per_sample(RunConfig(model=name)) * 128
         for precision in ("fp32", "bf16"):
             ms = step_ms(name, precision)
             print(f"{name} {precision}: {ms:.2f} ms/step, {flops / ms / 1e6:.0f} GFLOP/s")
+    flops = train_flops_per_sample(RunConfig(model="cnn")) * 128
+    for _ in range(3):  # alternate: the machine's speed drifts between minutes
+        ours, theirs = step_ms("cnn", "fp32"), torch_ops_step_ms("cnn")
+        print(f"cnn fp32 fused pool_relu {ours:.2f} ms ({flops / ours / 1e6:.0f} GFLOP/s) vs torch ops "
+              f"{theirs:.2f} ms ({flops / theirs / 1e6:.0f} GFLOP/s): {theirs / ours:.2f}x")
