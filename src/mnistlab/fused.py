@@ -68,6 +68,9 @@ def _build() -> ctypes.CDLL:
     lib.pool_relu_forward.argtypes = [ptr, ptr, ptr, i64, i64, i64, i64]
     lib.pool_relu_backward.argtypes = [ptr, ptr, ptr, ptr, i64, i64, i64, i64]
     lib.pool_relu_forward.restype = lib.pool_relu_backward.restype = None
+    lib.conv_pool_relu_forward.argtypes = [ptr, ptr, ptr, ptr, ptr, i64, i64, i64, i64]
+    lib.conv_pool_relu_backward.argtypes = [ptr, ptr, ptr, ptr, ptr, ptr, i64, i64, i64, i64]
+    lib.conv_pool_relu_forward.restype = lib.conv_pool_relu_backward.restype = None
     return lib
 
 
@@ -127,3 +130,68 @@ def pool_relu(x: torch.Tensor) -> torch.Tensor:
     if _applies(x) and _library() is not None:
         return _PoolReLU.apply(x)
     return F.relu(F.max_pool2d(x, 2, 2), inplace=True)
+
+
+class _ConvPoolReLU(torch.autograd.Function):
+    """relu(max_pool2d(conv2d(x, weight, bias, padding=1), 2, 2)) for one input channel.
+
+    Gradients for weight and bias only (callers fall back to torch's ops when x needs one)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        n, _, h, w = x.shape
+        c = weight.shape[0]
+        x = x.contiguous()
+        taps = weight.detach().reshape(c, 9).t().contiguous()  # [9, c]: the kernel vectorizes over channels
+        bias = bias.detach().contiguous()
+        out = torch.empty((n, c, h // 2, w // 2), memory_format=torch.channels_last)
+        where = torch.empty((n, c, h // 2, w // 2), dtype=torch.uint8, memory_format=torch.channels_last)
+        _lib.conv_pool_relu_forward(x.data_ptr(), taps.data_ptr(), bias.data_ptr(), out.data_ptr(),
+                                    where.data_ptr(), n, h, w, c)
+        ctx.save_for_backward(x, out, where)
+        ctx.weight_shape = weight.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, out, where = ctx.saved_tensors
+        n, c, ho, wo = out.shape
+        grad_out = grad_out.contiguous(memory_format=torch.channels_last)
+        per_sample = torch.empty((n, 10, c))
+        grad = torch.empty((10, c))  # 9 taps, then the bias
+        _lib.conv_pool_relu_backward(x.data_ptr(), grad_out.data_ptr(), out.data_ptr(), where.data_ptr(),
+                                     per_sample.data_ptr(), grad.data_ptr(), n, 2 * ho, 2 * wo, c)
+        grad_weight = grad[:9].t().reshape(ctx.weight_shape).contiguous(memory_format=torch.channels_last)
+        return None, grad_weight, grad[9].clone()
+
+
+def _autocast_on() -> bool:
+    try:
+        return torch.is_autocast_enabled("cpu")
+    except TypeError:  # torch < 2.4
+        return torch.is_autocast_cpu_enabled()
+
+
+def _conv_applies(x: torch.Tensor, conv: torch.nn.Conv2d) -> bool:
+    return (_applies(x) and x.shape[1] == 1 and x.shape[2] <= 64 and x.shape[3] <= 64 and not x.requires_grad
+            and conv.in_channels == 1 and conv.out_channels % 16 == 0 and conv.kernel_size == (3, 3)
+            and conv.padding == (1, 1) and conv.stride == (1, 1) and conv.dilation == (1, 1)
+            and conv.groups == 1 and conv.padding_mode == "zeros" and conv.bias is not None
+            and conv.weight.dtype == torch.float32 and conv.weight.device.type == "cpu" and not _autocast_on()
+            # a hook on conv1 expects to see its output: then conv1 runs as itself
+            and not (conv._forward_hooks or conv._forward_pre_hooks or conv._backward_hooks
+                     or torch.nn.modules.module._global_forward_hooks
+                     or torch.nn.modules.module._global_forward_pre_hooks))
+
+
+def conv_pool_relu(x: torch.Tensor, conv: torch.nn.Conv2d) -> torch.Tensor:
+    """relu(max_pool2d(conv(x), 2, 2)) for the CNN's first layer (3x3, padding 1, one input channel).
+
+    On CPU in float32 one kernel computes it without storing conv's output, ~5x faster than conv then
+    pool_relu (forward + backward ~0.3 ms vs ~1.7 ms at batch 128). Equal to torch's conv within float
+    rounding (~1e-6 relative), not bit for bit: another summation order. Elsewhere (x needing a gradient,
+    hooks on conv, autocast, other shapes, GPU), conv then pool_relu.
+    """
+    if _conv_applies(x, conv) and _library() is not None:
+        return _ConvPoolReLU.apply(x, conv.weight, conv.bias)
+    return pool_relu(conv(x))
