@@ -1,5 +1,4 @@
 """The fused kernels: pool_relu bit-identical to torch, conv_pool_relu equal within rounding; clean fallbacks."""
-import contextlib
 import subprocess
 import sys
 
@@ -167,18 +166,29 @@ def test_fused_first_layer_path_is_taken():
     assert type(fused.conv_pool_relu(x, conv).grad_fn).__name__ == "_ConvPoolReLUBackward"
 
 
-@pytest.mark.parametrize("case", ["input_grad", "hook", "autocast", "channels"])
+@pytest.mark.parametrize("case", ["input_grad", "hook", "channels"])
 def test_fused_first_layer_falls_back_where_it_must(case):
-    """Saliency needs the input's gradient, Captum hooks need conv's output, bf16 runs as torch's."""
+    """Saliency needs the input's gradient, Captum hooks need conv's output."""
     x, conv = conv_case(12 if case == "channels" else 16)
     if case == "input_grad":
         x.requires_grad_()
     if case == "hook":
         conv.register_forward_hook(lambda module, inputs, output: None)
-    context = torch.autocast("cpu", dtype=torch.bfloat16) if case == "autocast" else contextlib.nullcontext()
-    with context:
-        y = fused.conv_pool_relu(x, conv)
+    y = fused.conv_pool_relu(x, conv)
     assert "ConvPoolReLU" not in type(y.grad_fn).__name__
+
+
+@needs_kernel
+def test_under_bf16_autocast_the_first_layer_stays_float32_and_trains():
+    x, conv = conv_case()
+    nxt = torch.nn.Conv2d(16, 8, 3, padding=1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = fused.conv_pool_relu(x, conv)
+        z = nxt(y)
+    assert y.dtype == torch.float32 and z.dtype == torch.bfloat16
+    z.float().sum().backward()
+    assert conv.weight.grad is not None and conv.weight.grad.dtype == torch.float32
+    assert torch.isfinite(conv.weight.grad).all()
 
 
 def test_mnistlab_fused_0_turns_it_off():

@@ -1,13 +1,18 @@
-"""relu(max_pool2d(x, 2, 2)) in one pass on CPU: a small C kernel (pool_relu.c), bit-identical to torch.
+"""The CNN's memory-bound layers fused on CPU: two small C kernels (pool_relu.c), loaded with ctypes.
 
-Why: in the CNN's training step on CPU, torch's max-pool (int64 indices, a zero-fill and a scatter in
-the backward) and relu are memory-bound and took ~30% of the step; fused, the step is 1.05-1.08x
-faster and a whole `mnistlab run` ~4% (docs/performance.md). The kernel is compiled once with the system's C compiler into the cache
-(~0.2 s) and loaded with ctypes; its OpenMP loops run on torch's own OpenMP runtime.
+- pool_relu(x) = relu(max_pool2d(x, 2, 2)) in one pass each way, bit-identical to torch's ops. torch's
+  max-pool writes int64 indices and its backward zero-fills then scatters; with relu that was ~30% of
+  the CNN's training step.
+- conv_pool_relu(x, conv1): the first layer whole (3x3 conv on the one input channel + pool + relu).
+  conv1's 6.4 MB output per batch is never stored; its weight gradient comes from the max positions
+  alone. Equal to torch within float rounding (another summation order), not bit for bit.
+Together the CNN's step is 1.3-1.4x faster (`benchmarks/bench_step.py`, docs/performance.md).
 
-Used only where it applies (CPU, float32, channels_last, even height and width, outside torch.func
-transforms); everywhere else, and when no compiler is found or MNISTLAB_FUSED=0, the same maths runs
-as torch's ops. `status()` says which, and every run records it.
+The C file is compiled once with the system's C compiler into ~/.cache/mnistlab/kernels (~0.3 s, keyed
+by source, flags and CPU); its OpenMP loops run on torch's own OpenMP runtime. Used only where it
+applies (CPU, float32, channels_last, even sizes, outside torch.func transforms; for conv1 also: no
+gradient wanted for x, no hooks on conv1); elsewhere, without a compiler, or with MNISTLAB_FUSED=0,
+torch's ops run. `status()` says which, and every run records it.
 """
 from __future__ import annotations
 
@@ -165,19 +170,12 @@ class _ConvPoolReLU(torch.autograd.Function):
         return None, grad_weight, grad[9].clone()
 
 
-def _autocast_on() -> bool:
-    try:
-        return torch.is_autocast_enabled("cpu")
-    except TypeError:  # torch < 2.4
-        return torch.is_autocast_cpu_enabled()
-
-
 def _conv_applies(x: torch.Tensor, conv: torch.nn.Conv2d) -> bool:
     return (_applies(x) and x.shape[1] == 1 and x.shape[2] <= 64 and x.shape[3] <= 64 and not x.requires_grad
             and conv.in_channels == 1 and conv.out_channels % 16 == 0 and conv.kernel_size == (3, 3)
             and conv.padding == (1, 1) and conv.stride == (1, 1) and conv.dilation == (1, 1)
             and conv.groups == 1 and conv.padding_mode == "zeros" and conv.bias is not None
-            and conv.weight.dtype == torch.float32 and conv.weight.device.type == "cpu" and not _autocast_on()
+            and conv.weight.dtype == torch.float32 and conv.weight.device.type == "cpu"
             # a hook on conv1 expects to see its output: then conv1 runs as itself
             and not (conv._forward_hooks or conv._forward_pre_hooks or conv._backward_hooks
                      or torch.nn.modules.module._global_forward_hooks
@@ -187,10 +185,11 @@ def _conv_applies(x: torch.Tensor, conv: torch.nn.Conv2d) -> bool:
 def conv_pool_relu(x: torch.Tensor, conv: torch.nn.Conv2d) -> torch.Tensor:
     """relu(max_pool2d(conv(x), 2, 2)) for the CNN's first layer (3x3, padding 1, one input channel).
 
-    On CPU in float32 one kernel computes it without storing conv's output, ~5x faster than conv then
-    pool_relu (forward + backward ~0.3 ms vs ~1.7 ms at batch 128). Equal to torch's conv within float
-    rounding (~1e-6 relative), not bit for bit: another summation order. Elsewhere (x needing a gradient,
-    hooks on conv, autocast, other shapes, GPU), conv then pool_relu.
+    On CPU with float32 input one kernel computes it without storing conv's output, ~5x faster than conv
+    then pool_relu (forward + backward ~0.3 ms vs ~1.7 ms at batch 128). Equal to torch's conv within
+    float rounding (~1e-6 relative), not bit for bit: another summation order. Under bf16 autocast this
+    layer stays float32 (it is 3% of the CNN's FLOPs; the next layer casts its input). Elsewhere (x
+    needing a gradient, hooks on conv, other shapes, GPU), conv then pool_relu.
     """
     if _conv_applies(x, conv) and _library() is not None:
         return _ConvPoolReLU.apply(x, conv.weight, conv.bias)
