@@ -4,8 +4,8 @@
 
 Times forward + backward + Adam on in-memory data exactly as mnistlab's fit() does (channels_last for
 the CNN on CPU), best of 5 x 40 steps, next to the fp32/bf16 matmul ceilings measured in the same run.
-The CNN's fp32 step is timed twice: with the fused relu(max_pool2d) kernel (mnistlab.fused, the default
-on CPU) and with torch's own ops, alternating.
+The CNN's fp32 step is timed twice: with the fused kernels (mnistlab.fused: the first layer and
+relu(max_pool2d), the default on CPU) and with torch's own ops, alternating.
 """
 import sys
 import time
@@ -50,7 +50,7 @@ def step_ms(model_name: str, precision: str, batch: int = 128) -> float:
 
 
 def torch_ops_step_ms(model_name: str) -> float:
-    """The same step with relu(max_pool2d) as torch's ops (the kernel switched off for this call)."""
+    """The same step with torch's ops only (the fused kernels switched off for this call)."""
     saved = fused._lib, fused._why_not
     fused._lib, fused._why_not = None, "off (benchmark)"
     try:
@@ -61,7 +61,7 @@ def torch_ops_step_ms(model_name: str) -> float:
 
 if __name__ == "__main__":
     print(f"ceiling fp32 {matmul_ceiling():.0f} GFLOP/s, bf16 {matmul_ceiling(torch.bfloat16):.0f} GFLOP/s")
-    print(f"pool_relu kernel: {fused.status()}")
+    print(f"fused kernels: {fused.status()}")
     for name in ("mlp", "cnn"):
         flops = train_flops_per_sample(RunConfig(model=name)) * 128
         for precision in ("fp32", "bf16"):
@@ -70,5 +70,5 @@ if __name__ == "__main__":
     flops = train_flops_per_sample(RunConfig(model="cnn")) * 128
     for _ in range(3):  # alternate: the machine's speed drifts between minutes
         ours, theirs = step_ms("cnn", "fp32"), torch_ops_step_ms("cnn")
-        print(f"cnn fp32 fused pool_relu {ours:.2f} ms ({flops / ours / 1e6:.0f} GFLOP/s) vs torch ops "
+        print(f"cnn fp32 fused kernels {ours:.2f} ms ({flops / ours / 1e6:.0f} GFLOP/s) vs torch ops "
               f"{theirs:.2f} ms ({flops / theirs / 1e6:.0f} GFLOP/s): {theirs / ours:.2f}x")
