@@ -51,12 +51,8 @@ def step_ms(model_name: str, precision: str, batch: int = 128) -> float:
 
 def torch_ops_step_ms(model_name: str) -> float:
     """The same step with torch's ops only (the fused kernels switched off for this call)."""
-    saved = fused._lib, fused._why_not
-    fused._lib, fused._why_not = None, "off (benchmark)"
-    try:
+    with fused.disabled():
         return step_ms(model_name, "fp32")
-    finally:
-        fused._lib, fused._why_not = saved
 
 
 if __name__ == "__main__":

@@ -206,3 +206,13 @@ def test_no_compiler_falls_back_with_the_reason(tmp_path):
            "XDG_CACHE_HOME": str(tmp_path / "cache")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.startswith("unavailable (")
+
+
+@needs_kernel
+def test_disabled_runs_torch_ops_inside_and_restores_after():
+    x = awkward((2, 4, 8, 8))
+    with fused.disabled():
+        assert fused.status().startswith("off")
+        assert "PoolReLU" not in type(fused.pool_relu(x.clone().requires_grad_()).grad_fn).__name__
+    assert fused.status() == "fused"
+    assert type(fused.pool_relu(x.clone().requires_grad_()).grad_fn).__name__ == "_PoolReLUBackward"

@@ -16,6 +16,7 @@ torch's ops run. `status()` says which, and every run records it.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -95,6 +96,18 @@ def _library():
                     detail = getattr(e, "stderr", b"") or b""
                     _why_not = f"unavailable ({e}{': ' + detail.decode(errors='replace')[-200:] if detail else ''})"
     return _lib
+
+
+@contextlib.contextmanager
+def disabled():
+    """torch's ops for everything inside the block (benchmarks compare against it)."""
+    global _lib, _why_not
+    saved = _library(), _why_not
+    _lib, _why_not = None, "off (fused.disabled())"
+    try:
+        yield
+    finally:
+        _lib, _why_not = saved
 
 
 def status() -> str:
