@@ -276,6 +276,12 @@ def cmd_report(args) -> int:
     return 0
 
 
+def add_lang_arg(p, what: str) -> None:
+    from .i18n import LANGS
+
+    p.add_argument("--lang", choices=LANGS, default="pt", help=f"language of {what} (pt, as the notebook, or en)")
+
+
 def register(sub) -> None:
     p = sub.add_parser("data", help="fetch and verify MNIST, print where it is and its checksums",
                        description="Make sure the four canonical MNIST files are present and verified. By default "
@@ -295,7 +301,7 @@ def register(sub) -> None:
     add_config_args(p)
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/spc<N>_seed<S>)")
     p.add_argument("--overwrite", action="store_true", help="replace a folder that holds a different run")
-    p.add_argument("--lang", choices=("pt", "en"), default="pt", help="language of figure labels")
+    add_lang_arg(p, "figure labels")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     p.set_defaults(handler=cmd_run)
 
@@ -322,7 +328,7 @@ def register(sub) -> None:
     p.add_argument("--gpus-per-run", type=float, default=0.0, help="GPU share per Ray task, e.g. 0.25")
     p.add_argument("--cpus-per-run", type=int, default=1, help="CPUs per Ray task (torch threads in it)")
     p.add_argument("--no-summary", action="store_true", help="skip tables and figures at the end")
-    p.add_argument("--lang", choices=("pt", "en"), default="pt", help="language of figures and tables")
+    add_lang_arg(p, "figures and tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
     p.set_defaults(handler=cmd_sweep)
 
@@ -338,7 +344,7 @@ def register(sub) -> None:
     p.add_argument("--mlp-layer", choices=("penultimate", "first"), default="penultimate",
                    help="MLP features: before the classifier, or after the first hidden layer (the notebook's)")
     p.add_argument("--max-points", type=int, default=10_000, help="test images in the t-SNE (default all 10,000)")
-    p.add_argument("--lang", choices=("pt", "en"), default="pt", help="language of figure labels")
+    add_lang_arg(p, "figure labels")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--data-dir", type=Path, default=None, help="folder with the MNIST IDX files")
     p.set_defaults(handler=cmd_explain)
@@ -348,6 +354,7 @@ def register(sub) -> None:
                        "installed), report/tables/results.tex, the figures re-rendered in the chosen language as PDF "
                        "and PNG, and report/index.html with everything embedded. Reads the folder only; never trains.")
     p.add_argument("folder", type=Path, help="run folder (mnistlab run) or sweep folder (mnistlab sweep)")
+    # no choices here: build_report checks the language itself (the API takes it too), with its own message
     p.add_argument("--lang", default="pt", help="pt (default, as the notebook) or en")
     p.add_argument("--allow-partial", action="store_true",
                    help="report a sweep with failed or unfinished runs, marked as partial")
@@ -358,5 +365,5 @@ def register(sub) -> None:
                        description="Recompute runs.csv, resultados/, summary.json, tables/aggregate.tex and "
                        "figures/ of a sweep folder from its SQLite store alone.")
     p.add_argument("folder", type=Path, help="sweep folder (holding store.sqlite)")
-    p.add_argument("--lang", choices=("pt", "en"), default="pt", help="language of figures and tables")
+    add_lang_arg(p, "figures and tables")
     p.set_defaults(handler=cmd_summarize)
