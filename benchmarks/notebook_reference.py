@@ -19,6 +19,7 @@ from pathlib import Path
 
 T0 = time.perf_counter()
 
+import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -26,14 +27,12 @@ import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
 from torch.utils.data import DataLoader, Dataset, Subset, random_split  # noqa: E402
 
-import matplotlib  # noqa: E402
-
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.metrics import classification_report, confusion_matrix  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from mnistlab.data import cache_dir, decode_idx  # noqa: E402  (only to read the same verified IDX files)
+from mnistlab.data.mnist import cache_dir, decode_idx  # noqa: E402  (only to read the same verified IDX files)
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 MEAN, STD = 0.1307, 0.3081

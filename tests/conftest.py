@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnistlab.data import load_mnist
+from mnistlab.data.mnist import load_mnist
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +15,7 @@ def mnist():
 
 @pytest.fixture(scope="session")
 def device_data(mnist):
-    from mnistlab.experiment import DeviceData
+    from mnistlab.runs.pipeline import DeviceData
 
     return DeviceData(mnist, torch.device("cpu"))
 

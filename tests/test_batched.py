@@ -1,8 +1,8 @@
 import pytest
 
-from mnistlab.batched import batchable, cell_key, fit_batched
 from mnistlab.config import RunConfig
-from mnistlab.experiment import finish, train_one
+from mnistlab.runs.pipeline import finish, train_one
+from mnistlab.training.stacked import batchable, cell_key, fit_batched
 
 
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
@@ -32,7 +32,7 @@ def test_sweep_batched_executor_fills_the_store(tmp_path):
     import json
     import sqlite3
 
-    from mnistlab.cli import main
+    from mnistlab.cli.main import main
 
     out = tmp_path / "b"
     assert main(["sweep", "--budgets", "15", "--seeds", "0-2", "--epochs", "3", "--batched", "on", "--quiet",

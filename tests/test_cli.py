@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from mnistlab.cli import main
-from mnistlab.rundir import RESULTADOS_COLUMNS, load_model
+from mnistlab.cli.main import main
+from mnistlab.runs.folder import RESULTADOS_COLUMNS, load_model
 
 TINY = ["--samples-per-class", "20", "--epochs", "3", "--quiet"]
 
@@ -41,7 +41,7 @@ def test_run_writes_every_output(tiny_run):
 
 
 def test_weights_load_back_and_reproduce_accuracy(tiny_run, device_data):
-    from mnistlab.train import evaluate
+    from mnistlab.training.solo import evaluate
 
     model, cfg = load_model(tiny_run, "cnn")
     _, acc, _ = evaluate(model, device_data.test_x, device_data.test_y)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from mnistlab.config import RunConfig, class_counts
-from mnistlab.corrupt import fixed_shift, make_augment, random_affine, salt_and_pepper
+from mnistlab.data.corrupt import fixed_shift, make_augment, random_affine, salt_and_pepper
 
 
 def gen(seed=0):
@@ -72,7 +72,7 @@ def test_imbalanced_split_yields_requested_counts(device_data, spec, spc):
 
 
 def test_robustness_at_zero_equals_clean_and_drops_with_noise(device_data):
-    from mnistlab.experiment import train_one
+    from mnistlab.runs.pipeline import train_one
 
     cfg = RunConfig(model="mlp", samples_per_class=50, epochs=5, eval_noise=(0.0, 0.3), eval_shift=(0.0, 4.0))
     result, _ = train_one(cfg, device_data)
@@ -82,7 +82,7 @@ def test_robustness_at_zero_equals_clean_and_drops_with_noise(device_data):
 
 
 def test_remedies_change_training(device_data):
-    from mnistlab.experiment import train_one
+    from mnistlab.runs.pipeline import train_one
 
     base = RunConfig(model="mlp", samples_per_class=100, epochs=4, imbalance="longtail:0.05")
     plain, _ = train_one(base, device_data)

@@ -9,9 +9,19 @@ import pytest
 import torch
 from torch.utils.data import Subset, random_split
 
-from mnistlab import data
-from mnistlab.data import (IDX_MD5, DataError, RestrictedUnpickler, balanced_subset, decode_idx, encode_idx,
-                           ensure_mnist, find_verified, idx_files_from_pickle, split_train_val)
+from mnistlab.data import mnist as data
+from mnistlab.data.mnist import (
+    IDX_MD5,
+    DataError,
+    RestrictedUnpickler,
+    balanced_subset,
+    decode_idx,
+    encode_idx,
+    ensure_mnist,
+    find_verified,
+    idx_files_from_pickle,
+    split_train_val,
+)
 
 
 def test_idx_round_trip():

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from mnistlab.cli import main
+from mnistlab.cli.main import main
 
 
 @pytest.fixture(scope="module")

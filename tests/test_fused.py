@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnistlab import fused
 from mnistlab.config import RunConfig
-from mnistlab.models import build_model
-from mnistlab.train import fit
+from mnistlab.kernels import fused
+from mnistlab.models.notebook import build_model
+from mnistlab.training.solo import fit
 
 CL = torch.channels_last
 needs_kernel = pytest.mark.skipif(fused.status() != "fused", reason=f"fused kernel not built here: {fused.status()}")
@@ -192,14 +192,14 @@ def test_under_bf16_autocast_the_first_layer_stays_float32_and_trains():
 
 
 def test_mnistlab_fused_0_turns_it_off():
-    code = "from mnistlab import fused; print(fused.status())"
+    code = "from mnistlab.kernels import fused; print(fused.status())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**__import__("os").environ, "MNISTLAB_FUSED": "0"}).stdout.strip()
     assert out == "off (MNISTLAB_FUSED=0)"
 
 
 def test_no_compiler_falls_back_with_the_reason(tmp_path):
-    code = ("from mnistlab import fused; import torch; "
+    code = ("from mnistlab.kernels import fused; import torch; "
             "x = torch.randn(2, 3, 4, 4).contiguous(memory_format=torch.channels_last); "
             "y = fused.pool_relu(x); print(fused.status())")
     env = {**__import__("os").environ, "PATH": str(tmp_path), "CC": str(tmp_path / "no-such-cc"),

@@ -1,7 +1,7 @@
 import torch
 
 from mnistlab.config import RunConfig
-from mnistlab.models import MLP, SmallCNN, build_model, count_params, train_flops_per_sample
+from mnistlab.models.notebook import MLP, SmallCNN, build_model, count_params, train_flops_per_sample
 
 
 def test_parameter_counts_match_the_notebook():
@@ -43,7 +43,7 @@ def test_flop_estimates_match_the_issue():
 def test_pool_then_relu_equals_the_notebooks_relu_then_pool(monkeypatch):
     import torch.nn.functional as F
 
-    from mnistlab import fused
+    from mnistlab.kernels import fused
 
     cnn = SmallCNN()
     x = torch.randn(16, 1, 28, 28)

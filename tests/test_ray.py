@@ -13,9 +13,8 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from mnistlab.cli import main  # noqa: E402
-
 from helpers import store_rows  # noqa: E402
+from mnistlab.cli.main import main  # noqa: E402
 
 GRID = ["--budgets", "10", "20", "--seeds", "0-1", "--epochs", "2", "--threads", "1", "--quiet", "--no-summary"]
 # Ray >= 2.5x starts heads with token auth; clients send the token only with RAY_AUTH_MODE=token.

@@ -5,7 +5,7 @@ import unicodedata
 
 import pytest
 
-from mnistlab.cli import main
+from mnistlab.cli.main import main
 
 needs_tex = pytest.mark.skipif(not (shutil.which("pdflatex") and shutil.which("pdftotext")),
                                reason="TeX/poppler not installed (.ci/run installs them)")

@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from mnistlab.cli import main
-from mnistlab.sweep import exclusive
-
 from helpers import store_rows
+from mnistlab.cli.main import main
+from mnistlab.sweeps.runner import exclusive
 
 GRID = ["--budgets", "10", "20", "--seeds", "0-1", "--epochs", "2", "--quiet"]
 @pytest.fixture(scope="module")

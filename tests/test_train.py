@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from mnistlab.config import RunConfig
-from mnistlab.experiment import train_one
-from mnistlab.models import MLP
-from mnistlab.train import EarlyStopping, evaluate, fit
+from mnistlab.models.notebook import MLP
+from mnistlab.runs.pipeline import train_one
+from mnistlab.training.solo import EarlyStopping, evaluate, fit
 
 
 def run_stopper(values, patience=2, min_delta=0.0):
@@ -62,7 +62,7 @@ def test_non_finite_loss_marks_divergence():
 
 
 def test_our_adam_matches_torch_optim_adam_exactly():
-    from mnistlab.train import Adam
+    from mnistlab.training.solo import Adam
 
     torch.manual_seed(0)
     a, b = MLP(hidden=32), MLP(hidden=32)

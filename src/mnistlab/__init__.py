@@ -7,9 +7,9 @@ The Python API in a few names (see README "Python API"):
 """
 __version__ = "0.1.0"
 
-from .api import explain_models, load_results, make_report, run, sweep_runs  # noqa: E402
-from .config import RunConfig  # noqa: E402
-from .data import load_mnist  # noqa: E402
+from mnistlab.api import explain_models, load_results, make_report, run, sweep_runs  # noqa: E402
+from mnistlab.config import RunConfig  # noqa: E402
+from mnistlab.data.mnist import load_mnist  # noqa: E402
 
 __all__ = ["RunConfig", "load_mnist", "run", "sweep_runs", "explain_models", "make_report", "load_results",
            "__version__"]

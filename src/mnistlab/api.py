@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import RunConfig, validate
+from mnistlab.config import RunConfig, validate
 
 
 def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = "auto", lang: str = "pt",
@@ -13,9 +13,9 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     configs: a RunConfig or a list of them. on_epoch(model, epoch, train_loss, train_acc, val_loss, val_acc)
     is called after every epoch. Returns the list of ModelResult.
     """
-    from .data import load_mnist
-    from .experiment import DeviceData, environment, finish, resolve_device, train_model
-    from .rundir import RunDirError, existing_key, run_key, write_run
+    from mnistlab.data.mnist import load_mnist
+    from mnistlab.runs.folder import RunDirError, existing_key, run_key, write_run
+    from mnistlab.runs.pipeline import DeviceData, environment, finish, resolve_device, train_model
 
     configs = [validate(c) for c in ([configs] if isinstance(configs, RunConfig) else configs)]
     torch_device = resolve_device(device)
@@ -44,7 +44,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
 
 def load_results(folder: str | Path) -> dict:
     """A run folder's results (results.json) as a dict: {"models": {"mlp": {...}, ...}, ...}."""
-    from .rundir import load_run
+    from mnistlab.runs.folder import load_run
 
     return load_run(Path(folder))
 
@@ -56,10 +56,10 @@ def sweep_runs(out: str | Path, *, budgets=(50, 100, 300, 1000), seeds=range(5),
 
     config: any RunConfig field shared by every run (epochs=10, lr=3e-3, ...).
     """
-    from .config import validate
-    from .studies import apply_study
-    from .summary import summarize
-    from .sweep import SweepSpec, base_config, run_sweep
+    from mnistlab.config import validate
+    from mnistlab.sweeps.runner import SweepSpec, base_config, run_sweep
+    from mnistlab.sweeps.studies import apply_study
+    from mnistlab.sweeps.summary import summarize
 
     spec = apply_study(SweepSpec(base=base_config(validate(RunConfig(**config))), models=list(models), budgets=sorted(set(budgets)),
                                  seeds=sorted(set(seeds))), study, budgets_given=True)
@@ -70,8 +70,8 @@ def sweep_runs(out: str | Path, *, budgets=(50, 100, 300, 1000), seeds=range(5),
 def explain_models(folder: str | Path, *, tsne: bool = True, gradcam: bool = True, max_points: int = 10_000,
             lang: str = "pt", data_dir=None) -> dict:
     """t-SNE + separation numbers, Grad-CAM/saliency and worst-error figures for a run folder."""
-    from .data import load_mnist
-    from .explain import explain_run
+    from mnistlab.data.mnist import load_mnist
+    from mnistlab.explain.run import explain_run
 
     return explain_run(Path(folder), load_mnist(data_dir), do_tsne=tsne, do_gradcam=gradcam,
                        max_points=max_points, lang=lang)
@@ -79,6 +79,6 @@ def explain_models(folder: str | Path, *, tsne: bool = True, gradcam: bool = Tru
 
 def make_report(folder: str | Path, *, lang: str = "pt", allow_partial: bool = False, compile: bool = True) -> dict:
     """report/report.tex (+PDF when TeX is installed) and report/index.html for a run or sweep folder."""
-    from .report import build_report
+    from mnistlab.report.build import build_report
 
     return build_report(Path(folder), lang=lang, allow_partial=allow_partial, compile=compile)

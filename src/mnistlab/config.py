@@ -6,6 +6,8 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
+from mnistlab.errors import ConfigError
+
 MODELS = ("mlp", "cnn")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -13,9 +15,6 @@ IMBALANCE_SCHEMES = ("reduce", "longtail")
 REMEDIES = ("none", "weighted", "oversample")
 SMALLEST_CLASS = 5421  # digit 5 in MNIST's 60,000 training images
 
-
-class ConfigError(ValueError):
-    """A bad value; the message names it and what is allowed (the CLI prints it and exits 2)."""
 
 
 @dataclass(frozen=True)

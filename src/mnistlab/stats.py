@@ -64,7 +64,7 @@ def paired_comparison(rows: list[dict], metric: str = "test_acc", a: str = "mlp"
 
 def describe_comparison(rec: dict, lang: str = "en") -> str:
     """A paired MLP-vs-CNN comparison in plain words: who leads, by how much, how sure (both languages)."""
-    from .i18n import number, t
+    from mnistlab.i18n import number, t
 
     d = rec["diff"]
     lead = "CNN" if d["mean"] > 0 else "MLP"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .i18n import t
+from mnistlab.i18n import t
 
 MODEL_LABEL = {"mlp": "MLP", "cnn": "CNN"}
 

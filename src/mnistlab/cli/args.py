@@ -1,18 +1,11 @@
-"""The command line: `mnistlab data | run | sweep | summarize | explain | report`.
-
-Bad input never gives a traceback: one line on stderr naming the bad value, exit status 2.
-"""
+"""Command-line arguments: the parser class, the run-config flags and the configs they make."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from .config import DEVICES, MODELS, PRECISIONS, REMEDIES, ConfigError, RunConfig, validate
-
-
-class UsageError(Exception):
-    """Bad input found after parsing; printed as one line, exit 2."""
+from mnistlab.config import DEVICES, MODELS, PRECISIONS, REMEDIES, RunConfig, validate
+from mnistlab.errors import ConfigError, UsageError
 
 
 class Parser(argparse.ArgumentParser):
@@ -99,64 +92,3 @@ def configs_from_args(args, samples_per_class=None, seed=None) -> list[RunConfig
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads {args.threads}: must be >= 1")
     return configs
-
-
-def build_parser() -> Parser:
-    from . import __version__
-    from . import commands
-
-    parser = Parser(prog="mnistlab", description="MLP vs CNN on MNIST as the training data shrinks: "
-                    "train, sweep, explain and report, reproducibly and offline-safe.")
-    parser.add_argument("--version", action="version", version=f"mnistlab {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    commands.register(sub)
-    return parser
-
-
-def main(argv=None) -> int:
-    from .data import DataError
-    from .rundir import RunDirError
-    from .executors import ExecutorError
-    from .report import ReportError
-    from .store import StoreError
-    from .summary import SummaryError
-    from .sweep import SweepError
-
-    try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        if not getattr(args, "handler", None):
-            parser.print_help()
-            return 2
-        return args.handler(args) or 0
-    except (UsageError, ConfigError, DataError, RunDirError, SweepError, StoreError, SummaryError,
-            ReportError, ExecutorError) as e:
-        print(f"mnistlab: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\nmnistlab: interrupted; files already written are complete, nothing half-written was left",
-              file=sys.stderr)
-        return 130
-
-
-def entry() -> None:
-    """The `mnistlab` command. It leaves with os._exit once its files are written and its output flushed:
-
-    - skipping the interpreter's teardown (torch, scikit-learn, matplotlib) saves ~0.3 s a command;
-    - after a handled Ctrl-C (status 130), a Ctrl-C that landed inside an extension's C code can leave
-      CPython's 'unhandled KeyboardInterrupt' flag set even though we handled it, and the interpreter
-      would then kill itself with SIGINT at exit (status -2 instead of 130, seen ~1 time in 10 under load).
-    Not when Ray is loaded: its atexit hook stops the local cluster's processes.
-    """
-    import os
-
-    status = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if "ray" not in sys.modules:
-        os._exit(status)
-    sys.exit(status)
-
-
-if __name__ == "__main__":
-    entry()

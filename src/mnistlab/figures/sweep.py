@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .i18n import t
-from .plots import model_label, per_class_recall, plt, save
-from .stats import mean_ci
+from mnistlab.figures.run import model_label, per_class_recall, plt, save
+from mnistlab.i18n import t
+from mnistlab.stats import mean_ci
 
 MARKERS = {"mlp": "o", "cnn": "s"}
 LINESTYLES = ["-", "--", ":", "-."]

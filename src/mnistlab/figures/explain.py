@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .i18n import t
-from .plots import MODEL_LABEL, plt, save
+from mnistlab.figures.run import MODEL_LABEL, plt, save
+from mnistlab.i18n import t
 
 
 def tsne_scatter(embedding: np.ndarray, labels: np.ndarray, model: str, numbers: dict, folder: Path,

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .atomic import write_atomic
+from mnistlab.atomic import write_atomic
+from mnistlab.errors import DataError
 
 # The four canonical files and the MD5 of their uncompressed bytes (as published with MNIST).
 IDX_MD5 = {
@@ -39,9 +40,6 @@ MIRROR_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"  # torchvision's m
 MEAN, STD = 0.1307, 0.3081  # the notebook's normalization
 NUM_CLASSES = 10
 
-
-class DataError(Exception):
-    """The data could not be found, verified or fetched; the message says what to do."""
 
 
 @dataclass

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 
-
-class ExecutorError(Exception):
-    """The executor cannot start (Ray missing, cluster unreachable); the message says what to do."""
+from mnistlab.errors import ExecutorError
 
 
 def _train_remote(arrays: dict, cfg: dict, device: str, threads: int):
@@ -19,9 +17,9 @@ def _train_remote(arrays: dict, cfg: dict, device: str, threads: int):
 
     import torch
 
-    from .config import RunConfig
-    from .data import Mnist
-    from .experiment import DeviceData, environment, resolve_device, train_one
+    from mnistlab.config import RunConfig
+    from mnistlab.data.mnist import Mnist
+    from mnistlab.runs.pipeline import DeviceData, environment, resolve_device, train_one
 
     torch.set_num_threads(threads)
     with warnings.catch_warnings():  # the object store hands out read-only arrays; we only read them

@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import store
-from .atomic import write_atomic
-from .config import ConfigError, RunConfig, validate
+from mnistlab.atomic import write_atomic
+from mnistlab.config import ConfigError, RunConfig, validate
+from mnistlab.errors import SweepError
+from mnistlab.runs import store
 
 SPEC_NAME = "sweep.json"
 GRID_FIELDS = ("model", "samples_per_class", "seed")
@@ -27,9 +28,6 @@ def base_config(cfg: RunConfig) -> dict:
     """A config's values without the grid's own axes: what every run of a sweep shares."""
     return {k: v for k, v in cfg.to_dict().items() if k not in GRID_FIELDS}
 
-
-class SweepError(Exception):
-    """A sweep that cannot start (busy folder, other config, bad grid); the message says why."""
 
 
 @dataclass
@@ -121,7 +119,7 @@ def deferred_interrupt():
 
 def run_local(items, data, on_start=None):
     """The local executor: one run after another in this process. Yields (item, status, result, message)."""
-    from .experiment import train_one
+    from mnistlab.runs.pipeline import train_one
 
     for item in items:
         if on_start:
@@ -139,8 +137,8 @@ def run_batched(items, data, on_start=None, models=("mlp", "cnn")):
     """The batched executor: the seeds of each sweep cell (of the given models) train together, vmapped."""
     from collections import defaultdict
 
-    from .batched import batchable, cell_key, fit_batched
-    from .experiment import finish
+    from mnistlab.runs.pipeline import finish
+    from mnistlab.training.stacked import batchable, cell_key, fit_batched
 
     groups = defaultdict(list)
     for item in items:
@@ -176,8 +174,8 @@ class SweepOutcome:
 def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=None, executor=None,
               log=lambda msg: None, on_result=None) -> SweepOutcome:
     """Run what is missing of `spec` in `folder` and record every run in the store."""
-    from .data import load_mnist
-    from .experiment import DeviceData, environment, resolve_device
+    from mnistlab.data.mnist import load_mnist
+    from mnistlab.runs.pipeline import DeviceData, environment, resolve_device
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

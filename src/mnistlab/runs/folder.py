@@ -9,16 +9,14 @@ from pathlib import Path
 
 import torch
 
-from .atomic import to_json, write_atomic
-from .config import RunConfig
-from .models import build_model
+from mnistlab.atomic import to_json, write_atomic
+from mnistlab.config import RunConfig
+from mnistlab.errors import RunDirError
+from mnistlab.models.notebook import build_model
 
 RESULTADOS_COLUMNS = ["modelo", "best_val_loss", "final_val_acc", "test_acc", "params"]  # the notebook's
 SCHEMA = 1
 
-
-class RunDirError(Exception):
-    """A run folder that is missing, foreign or incomplete; the message says which."""
 
 
 def resultados_csv(results: list) -> str:
@@ -51,7 +49,7 @@ def write_run(folder: Path, results: list, models: dict, env: dict, data: dict, 
     """Write everything a run produced. Each file appears whole (temp file + rename) or not at all."""
     from safetensors.torch import save as safetensors_bytes
 
-    from . import plots
+    from mnistlab.figures import run as plots
 
     folder = Path(folder)
     written = []

@@ -5,8 +5,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .config import RunConfig
-from .fused import conv_pool_relu, pool_relu
+from mnistlab.config import RunConfig
+from mnistlab.kernels.fused import conv_pool_relu, pool_relu
 
 
 class MLP(nn.Module):

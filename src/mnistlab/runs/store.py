@@ -10,6 +10,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+from mnistlab.errors import StoreError
+
 SCHEMA_VERSION = 1
 DB_NAME = "store.sqlite"
 
@@ -43,9 +45,6 @@ COLUMNS = """
 METRICS = ("params", "test_acc", "test_loss", "best_val_loss", "final_val_acc", "best_val_acc", "best_epoch",
            "epochs_run", "gap_at_best", "balanced_acc", "macro_f1", "train_seconds", "eval_seconds")
 
-
-class StoreError(Exception):
-    """A store that cannot be used (other schema, other data set, unreadable); the message says which."""
 
 
 def connect(folder: Path, data_md5: dict | None = None) -> sqlite3.Connection:
@@ -91,7 +90,7 @@ def mark_running(conn, key: str, variant: str, config: dict) -> None:
 def record(conn, key: str, variant: str, config: dict, status: str, result: dict | None, environment: dict,
            message: str = "") -> None:
     """Replace a run's row with its final state, in one transaction."""
-    from .atomic import to_json
+    from mnistlab.atomic import to_json
 
     metrics = [result.get(m) if result else None for m in METRICS]
     with conn:

@@ -17,10 +17,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from .config import RunConfig
-from .data import normalize
-from .models import build_model
-from .train import Adam, EarlyStopping, FitResult, autocast
+from mnistlab.config import RunConfig
+from mnistlab.data.mnist import normalize
+from mnistlab.models.notebook import build_model
+from mnistlab.training.solo import Adam, EarlyStopping, FitResult, autocast
 
 BATCHABLE_EXCEPT = ("seed",)
 

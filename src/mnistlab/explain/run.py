@@ -12,9 +12,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .atomic import to_json, write_atomic
-from .data import Mnist, normalize, to_float
-from .rundir import RunDirError, load_model, load_run
+from mnistlab.atomic import to_json, write_atomic
+from mnistlab.data.mnist import Mnist, normalize, to_float
+from mnistlab.runs.folder import RunDirError, load_model, load_run
 
 
 @torch.inference_mode()
@@ -81,7 +81,7 @@ def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam:
                 mlp_layer: str = "penultimate", max_points: int = 10_000, lang: str = "pt",
                 log=lambda msg: None) -> dict:
     """Write the explanation figures into folder/figures and their numbers into folder/explain.json."""
-    from . import explain_plots
+    from mnistlab.figures import explain as explain_plots
 
     payload = load_run(folder)
     models = {name: load_model(folder, name)[0] for name in payload["models"]}

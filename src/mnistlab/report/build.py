@@ -12,14 +12,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .atomic import write_atomic
-from .i18n import CATALOG, LANGS, number, t
-from .plots import MODEL_LABEL
-
-
-class ReportError(Exception):
-    """A folder that cannot be reported on, or a partial sweep without --allow-partial."""
-
+from mnistlab.atomic import write_atomic
+from mnistlab.errors import ReportError
+from mnistlab.figures.run import MODEL_LABEL
+from mnistlab.i18n import CATALOG, LANGS, number, t
 
 TEX_SPECIAL = {"\\": r"\textbackslash{}", "%": r"\%", "_": r"\_", "&": r"\&", "#": r"\#", "$": r"\$",
                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -37,8 +33,8 @@ def _pct(value: float, lang: str) -> str:
 # ---------------------------------------------------------------- content from a run or a sweep
 
 def run_content(folder: Path, out: Path, lang: str) -> dict:
-    from . import plots
-    from .rundir import load_run
+    from mnistlab.figures import run as plots
+    from mnistlab.runs.folder import load_run
 
     payload = load_run(folder)
     models = payload["models"]
@@ -75,8 +71,8 @@ def run_content(folder: Path, out: Path, lang: str) -> dict:
 
 
 def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> dict:
-    from .summary import summarize
-    from .sweep import load_spec
+    from mnistlab.sweeps.runner import load_spec
+    from mnistlab.sweeps.summary import summarize
 
     summary = summarize(folder, lang, out=out)
     counts = summary["counts"]
@@ -191,7 +187,7 @@ def compile_pdf(tex: Path, log=lambda msg: None) -> Path | None:
 def build_report(folder: Path, lang: str = "pt", allow_partial: bool = False, compile: bool = True,
                  log=lambda msg: None) -> dict:
     """Write report/report.tex (+ .pdf when TeX is here), report/tables/results.tex and report/index.html."""
-    from .rundir import RunDirError
+    from mnistlab.runs.folder import RunDirError
 
     folder = Path(folder)
     if lang not in LANGS:

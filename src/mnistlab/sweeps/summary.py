@@ -5,16 +5,15 @@ import csv
 import io
 from pathlib import Path
 
-from . import stats, store
-from .atomic import to_json, write_atomic
-from .i18n import t
-from .rundir import RESULTADOS_COLUMNS
+from mnistlab import stats
+from mnistlab.atomic import to_json, write_atomic
+from mnistlab.errors import SummaryError
+from mnistlab.i18n import t
+from mnistlab.runs import store
+from mnistlab.runs.folder import RESULTADOS_COLUMNS
 
 TIDY_COLUMNS = ["key", "variant", "model", "samples_per_class", "seed", "status", *store.METRICS, "message"]
 
-
-class SummaryError(Exception):
-    """Nothing to summarize, or not a sweep folder."""
 
 
 def _csv(header, rows) -> str:
@@ -72,7 +71,7 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None) -> dict:
 
     Everything goes under `out` (default: the sweep folder itself; the report uses its own subfolder).
     """
-    from . import sweep_plots
+    from mnistlab.figures import sweep as sweep_plots
 
     folder = Path(folder)
     if not (folder / store.DB_NAME).is_file():

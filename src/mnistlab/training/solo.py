@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .data import normalize
+from mnistlab.data.mnist import normalize
 
 
 class EarlyStopping:

@@ -10,19 +10,20 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from . import __version__, fused
-from .config import RunConfig, class_counts
-from .corrupt import fixed_shift, make_augment, salt_and_pepper
-from .data import Mnist, balanced_subset, normalize, split_train_val, to_float
-from .models import build_model, count_params
-from .train import evaluate, fit
+from mnistlab import __version__
+from mnistlab.config import RunConfig, class_counts
+from mnistlab.data.corrupt import fixed_shift, make_augment, salt_and_pepper
+from mnistlab.data.mnist import Mnist, balanced_subset, normalize, split_train_val, to_float
+from mnistlab.kernels import fused
+from mnistlab.models.notebook import build_model, count_params
+from mnistlab.training.solo import evaluate, fit
 
 
 def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        from .config import ConfigError
+        from mnistlab.config import ConfigError
         raise ConfigError("--device cuda: no CUDA device is available here; use --device cpu or auto")
     return torch.device(name)
 

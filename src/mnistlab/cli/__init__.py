@@ -1,0 +1,1 @@
+"""The command line: `mnistlab data | run | sweep | summarize | explain | report`."""

@@ -1,0 +1,3 @@
+from mnistlab.cli.main import entry
+
+entry()

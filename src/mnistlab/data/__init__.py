@@ -1,0 +1,1 @@
+"""Datasets: acquisition offline-safe, verification, IDX parsing, per-class subsets, corruptions."""

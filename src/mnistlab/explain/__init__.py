@@ -1,0 +1,1 @@
+"""Looking inside trained models: t-SNE of features, Grad-CAM / saliency, most confident errors."""

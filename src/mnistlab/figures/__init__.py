@@ -1,0 +1,1 @@
+"""Every figure, drawn on explicit Figure objects from outcomes and stores; PNG + vector PDF."""

@@ -1,0 +1,1 @@
+"""`mnistlab report`: LaTeX (+PDF) and self-contained HTML from a run or sweep folder."""

@@ -1,0 +1,1 @@
+"""Sweeps: grid of jobs -> executor -> store; statistics, findings and summaries over seeds."""

@@ -1,0 +1,1 @@
+"""Executors: the one protocol (jobs in, outcomes out) run locally, stacked, or on Ray."""
