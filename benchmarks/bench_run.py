@@ -26,7 +26,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 from mnistlab.config import RunConfig  # noqa: E402
-from mnistlab.models.notebook import train_flops_per_sample  # noqa: E402
+from mnistlab.models import train_flops_per_sample  # noqa: E402
 
 
 def matmul_ceiling(dtype=torch.float32, n: int = 2048, repeats: int = 10) -> float:

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from bench_run import matmul_ceiling  # noqa: E402
 from mnistlab.config import RunConfig  # noqa: E402
 from mnistlab.kernels import fused  # noqa: E402
-from mnistlab.models.notebook import build_model, train_flops_per_sample  # noqa: E402
+from mnistlab.models import build_model, train_flops_per_sample  # noqa: E402
 from mnistlab.training.solo import Adam, autocast, memory_format  # noqa: E402
 
 

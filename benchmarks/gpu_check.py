@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from mnistlab.config import RunConfig  # noqa: E402
 from mnistlab.data.mnist import load_mnist  # noqa: E402
-from mnistlab.models.notebook import train_flops_per_sample  # noqa: E402
+from mnistlab.models import train_flops_per_sample  # noqa: E402
 from mnistlab.runs.pipeline import DeviceData, environment, finish, train_one  # noqa: E402
 from mnistlab.training.stacked import fit_batched  # noqa: E402
 

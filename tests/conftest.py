@@ -15,7 +15,7 @@ def mnist():
 
 @pytest.fixture(scope="session")
 def device_data(mnist):
-    from mnistlab.runs.pipeline import DeviceData
+    from mnistlab.data.resident import ResidentData as DeviceData
 
     return DeviceData(mnist, torch.device("cpu"))
 

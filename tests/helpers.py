@@ -18,3 +18,12 @@ def store_rows(folder):
         rows[r["key"]] = (r, result)
     conn.close()
     return rows
+
+
+def train_one(cfg, data):
+    """Train and assess one config through the pipeline every executor uses: (ModelResult, trained model)."""
+    from mnistlab.runs.job import Job
+    from mnistlab.runs.pipeline import execute
+
+    outcome = execute(Job.of(cfg, data.mnist.checksums), data, {})
+    return outcome.result, outcome.model

@@ -1,23 +1,53 @@
+import copy
+
 import pytest
+import torch
+from helpers import train_one
 
 from mnistlab.config import RunConfig
-from mnistlab.runs.pipeline import finish, train_one
-from mnistlab.training.stacked import batchable, cell_key, fit_batched
+from mnistlab.models import build_model
+from mnistlab.runs.job import Job
+from mnistlab.runs.pipeline import assess
+from mnistlab.training.solo import fit
+from mnistlab.training.stacked import batchable, cell_key, fit_stacked
+
+
+def _stacked(cfgs, data):
+    models = [build_model(c) for c in cfgs]
+    splits = [data.split(c) for c in cfgs]
+    fitted = fit_stacked(models, splits, cfgs)
+    return [assess(Job.of(c, data.mnist.checksums), data, m, f, s) for c, m, f, s in zip(cfgs, models, fitted, splits)]
 
 
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
-def test_batched_equals_training_each_model_alone(device_data, model):
-    cfgs = [RunConfig(model=model, samples_per_class=20, epochs=8, patience=2, seed=s) for s in (0, 1, 2)]
-    trained = fit_batched(cfgs, device_data)
-    for cfg, (fitted, net, train_y) in zip(cfgs, trained):
+def test_stacked_equals_training_each_model_alone(device_data, model):
+    cfgs = [RunConfig(model=model, samples_per_class=20, epochs=12, patience=2, lr=3e-3, seed=s) for s in (0, 1, 2)]
+    together = _stacked(cfgs, device_data)
+    for cfg, t in zip(cfgs, together):
         alone, _ = train_one(cfg, device_data)
-        together = finish(cfg, device_data, net, fitted, train_y)
-        assert together.epochs_run == alone.epochs_run and together.best_epoch == alone.best_epoch
+        assert t.epochs_run == alone.epochs_run and t.best_epoch == alone.best_epoch
         for key in ("train_loss", "val_loss"):
-            assert together.history[key] == pytest.approx(alone.history[key], rel=1e-3, abs=1e-4)
-        assert together.test_acc == pytest.approx(alone.test_acc, abs=0.002)
-    # Per-model early stopping: with patience 2 the seeds do not all stop at the same epoch here.
-    assert len({f.epochs_run for f, _, _ in trained}) > 1 or all(f.epochs_run == 8 for f, _, _ in trained)
+            assert t.history[key] == pytest.approx(alone.history[key], rel=1e-3, abs=1e-4)
+        assert t.test_acc == pytest.approx(alone.test_acc, abs=0.002)
+    # Per-model early stopping: with patience 2 these seeds stop at different epochs, before the last one.
+    assert len({t.epochs_run for t in together}) > 1 and min(t.epochs_run for t in together) < 12
+
+
+def test_stacked_and_solo_agree_on_a_model_that_diverges(device_data):
+    """A learning rate no model survives: both trainers mark it diverged and keep the same weights."""
+    cfgs = [RunConfig(model="mlp", mlp_hidden=16, samples_per_class=10, epochs=4, lr=1e12, seed=s) for s in (0, 1)]
+    models = [build_model(c) for c in cfgs]
+    solo_models = [copy.deepcopy(m) for m in models]
+    splits = [device_data.split(c) for c in cfgs]
+    stacked = fit_stacked(models, splits, cfgs)
+    for cfg, m, s, st, solo_model in zip(cfgs, models, splits, stacked, solo_models):
+        alone = fit(solo_model, s, cfg)
+        assert st.diverged and alone.diverged
+        assert (st.epochs_run, st.best_epoch) == (alone.epochs_run, alone.best_epoch)
+        for (k, a), b in zip(m.state_dict().items(), solo_model.state_dict().values()):
+            # the kept weights (best epoch's, else the last) are the same in both, and not the initial ones
+            assert torch.allclose(a, b, equal_nan=True, rtol=1e-3, atol=1e-3), k
+        assert not torch.equal(m.state_dict()["net.1.weight"], build_model(cfg).state_dict()["net.1.weight"])
 
 
 def test_cells_and_what_can_be_batched():
@@ -25,7 +55,7 @@ def test_cells_and_what_can_be_batched():
     assert cell_key(a) == cell_key(b) != cell_key(a.with_(samples_per_class=50))
     assert batchable(a) and not batchable(a.with_(noise=0.1)) and not batchable(a.with_(remedy="oversample"))
     with pytest.raises(ValueError):
-        fit_batched([a, a.with_(lr=0.01)], None)
+        fit_stacked([], [], [a, a.with_(lr=0.01)])
 
 
 def test_sweep_batched_executor_fills_the_store(tmp_path):

@@ -12,7 +12,6 @@ from mnistlab.config import ConfigError, RunConfig, class_counts, parse_imbalanc
     ({"lr": -1.0}, "--lr -1.0"),
     ({"lr": float("nan")}, "--lr nan"),
     ({"batch_size": 0}, "--batch-size 0"),
-    ({"model": "resnet"}, "unknown model"),
     ({"samples_per_class": 1, "val_split": 0.05}, "leaves validation empty"),
     ({"noise": 1.5}, "--noise 1.5"),
     ({"noise": -0.1}, "--noise -0.1"),
@@ -38,9 +37,30 @@ def test_defaults_are_the_notebooks_and_valid():
 def test_key_depends_on_everything_that_matters():
     base = RunConfig()
     assert base.key() == RunConfig().key()
-    assert base.key() != base.with_(seed=1).key() != base.with_(noise=0.1).key()
+    keys = {base.key(), base.with_(seed=1).key(), base.with_(noise=0.1).key(), base.with_(model="cnn").key()}
+    assert len(keys) == 4  # every pair differs
     assert base.key({"a": "1"}) != base.key({"a": "2"})
     assert RunConfig.from_dict(base.to_dict()) == base
+
+
+def test_default_keys_are_the_first_releases():
+    """Stores written by mnistlab 0.1.0 resume: the notebook's default runs keep their keys."""
+    from mnistlab.data.mnist import IDX_MD5
+
+    assert RunConfig(model="mlp").key(IDX_MD5) == "4aa31e1f2188cb4f"
+    assert RunConfig(model="cnn").key(IDX_MD5) == "203fe698c07fb9fd"
+
+
+def test_every_field_is_declared_once_with_its_help():
+    from dataclasses import fields
+
+    from mnistlab.config import flag_of
+
+    for f in fields(RunConfig):
+        assert f.metadata["help"], f.name
+        if f.metadata["check"] is not None:
+            assert f.metadata["allowed"], f.name
+    assert flag_of("samples_per_class") == "--samples-per-class" and flag_of("shift") == "shift"
 
 
 def test_imbalance_profiles_give_requested_counts():

@@ -63,7 +63,8 @@ def test_random_affine_stays_in_range_and_is_seeded():
 @pytest.mark.parametrize("spec,spc", [("reduce:3,5:0.1", 100), ("longtail:0.01", 300)])
 def test_imbalanced_split_yields_requested_counts(device_data, spec, spc):
     cfg = RunConfig(samples_per_class=spc, imbalance=spec)
-    train_x, train_y, val_x, val_y, _ = device_data.split(cfg)
+    split = device_data.split(cfg)
+    train_y, val_y = split.train_y, split.val_y
     got = (torch.bincount(train_y, minlength=10) + torch.bincount(val_y, minlength=10)).tolist()
     assert got == class_counts(cfg)
     # Validation keeps the class profile: each class contributes its share (rounded).
@@ -72,7 +73,7 @@ def test_imbalanced_split_yields_requested_counts(device_data, spec, spc):
 
 
 def test_robustness_at_zero_equals_clean_and_drops_with_noise(device_data):
-    from mnistlab.runs.pipeline import train_one
+    from helpers import train_one
 
     cfg = RunConfig(model="mlp", samples_per_class=50, epochs=5, eval_noise=(0.0, 0.3), eval_shift=(0.0, 4.0))
     result, _ = train_one(cfg, device_data)
@@ -82,7 +83,7 @@ def test_robustness_at_zero_equals_clean_and_drops_with_noise(device_data):
 
 
 def test_remedies_change_training(device_data):
-    from mnistlab.runs.pipeline import train_one
+    from helpers import train_one
 
     base = RunConfig(model="mlp", samples_per_class=100, epochs=4, imbalance="longtail:0.05")
     plain, _ = train_one(base, device_data)

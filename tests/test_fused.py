@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 from mnistlab.config import RunConfig
 from mnistlab.kernels import fused
-from mnistlab.models.notebook import build_model
+from mnistlab.models import build_model
+from mnistlab.data.resident import Split
 from mnistlab.training.solo import fit
 
 CL = torch.channels_last
@@ -76,9 +77,9 @@ def test_everything_else_falls_back_to_torch(case):
 def _short_fit():
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(300, 1, 28, 28, generator=g), torch.randint(0, 10, (300,), generator=g)
-    model = build_model(RunConfig(model="cnn", seed=3))
-    fitted = fit(model, x[:240], y[:240], x[240:], y[240:], epochs=2, patience=5, min_delta=0.0, batch_size=64,
-                 lr=1e-3, seed=3)
+    cfg = RunConfig(model="cnn", seed=3, epochs=2, batch_size=64)
+    model = build_model(cfg)
+    fitted = fit(model, Split(x[:240], y[:240], x[240:], y[240:], None), cfg)
     return model.state_dict(), fitted.history
 
 

@@ -1,12 +1,68 @@
+import pytest
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 from mnistlab.config import RunConfig
-from mnistlab.models.notebook import MLP, SmallCNN, build_model, count_params, train_flops_per_sample
+from mnistlab.errors import ConfigError
+from mnistlab.models import (
+    MLP,
+    SmallCNN,
+    build_model,
+    count_params,
+    get_model,
+    get_spec,
+    list_models,
+    model_order,
+    register_model,
+    train_flops_per_sample,
+)
+from mnistlab.models.registry import unregister_model
+
+# The notebook's own state_dict keys (cell "Modelos"): weights saved by it load into ours and back.
+NOTEBOOK_KEYS = {
+    "mlp": ["net.1.weight", "net.1.bias", "net.3.weight", "net.3.bias", "net.5.weight", "net.5.bias"],
+    "cnn": ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias", "fc2.weight",
+            "fc2.bias"],
+}
 
 
 def test_parameter_counts_match_the_notebook():
     assert count_params(MLP()) == 269_322
     assert count_params(SmallCNN()) == 206_922
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_state_dict_keys_match_the_notebook(name):
+    assert list(get_model(name).state_dict()) == NOTEBOOK_KEYS[name]
+
+
+def test_registry_lists_and_builds_the_notebook_models_first():
+    assert list_models()[:2] == ["mlp", "cnn"]
+    assert isinstance(get_model("mlp"), MLP) and isinstance(get_model("cnn"), SmallCNN)
+    assert get_spec("mlp").label == "MLP" and get_spec("cnn").label == "CNN"
+    assert model_order(["zzz", "cnn", "mlp"]) == ["mlp", "cnn", "zzz"]
+
+
+def test_unknown_model_is_one_line_listing_the_registered_names():
+    with pytest.raises(ConfigError) as e:
+        build_model(RunConfig(model="nosuch"))
+    assert "'nosuch'" in str(e.value) and "mlp, cnn" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_registered_model_is_built_from_the_config_and_can_be_removed():
+    @register_model("tiny_linear", label="Tiny")
+    def tiny(cfg):
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+
+    try:
+        assert "tiny_linear" in list_models() and get_spec("tiny_linear").label == "Tiny"
+        assert count_params(get_model("tiny_linear")) == 7850
+        with pytest.raises(ValueError):
+            register_model("tiny_linear")(tiny)
+    finally:
+        unregister_model("tiny_linear")
+    assert "tiny_linear" not in list_models()
 
 
 def test_sizes_are_configurable():
@@ -15,13 +71,13 @@ def test_sizes_are_configurable():
     assert small(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 
 
-def test_forward_and_features_shapes():
-    x = torch.randn(5, 1, 28, 28)
+def test_embedding_and_attribution_layers_are_the_right_modules():
     mlp, cnn = MLP(), SmallCNN()
-    assert mlp(x).shape == cnn(x).shape == (5, 10)
-    assert mlp.features(x).shape == (5, 256) and mlp.features(x, "first").shape == (5, 256)
-    assert cnn.features(x).shape == (5, 128)
-    assert torch.allclose(cnn.fc2(cnn.features(x)), cnn(x))
+    assert get_spec("mlp").embedding_layer(mlp) is mlp.net[5]  # the classifier: t-SNE takes its input
+    assert get_spec("mlp").feature_layers["first"](mlp) is mlp.net[2]
+    assert get_spec("cnn").embedding_layer(cnn) is cnn.fc2
+    assert get_spec("cnn").attribution_layer(cnn) is cnn.conv2  # Grad-CAM on the last conv layer
+    assert get_spec("mlp").attribution_layer(mlp) is None  # no conv: gradient saliency
 
 
 def test_init_is_seeded_and_leaves_global_rng_alone():
@@ -35,20 +91,18 @@ def test_init_is_seeded_and_leaves_global_rng_alone():
     assert torch.equal(a.conv1.weight, b.conv1.weight) and not torch.equal(a.conv1.weight, c.conv1.weight)
 
 
-def test_flop_estimates_match_the_issue():
+def test_flop_estimates():
     assert round(train_flops_per_sample(RunConfig(model="mlp")) / 1e6, 2) == 1.61
     assert round(train_flops_per_sample(RunConfig(model="cnn")) / 1e6, 2) == 7.31
 
 
 def test_pool_then_relu_equals_the_notebooks_relu_then_pool(monkeypatch):
-    import torch.nn.functional as F
-
     from mnistlab.kernels import fused
 
     cnn = SmallCNN()
     x = torch.randn(16, 1, 28, 28)
-    a = cnn.pool(F.relu(cnn.conv1(x)))
-    a = cnn.pool(F.relu(cnn.conv2(a)))
+    a = F.max_pool2d(F.relu(cnn.conv1(x)), 2, 2)
+    a = F.max_pool2d(F.relu(cnn.conv2(a)), 2, 2)
     notebook = cnn.fc2(F.relu(cnn.fc1(torch.flatten(a, 1))))
     # the fused first layer sums the convolution in another order: equal up to rounding
     assert torch.allclose(cnn(x), notebook, rtol=1e-5, atol=1e-6)

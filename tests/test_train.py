@@ -3,10 +3,13 @@ import math
 import pytest
 import torch
 
+from helpers import train_one
+
 from mnistlab.config import RunConfig
-from mnistlab.models.notebook import MLP
-from mnistlab.runs.pipeline import train_one
-from mnistlab.training.solo import EarlyStopping, evaluate, fit
+from mnistlab.data.resident import Split
+from mnistlab.models import MLP
+from mnistlab.training.engine import EarlyStopping, EpochBook, EpochRecord
+from mnistlab.training.solo import evaluate, fit
 
 
 def run_stopper(values, patience=2, min_delta=0.0):
@@ -47,8 +50,8 @@ def test_best_weights_are_restored(device_data):
     cfg = RunConfig(model="mlp", samples_per_class=30, epochs=25, patience=3, lr=3e-3)
     result, model = train_one(cfg, device_data)
     assert result.best_epoch < result.epochs_run  # it did stop after a worse stretch
-    _, _, val_x, val_y, _ = device_data.split(cfg)
-    val_loss, _, _ = evaluate(model, val_x, val_y)
+    split = device_data.split(cfg)
+    val_loss, _, _ = evaluate(model, split.val_x, split.val_y)
     assert val_loss == pytest.approx(result.best_val_loss, rel=1e-5)
     assert result.best_val_loss == min(result.history["val_loss"])
 
@@ -56,13 +59,37 @@ def test_best_weights_are_restored(device_data):
 def test_non_finite_loss_marks_divergence():
     x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
     model = MLP(hidden=16)
-    result = fit(model, x, y, x, y, epochs=5, patience=5, min_delta=0.0, batch_size=16, lr=1e30, seed=0)
+    result = fit(model, Split(x, y, x, y, None), RunConfig(epochs=5, batch_size=16, lr=1e30))
     assert result.diverged and "non-finite" in result.message
     assert result.epochs_run < 5 or not math.isfinite(result.history["train_loss"][-1])
 
 
+def _book(values):
+    """Feed scripted val losses to an EpochBook; the 'weights' are the epoch number."""
+    book, last = EpochBook(patience=2, min_delta=0.0), None
+    for epoch, v in enumerate(values, 1):
+        last = epoch
+        if not book.record(EpochRecord(epoch, 1.0, 0.5, v, 0.5), lambda epoch=epoch: {"w": epoch}):
+            break
+    restored = []
+    book.restore(restored.append)
+    return book.result, restored[0]["w"] if restored else None, last
+
+
+def test_engine_keeps_the_best_epoch_and_stops_on_patience():
+    result, weights, last = _book([1.0, 0.8, 0.9, 0.95, 0.7])
+    assert (result.best_epoch, weights, last, result.stopped_early) == (2, 2, 4, True)
+
+
+def test_engine_diverged_model_keeps_its_best_weights_else_its_last():
+    result, weights, _ = _book([1.0, 0.8, float("nan")])
+    assert result.diverged and result.best_epoch == 2 and weights == 2
+    result, weights, _ = _book([float("inf")])
+    assert result.diverged and result.best_epoch == 0 and weights == 1  # no best: the last weights
+
+
 def test_our_adam_matches_torch_optim_adam_exactly():
-    from mnistlab.training.solo import Adam
+    from mnistlab.training.optim import Adam
 
     torch.manual_seed(0)
     a, b = MLP(hidden=32), MLP(hidden=32)

@@ -1,74 +1,85 @@
-"""The Python API behind the CLI and the notebook: run a config end to end, load results back."""
+"""The Python API behind the CLI and the notebook: run a config end to end, sweep, explain, report."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from mnistlab.config import RunConfig, validate
+from mnistlab.config import NOTEBOOK_MODELS, RunConfig
+from mnistlab.errors import ConfigError
 
 
 def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = "auto", lang: str = "pt",
         overwrite: bool = False, on_epoch=None, log=lambda msg: None):
     """Train each config (one per model, sharing data), evaluate, and write a run folder if `out` is given.
 
-    configs: a RunConfig or a list of them. on_epoch(model, epoch, train_loss, train_acc, val_loss, val_acc)
-    is called after every epoch. Returns the list of ModelResult.
+    configs: a RunConfig or a list of them, one per model. on_epoch(model, epoch, train_loss, train_acc,
+    val_loss, val_acc) is called after every epoch. Returns a RunResults (a list of ModelResult).
     """
     from mnistlab.data.mnist import load_mnist
-    from mnistlab.runs.folder import RunDirError, existing_key, run_key, write_run
-    from mnistlab.runs.pipeline import DeviceData, environment, finish, resolve_device, train_model
+    from mnistlab.data.resident import ResidentData
+    from mnistlab.runs.folder import existing_key, run_key, write_run
+    from mnistlab.runs.job import Job
+    from mnistlab.errors import RunDirError
+    from mnistlab.runs.outcome import RunResults
+    from mnistlab.sweeps.executors.local import LocalExecutor
+    from mnistlab.training.device import resolve_device
 
-    configs = [validate(c) for c in ([configs] if isinstance(configs, RunConfig) else configs)]
+    configs = [configs] if isinstance(configs, RunConfig) else list(configs)
+    seen = [c.model for c in configs]
+    twice = sorted({m for m in seen if seen.count(m) > 1})
+    if twice:
+        raise ConfigError(f"model {twice[0]!r} is given twice; a run folder holds one run per model "
+                          "(use sweep_runs for several seeds or budgets)")
     torch_device = resolve_device(device)
     mnist = load_mnist(data_dir, log=log)
+    jobs = [Job.of(c, mnist.checksums) for c in configs]
     if out is not None:
-        if existing_key(out) not in (None, run_key(c.key(mnist.checksums) for c in configs)) and not overwrite:
+        if existing_key(out) not in (None, run_key(job.key for job in jobs)) and not overwrite:
             raise RunDirError(f"--out {out}: already holds a different run; pass --overwrite to replace it "
                               "or choose another --out")
-    data = DeviceData(mnist, torch_device)
-    trained = []
-    for cfg in configs:
-        callback = (lambda *a, m=cfg.model: on_epoch(m, *a)) if on_epoch else None
-        trained.append((cfg, *train_model(cfg, data, on_epoch=callback)))
-    results, models = [], {}
-    for cfg, model, fitted, train_y in trained:
-        result = finish(cfg, data, model, fitted, train_y)
-        status = "DIVERGED: " if result.status == "diverged" else ""
-        log(f"[{cfg.model.upper()}] {status}{result.message or 'ran all epochs'}; test_acc={result.test_acc:.4f}")
-        results.append(result)
-        models[cfg.model] = model
+    data = ResidentData(mnist, torch_device)
+
+    def epoch_line(job, rec):
+        on_epoch(job.model, rec.epoch, rec.train_loss, rec.train_acc, rec.val_loss, rec.val_acc)
+
+    outcomes = list(LocalExecutor(keep_going=False).map(jobs, data, on_epoch=epoch_line if on_epoch else None))
+    for o in outcomes:
+        status = "DIVERGED: " if o.status == "diverged" else ""
+        log(f"[{o.result.label}] {status}{o.message or 'ran all epochs'}; test_acc={o.result.test_acc:.4f}")
+    results = RunResults(o.result for o in outcomes)
     if out is not None:
-        write_run(Path(out), results, models, environment(torch_device),
+        write_run(Path(out), list(results), {o.job.model: o.model for o in outcomes}, outcomes[0].environment,
                   {"folder": str(mnist.folder), "md5": mnist.checksums}, lang=lang)
     return results
 
 
 def load_results(folder: str | Path) -> dict:
-    """A run folder's results (results.json) as a dict: {"models": {"mlp": {...}, ...}, ...}."""
+    """A run folder's results (results.json) as a dict: {"models": {name: {...}, ...}, ...}."""
     from mnistlab.runs.folder import load_run
 
     return load_run(Path(folder))
 
 
-def sweep_runs(out: str | Path, *, budgets=(50, 100, 300, 1000), seeds=range(5), models=("mlp", "cnn"),
-          study: str = "main", lang: str = "pt", data_dir=None, device: str = "auto", log=lambda msg: None,
-          **config) -> dict:
+def sweep_runs(out: str | Path, *, budgets=(50, 100, 300, 1000), seeds=range(5), models=NOTEBOOK_MODELS,
+               study: str = "main", lang: str = "pt", data_dir=None, device: str = "auto", log=lambda msg: None,
+               allow_mixed: bool = False, **config) -> dict:
     """Run (or resume) a sweep into `out` and return its summary (aggregates, comparisons, findings).
 
     config: any RunConfig field shared by every run (epochs=10, lr=3e-3, ...).
     """
     from mnistlab.config import validate
-    from mnistlab.sweeps.runner import SweepSpec, base_config, run_sweep
+    from mnistlab.sweeps.grid import SweepSpec, base_config
+    from mnistlab.sweeps.runner import run_sweep
     from mnistlab.sweeps.studies import apply_study
     from mnistlab.sweeps.summary import summarize
 
-    spec = apply_study(SweepSpec(base=base_config(validate(RunConfig(**config))), models=list(models), budgets=sorted(set(budgets)),
-                                 seeds=sorted(set(seeds))), study, budgets_given=True)
-    run_sweep(Path(out), spec, device=device, data_dir=data_dir, log=log)
+    spec = apply_study(SweepSpec(base=base_config(validate(RunConfig(**config))), models=list(models),
+                                 budgets=sorted(set(budgets)), seeds=sorted(set(seeds))), study, budgets_given=True)
+    run_sweep(Path(out), spec, device=device, data_dir=data_dir, log=log, allow_mixed=allow_mixed)
     return summarize(Path(out), lang)
 
 
 def explain_models(folder: str | Path, *, tsne: bool = True, gradcam: bool = True, max_points: int = 10_000,
-            lang: str = "pt", data_dir=None) -> dict:
+                   lang: str = "pt", data_dir=None) -> dict:
     """t-SNE + separation numbers, Grad-CAM/saliency and worst-error figures for a run folder."""
     from mnistlab.data.mnist import load_mnist
     from mnistlab.explain.run import explain_run

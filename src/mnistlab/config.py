@@ -4,46 +4,88 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from mnistlab.errors import ConfigError
 
-MODELS = ("mlp", "cnn")
+NOTEBOOK_MODELS = ("mlp", "cnn")  # the CLI's default: the notebook's two models (declared in mnistlab.models)
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
 IMBALANCE_SCHEMES = ("reduce", "longtail")
 REMEDIES = ("none", "weighted", "oversample")
 SMALLEST_CLASS = 5421  # digit 5 in MNIST's 60,000 training images
+# The fields of the first release: always in the key, so stores written then still resume. Fields added
+# since enter the key only when they differ from their default.
+KEY_V1_FIELDS = ("model", "samples_per_class", "val_split", "epochs", "patience", "min_delta", "batch_size", "lr",
+                 "seed", "mlp_hidden", "cnn_c1", "cnn_c2", "cnn_fc", "precision", "noise", "shift", "scale",
+                 "imbalance", "remedy", "eval_noise", "eval_shift")
 
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _int_in(low: int, high: float = math.inf):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+def _fraction(v) -> bool:
+    return _finite(v) and 0 <= v <= 1
+
+
+def option(default, help: str, *, flag: str | None = "", allowed: str = "", check=None, choices=None,
+           group: str = "experiment", metavar: str | None = None):
+    """A RunConfig field with everything its CLI flag, --help and validation message need.
+
+    flag "" means --field-name; None means no flag of its own (set by a composite flag such as --augment).
+    """
+    meta = {"help": help, "flag": flag, "allowed": allowed, "check": check, "choices": choices, "group": group,
+            "metavar": metavar}
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """Everything one model's run depends on. Defaults are the notebook's."""
 
-    model: str = "mlp"
-    samples_per_class: int = 300
-    val_split: float = 0.2
-    epochs: int = 30
-    patience: int = 5
-    min_delta: float = 0.0
-    batch_size: int = 128
-    lr: float = 1e-3
-    seed: int = 0
-    mlp_hidden: int = 256
-    cnn_c1: int = 16
-    cnn_c2: int = 32
-    cnn_fc: int = 128
-    precision: str = "fp32"
+    model: str = option(NOTEBOOK_MODELS[0], "model to train (a registered name)", flag=None)
+    samples_per_class: int = option(300, "training-pool examples per class, before the val split",
+                                    allowed=f"an integer from 1 to {SMALLEST_CLASS} (the smallest class, digit 5, "
+                                    "has 5,421 training images)", check=_int_in(1, SMALLEST_CLASS), metavar="N")
+    val_split: float = option(0.2, "fraction held out for validation", allowed="a fraction strictly between 0 and 1",
+                              check=lambda v: _finite(v) and 0 < v < 1)
+    epochs: int = option(30, "max epochs; early stopping may end sooner", allowed="an integer >= 1", check=_int_in(1))
+    patience: int = option(5, "epochs without val-loss improvement before stopping", allowed="an integer >= 1",
+                           check=_int_in(1))
+    min_delta: float = option(0.0, "val-loss improvement that counts", allowed="a finite number >= 0",
+                              check=lambda v: _finite(v) and v >= 0)
+    batch_size: int = option(128, "minibatch size", allowed="an integer >= 1", check=_int_in(1))
+    lr: float = option(1e-3, "Adam learning rate", allowed="a finite number > 0", check=lambda v: _finite(v) and v > 0)
+    seed: int = option(0, "seed for subset, split, init and batches", allowed="an integer in [0, 2^32)",
+                       check=_int_in(0, 2**32 - 1))
+    mlp_hidden: int = option(256, "MLP hidden width", allowed="an integer from 1 to 65536", check=_int_in(1, 65536))
+    cnn_c1: int = option(16, "CNN conv1 channels", allowed="an integer from 1 to 65536", check=_int_in(1, 65536))
+    cnn_c2: int = option(32, "CNN conv2 channels", allowed="an integer from 1 to 65536", check=_int_in(1, 65536))
+    cnn_fc: int = option(128, "CNN hidden fc width", allowed="an integer from 1 to 65536", check=_int_in(1, 65536))
+    precision: str = option("fp32", "fp32, or bf16 autocast (opt-in, faster where the hardware has bf16)",
+                            choices=PRECISIONS)
     # Corruptions and augmentation (train-time, applied on the fly to raw pixels).
-    noise: float = 0.0          # salt-and-pepper: fraction of pixels set to 0 or 1
-    shift: float = 0.0          # random translation, up to this many pixels each way
-    scale: float = 0.0          # random zoom in [1 - scale, 1 + scale]
-    imbalance: str = ""         # "" | "reduce:3,5:0.1" | "longtail:0.01"
-    remedy: str = "none"        # imbalance remedy: none | weighted (loss) | oversample
+    noise: float = option(0.0, "train with salt-and-pepper on this fraction of pixels, fresh each epoch",
+                          allowed="a fraction in [0, 1]", check=_fraction, group="corruption", metavar="AMOUNT")
+    shift: float = option(0.0, "random translation, up to this many pixels each way", flag=None,
+                          allowed="in [0, 14] pixels", check=lambda v: _finite(v) and 0 <= v <= 14)
+    scale: float = option(0.0, "random zoom in [1 - scale, 1 + scale]", flag=None, allowed="in [0, 1)",
+                          check=lambda v: _finite(v) and 0 <= v < 1)
+    imbalance: str = option("", "reduce:3,5:0.1 (classes 3 and 5 at 10%%) or longtail:0.01 (exponential, last "
+                            "class 1%%)", group="corruption", metavar="SPEC")
+    remedy: str = option("none", "for imbalance: class-weighted loss or oversampling", choices=REMEDIES,
+                         group="corruption")
     # Test-time corruption levels for robustness curves (the clean test is always measured).
-    eval_noise: tuple = ()
-    eval_shift: tuple = ()
+    eval_noise: tuple = option((), "also measure test accuracy under these salt-and-pepper levels",
+                               allowed="a fraction in [0, 1]", check=_fraction, group="corruption", metavar="AMOUNT")
+    eval_shift: tuple = option((), "also measure test accuracy with test images shifted by these many pixels",
+                               allowed="in [0, 14] pixels", check=lambda v: _finite(v) and 0 <= v <= 14,
+                               group="corruption", metavar="PIXELS")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -51,7 +93,7 @@ class RunConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunConfig":
+    def from_dict(cls, d: dict) -> RunConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -63,12 +105,24 @@ class RunConfig:
         return cls(**d)
 
     def key(self, data_checksums: dict | None = None) -> str:
-        """Hash of the resolved config (and the data it reads): equal keys, equal experiments."""
-        payload = {"config": self.to_dict(), "data": data_checksums or {}}
+        """Hash of the resolved config (and the data it reads): equal keys, equal experiments.
+
+        Fields added after the first release enter it only away from their default, so old keys hold."""
+        defaults = RunConfig().to_dict()
+        config = {k: v for k, v in self.to_dict().items() if k in KEY_V1_FIELDS or v != defaults[k]}
+        payload = {"config": config, "data": data_checksums or {}}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
-    def with_(self, **changes) -> "RunConfig":
+    def with_(self, **changes) -> RunConfig:
         return replace(self, **changes)
+
+
+def flag_of(name: str) -> str:
+    """The CLI flag that sets a field (validation messages name it)."""
+    flag = next(f.metadata["flag"] for f in fields(RunConfig) if f.name == name)
+    if flag is None:  # set through a composite flag (e.g. --augment shift=2): named as there
+        return name
+    return flag or f"--{name.replace('_', '-')}"
 
 
 def parse_imbalance(spec: str) -> tuple[str, list[int], float]:
@@ -113,39 +167,19 @@ def _check(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def _finite(x: float) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
-
-
 def validate(cfg: RunConfig) -> RunConfig:
-    """Raise ConfigError naming the first bad value; return the config unchanged when all is well."""
-    _check(cfg.model in MODELS, f"--models {cfg.model!r}: unknown model; choose from {', '.join(MODELS)}")
-    _check(isinstance(cfg.samples_per_class, int) and 1 <= cfg.samples_per_class <= SMALLEST_CLASS,
-           f"--samples-per-class {cfg.samples_per_class}: must be an integer from 1 to {SMALLEST_CLASS} "
-           "(the smallest class, digit 5, has 5,421 training images)")
-    _check(_finite(cfg.val_split) and 0 < cfg.val_split < 1,
-           f"--val-split {cfg.val_split}: must be a fraction strictly between 0 and 1")
-    _check(isinstance(cfg.epochs, int) and cfg.epochs >= 1, f"--epochs {cfg.epochs}: must be an integer >= 1")
-    _check(isinstance(cfg.patience, int) and cfg.patience >= 1,
-           f"--patience {cfg.patience}: must be an integer >= 1")
-    _check(_finite(cfg.min_delta) and cfg.min_delta >= 0, f"--min-delta {cfg.min_delta}: must be a finite number >= 0")
-    _check(isinstance(cfg.batch_size, int) and cfg.batch_size >= 1,
-           f"--batch-size {cfg.batch_size}: must be an integer >= 1")
-    _check(_finite(cfg.lr) and cfg.lr > 0, f"--lr {cfg.lr}: must be a finite number > 0")
-    _check(isinstance(cfg.seed, int) and 0 <= cfg.seed < 2**32, f"--seed {cfg.seed}: must be an integer in [0, 2^32)")
-    for name in ("mlp_hidden", "cnn_c1", "cnn_c2", "cnn_fc"):
-        value = getattr(cfg, name)
-        _check(isinstance(value, int) and 1 <= value <= 65536,
-               f"--{name.replace('_', '-')} {value}: must be an integer from 1 to 65536")
-    _check(cfg.precision in PRECISIONS, f"--precision {cfg.precision!r}: choose from {', '.join(PRECISIONS)}")
-    _check(_finite(cfg.noise) and 0 <= cfg.noise <= 1, f"--noise {cfg.noise}: must be a fraction in [0, 1]")
-    _check(_finite(cfg.shift) and 0 <= cfg.shift <= 14, f"shift={cfg.shift}: must be in [0, 14] pixels")
-    _check(_finite(cfg.scale) and 0 <= cfg.scale < 1, f"scale={cfg.scale}: must be in [0, 1)")
-    _check(cfg.remedy in REMEDIES, f"--remedy {cfg.remedy!r}: choose from {', '.join(REMEDIES)}")
-    for level in cfg.eval_noise:
-        _check(_finite(level) and 0 <= level <= 1, f"--eval-noise {level}: must be a fraction in [0, 1]")
-    for level in cfg.eval_shift:
-        _check(_finite(level) and 0 <= level <= 14, f"--eval-shift {level}: must be in [0, 14] pixels")
+    """Raise ConfigError naming the first bad value; return the config unchanged when all is well.
+
+    Each field is checked against its declaration; the model's name is checked by the model registry."""
+    _check(isinstance(cfg.model, str) and bool(cfg.model), f"--models {cfg.model!r}: give a model name")
+    for f in fields(RunConfig):
+        meta, value = f.metadata, getattr(cfg, f.name)
+        flag = flag_of(f.name)
+        if meta["choices"] is not None:
+            _check(value in meta["choices"], f"{flag} {value!r}: choose from {', '.join(meta['choices'])}")
+        if meta["check"] is not None:
+            for v in (value if isinstance(value, tuple) else (value,)):
+                _check(meta["check"](v), f"{flag} {v}: must be {meta['allowed']}")
     counts = class_counts(cfg)  # also checks the imbalance spec
     n_total = sum(counts)
     n_val = int(cfg.val_split * n_total)

@@ -46,7 +46,6 @@ CATALOG = {
     "mean": ("média", "mean"),
     "std": ("desvio", "std"),
     "n_runs": ("n", "n"),
-    "difference": ("diferença CNN − MLP", "difference CNN − MLP"),
     # report
     "report_title": ("MLP × CNN no MNIST com poucos dados", "MLP vs CNN on MNIST with little data"),
     "report_run": ("Relatório de uma execução", "Report of one run"),
@@ -70,11 +69,11 @@ CATALOG = {
                         "Mean train and validation loss over seeds, {n} per class."),
     "cap_other": ("{name}.", "{name}."),
     "run_finding": ("Com {spc} amostras por classe (semente {seed}), a {best} atingiu {best_acc} de acurácia de teste "
-                    "contra {worst_acc} da {worst} ({diff} pp). O early stopping parou a MLP na época {mlp_ep} "
-                    "(melhor época {mlp_best}) e a CNN na época {cnn_ep} (melhor época {cnn_best}).",
+                    "contra {worst_acc} da {worst} ({diff} pp).",
                     "With {spc} samples per class (seed {seed}), the {best} reached {best_acc} test accuracy "
-                    "against {worst_acc} for the {worst} ({diff} pp). Early stopping ended the MLP at epoch {mlp_ep} "
-                    "(best epoch {mlp_best}) and the CNN at epoch {cnn_ep} (best epoch {cnn_best})."),
+                    "against {worst_acc} for the {worst} ({diff} pp)."),
+    "run_stops": ("O early stopping parou {items}.", "Early stopping ended {items}."),
+    "run_stop_item": ("a {model} na época {ep} (melhor época {best})", "the {model} at epoch {ep} (best epoch {best})"),
     "sweep_finding": ("Com {spc} amostras por classe{variant}, a {lead} fica à frente por {diff} pp "
                       "(IC 95% [{low}, {high}], {n} sementes; t pareado p={tp}, Wilcoxon p={wp}){sure}.",
                       "At {spc} samples per class{variant}, the {lead} is ahead by {diff} pp "
@@ -83,6 +82,12 @@ CATALOG = {
                              "só semente: sem intervalo nem teste.",
                              "At {spc} samples per class{variant}, the {lead} is ahead by {diff} pp from a single "
                              "seed: no interval or test possible."),
+    "sweep_finding_pair": ("Com {spc} amostras por classe{variant}, a {lead} fica à frente da {other} por {diff} pp "
+                           "(IC 95% [{low}, {high}], {n} sementes; t pareado p={tp}, Wilcoxon p={wp}){sure}.",
+                           "At {spc} samples per class{variant}, the {lead} is ahead of the {other} by {diff} pp "
+                           "(95% CI [{low}, {high}], {n} seeds; paired t p={tp}, Wilcoxon p={wp}){sure}."),
+    "holm_note": ("; valores p ajustados por Holm sobre os {k} pares de modelos deste orçamento",
+                  "; p-values Holm-adjusted over the {k} model pairs at this budget"),
     "wilcoxon_floor": (" (com {n} pares, o Wilcoxon não desce abaixo de p={p})",
                        " (with {n} pairs Wilcoxon cannot go below p={p})"),
     "ci_excludes": ("; o intervalo exclui zero", "; the interval excludes zero"),

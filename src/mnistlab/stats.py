@@ -1,8 +1,9 @@
-"""Statistics over seeds: mean, sd, 95% t-interval; MLP vs CNN paired by budget and seed."""
+"""Statistics over seeds: mean, sd, 95% t-interval; every pair of models compared by seed, Holm-adjusted."""
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from itertools import combinations
 
 import numpy as np
 
@@ -24,13 +25,23 @@ def mean_ci(values, confidence: float = 0.95) -> dict:
     return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
 
 
-def aggregate(rows: list[dict]) -> list[dict]:
-    """One record per (variant, model, budget): mean/sd/CI of each metric in AGGREGATED."""
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm's step-down adjustment (NaN stays NaN). By hand: scipy has none, statsmodels is a heavy dependency."""
+    order = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
+    m, running, out = len(order), 0.0, [math.nan] * len(pvalues)
+    for rank, (p, i) in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
+
+
+def aggregate(rows: list[dict], models: list[str]) -> list[dict]:
+    """One record per (variant, model, budget): mean/sd/CI of each metric in AGGREGATED, models in `models` order."""
     groups = defaultdict(list)
     for r in rows:
         groups[(r["variant"], r["model"], r["samples_per_class"])].append(r)
     out = []
-    order = lambda item: (item[0][0], ("mlp", "cnn").index(item[0][1]), item[0][2])  # noqa: E731 - MLP first
+    order = lambda item: (item[0][0], models.index(item[0][1]), item[0][2])  # noqa: E731
     for (variant, model, budget), members in sorted(groups.items(), key=order):
         rec = {"variant": variant, "model": model, "samples_per_class": budget, "n": len(members),
                "params": members[0]["params"], "seeds": sorted(m["seed"] for m in members)}
@@ -40,43 +51,38 @@ def aggregate(rows: list[dict]) -> list[dict]:
     return out
 
 
-def paired_comparison(rows: list[dict], metric: str = "test_acc", a: str = "mlp", b: str = "cnn") -> list[dict]:
-    """Per (variant, budget): b − a paired by seed, mean difference, 95% CI, Wilcoxon and paired t p-values."""
+def _paired(by: dict, variant: str, budget: int, a: str, b: str) -> dict | None:
+    """b − a paired by seed in one (variant, budget) cell, with paired t and Wilcoxon p-values."""
     from scipy import stats
 
+    seeds = sorted(s for v, n, m, s in by if (v, n, m) == (variant, budget, a) and (v, n, b, s) in by)
+    if not seeds:
+        return None
+    xa = np.array([by[(variant, budget, a, s)] for s in seeds])
+    xb = np.array([by[(variant, budget, b, s)] for s in seeds])
+    diffs = xb - xa
+    rec = {"variant": variant, "samples_per_class": budget, "a": a, "b": b, "n": len(seeds), "seeds": seeds,
+           "diff": mean_ci(diffs), "wilcoxon_p": math.nan, "ttest_p": math.nan}
+    if len(seeds) > 1 and np.any(diffs != 0):
+        rec["wilcoxon_p"] = float(stats.wilcoxon(diffs).pvalue)
+        rec["ttest_p"] = float(stats.ttest_rel(xb, xa).pvalue)
+    return rec
+
+
+def paired_comparisons(rows: list[dict], models: list[str], metric: str = "test_acc") -> list[dict]:
+    """Every pair (a, b) of `models` (a before b) per (variant, budget): b − a by seed, mean, 95% CI, p-values.
+
+    One family = one budget, one variant, one metric across model pairs; the t-test's and Wilcoxon's
+    p-values are Holm-adjusted within it, each on their own (`*_p_holm`, `family_size`).
+    """
     by = {(r["variant"], r["samples_per_class"], r["model"], r["seed"]): r[metric] for r in rows}
-    cells = sorted({(v, n) for v, n, _, _ in by})
     out = []
-    for variant, budget in cells:
-        seeds = sorted(s for v, n, m, s in by if (v, n, m) == (variant, budget, a) and (v, n, b, s) in by)
-        if not seeds:
-            continue
-        diffs = np.array([by[(variant, budget, b, s)] - by[(variant, budget, a, s)] for s in seeds])
-        rec = {"variant": variant, "samples_per_class": budget, "n": len(seeds), "seeds": seeds,
-               "diff": mean_ci(diffs), "wilcoxon_p": math.nan, "ttest_p": math.nan}
-        if len(seeds) > 1 and np.any(diffs != 0):
-            rec["wilcoxon_p"] = float(stats.wilcoxon(diffs).pvalue)
-            rec["ttest_p"] = float(stats.ttest_rel([by[(variant, budget, b, s)] for s in seeds],
-                                                   [by[(variant, budget, a, s)] for s in seeds]).pvalue)
-        out.append(rec)
+    for variant, budget in sorted({(v, n) for v, n, _, _ in by}):
+        family = [rec for a, b in combinations(models, 2) if (rec := _paired(by, variant, budget, a, b))]
+        for test in ("ttest_p", "wilcoxon_p"):
+            for rec, adjusted in zip(family, holm([r[test] for r in family])):
+                rec[f"{test}_holm"] = adjusted
+        for rec in family:
+            rec["family_size"] = len(family)
+        out += family
     return out
-
-
-def describe_comparison(rec: dict, lang: str = "en") -> str:
-    """A paired MLP-vs-CNN comparison in plain words: who leads, by how much, how sure (both languages)."""
-    from mnistlab.i18n import number, t
-
-    d = rec["diff"]
-    lead = "CNN" if d["mean"] > 0 else "MLP"
-    variant = "" if rec["variant"] == "base" else f" ({rec['variant']})"
-    if rec["n"] < 2:
-        return t("sweep_finding_single", lang, spc=rec["samples_per_class"], variant=variant, lead=lead,
-                 diff=number(100 * abs(d["mean"]), lang))
-    sure = t("ci_excludes" if d["ci_low"] > 0 or d["ci_high"] < 0 else "ci_includes", lang)
-    if rec["n"] < 6:  # the smallest two-sided Wilcoxon p with n pairs is 2 / 2^n
-        sure += t("wilcoxon_floor", lang, n=rec["n"], p=f"{2 / 2 ** rec['n']:.3g}")
-    sign = 1 if lead == "CNN" else -1  # the interval of the leader's advantage
-    low, high = sorted((sign * d["ci_low"], sign * d["ci_high"]))
-    return t("sweep_finding", lang, spc=rec["samples_per_class"], variant=variant, lead=lead,
-             diff=number(100 * abs(d["mean"]), lang), low=number(100 * low, lang), high=number(100 * high, lang),
-             n=rec["n"], tp=f"{rec['ttest_p']:.3g}", wp=f"{rec['wilcoxon_p']:.3g}", sure=sure)

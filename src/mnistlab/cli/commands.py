@@ -23,7 +23,7 @@ def _writable(folder: Path, flag: str = "--out") -> None:
 def _setup_torch(args):
     import torch
 
-    from mnistlab.runs.pipeline import resolve_device
+    from mnistlab.training.device import resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -54,13 +54,14 @@ def print_run_summary(results) -> None:
                 "status"):
         table.add_column(col, justify="right", no_wrap=True)
     for r in results:
-        table.add_row(r.model.upper(), f"{r.params:,}", str(r.epochs_run), str(r.best_epoch), f"{r.best_val_loss:.4f}",
+        table.add_row(r.label, f"{r.params:,}", str(r.epochs_run), str(r.best_epoch), f"{r.best_val_loss:.4f}",
                       f"{r.final_val_acc:.4f}", f"{r.test_acc:.4f}", f"{r.train_seconds:.2f}", r.status)
     Console(width=120).print(table)
 
 
 def cmd_run(args) -> int:
     from mnistlab.api import run
+    from mnistlab.models.registry import label_of
 
     configs = configs_from_args(args)
     out = args.out or Path("runs") / f"spc{configs[0].samples_per_class}_seed{configs[0].seed}"
@@ -69,7 +70,7 @@ def cmd_run(args) -> int:
 
     def on_epoch(model, epoch, train_loss, train_acc, val_loss, val_acc):
         if not args.quiet:
-            log(f"[{model.upper()}] epoch {epoch:02d} | train_loss={train_loss:.4f} acc={train_acc:.4f} | "
+            log(f"[{label_of(model)}] epoch {epoch:02d} | train_loss={train_loss:.4f} acc={train_acc:.4f} | "
                 f"val_loss={val_loss:.4f} acc={val_acc:.4f}")
 
     results = run(configs, out, data_dir=args.data_dir, device=args.device, lang=args.lang,
@@ -106,7 +107,7 @@ def parse_int_list(tokens, flag: str, low: int = 0) -> list[int] | None:
 def spec_from_args(args, stored):
     """The sweep asked for: flags where given, else what the folder already holds, else the defaults."""
     from mnistlab.config import RunConfig
-    from mnistlab.sweeps.runner import SweepSpec, base_config
+    from mnistlab.sweeps.grid import SweepSpec, base_config
     from mnistlab.sweeps.studies import apply_study
 
     base_cfg = base_config(configs_from_args(args, samples_per_class=1000, seed=0)[0])
@@ -132,7 +133,9 @@ def cmd_sweep(args) -> int:
         TimeRemainingColumn,
     )
 
-    from mnistlab.sweeps.runner import load_spec, run_sweep
+    from mnistlab.models.registry import label_of
+    from mnistlab.sweeps.grid import load_spec
+    from mnistlab.sweeps.runner import run_sweep
 
     out = args.out
     _writable(out)
@@ -145,28 +148,30 @@ def cmd_sweep(args) -> int:
     task = progress.add_task("runs", total=plan_size)
     done_count = [0]
 
-    def on_result(variant, cfg, status, result, message):
+    def on_result(outcome):
         done_count[0] += 1
         progress.advance(task)
         if args.quiet:
             return
-        tag = "" if variant == "base" else f" [{variant}]"
+        cfg, result = outcome.job.config, outcome.result
+        tag = "" if outcome.job.variant == "base" else f" [{outcome.job.variant}]"
+        head = f"{label_of(cfg.model)} spc={cfg.samples_per_class} seed={cfg.seed}{tag}: "
         if result:
-            progress.console.print(f"{cfg.model.upper()} spc={cfg.samples_per_class} seed={cfg.seed}{tag}: "
-                                   f"test_acc={result['test_acc']:.4f} epochs={result['epochs_run']} "
-                                   f"({result['train_seconds']:.1f}s) {status if status != 'done' else ''}")
+            progress.console.print(head + f"test_acc={result.test_acc:.4f} epochs={result.epochs_run} "
+                                   f"({result.train_seconds:.1f}s) {outcome.status if outcome.status != 'done' else ''}")
         else:
-            progress.console.print(f"{cfg.model.upper()} spc={cfg.samples_per_class} seed={cfg.seed}{tag}: "
-                                   f"FAILED {message.split(' | ')[0]}")
+            progress.console.print(head + f"FAILED {outcome.message.split(' | ')[0]}")
 
     with progress:
         try:
             outcome = run_sweep(out, spec, device=args.device, data_dir=args.data_dir, executor=executor,
-                                log=log, on_result=on_result)
+                                log=log, on_result=on_result, allow_mixed=args.allow_mixed)
         except KeyboardInterrupt:  # before the first run started: nothing to count yet
             log(f"interrupted: {done_count[0]} runs finished now; resume with `mnistlab sweep --out {out}`")
             return 130
         progress.update(task, completed=outcome.skipped + done_count[0])
+    if outcome.mixed:
+        log(f"note: {out} now holds results of different code or settings (--allow-mixed); the summary says so")
     if outcome.interrupted:
         log(f"interrupted: {outcome.skipped + outcome.finished} of {outcome.total} runs are done and stored; "
             f"resume with `mnistlab sweep --out {out}`")
@@ -182,13 +187,13 @@ def cmd_sweep(args) -> int:
 
 def make_executor(args):
     if args.executor == "local":
-        from mnistlab.runs.pipeline import resolve_device
-        from mnistlab.sweeps.runner import run_batched
+        from mnistlab.sweeps.executors.stacked import StackedExecutor
+        from mnistlab.training.device import resolve_device
 
         if args.batched == "off":
             return None
         if args.batched == "on" or resolve_device(args.device).type == "cuda":
-            return run_batched
+            return StackedExecutor()
         # auto on CPU: off. It measured faster for the MLP only (~1.3x; the vmapped CNN is ~2x slower), and
         # a batched run's last float bits depend on which seeds share its batch, which would break the
         # bit-identical stores that CPU resume guarantees. See docs/performance.md.
@@ -212,13 +217,15 @@ def print_summary(folder: Path, lang: str) -> None:
         table.add_column(col, justify="right", no_wrap=True)
     for a in summary["aggregates"]:
         acc = a["test_acc"]
-        table.add_row(a["variant"], a["model"].upper(), str(a["samples_per_class"]), str(a["n"]),
+        table.add_row(a["variant"], summary["labels"][a["model"]], str(a["samples_per_class"]), str(a["n"]),
                       f"{acc['mean']:.4f}", f"{acc['sd']:.4f}", f"[{acc['ci_low']:.4f}, {acc['ci_high']:.4f}]",
                       f"{a['epochs_run']['mean']:.1f}", f"{100 * a['gap_at_best']['mean']:.1f} pp")
     console = Console(width=120)
     console.print(table)
     for line in summary["findings"]:
         console.print("• " + line)
+    if summary.get("mixed"):
+        console.print(f"[bold]mixed[/bold]: {summary['mixed']}")
     if not summary["complete"]:
         console.print(f"[bold]partial[/bold]: the store holds runs not finished ({summary['counts']})")
     console.print(f"tables, figures and CSV written under {folder}/")
@@ -251,17 +258,19 @@ def cmd_explain(args) -> int:
 
         torch.set_num_threads(args.threads)
     numbers = explain_run(args.folder, load_mnist(args.data_dir, log=log), do_tsne=args.tsne,
-                          do_gradcam=args.gradcam, mlp_layer=args.mlp_layer, max_points=args.max_points,
+                          do_gradcam=args.gradcam, feature_layer=args.mlp_layer, max_points=args.max_points,
                           lang=args.lang, log=log)
-    for model in ("mlp", "cnn"):
-        n = numbers.get(model)
-        if n and "knn10_acc" in n:
-            print(f"{model.upper()}: 10-NN accuracy in feature space {n['knn10_acc']:.4f}, silhouette "
+    for model, n in numbers.items():
+        if not isinstance(n, dict):
+            continue
+        label = n.get("label", model)
+        if "knn10_acc" in n:
+            print(f"{label}: 10-NN accuracy in feature space {n['knn10_acc']:.4f}, silhouette "
                   f"{n['silhouette']:.4f} ({n['feature_layer']} layer, {n['feature_dim']} dims; t-SNE+metrics "
                   f"{n['tsne_seconds']:.1f}s)")
-        if n and "attribution_on_digit" in n:
-            print(f"{model.upper()}: {100 * n['attribution_on_digit']:.1f}% of the "
-                  f"{'Grad-CAM' if model == 'cnn' else 'saliency'} mass lies on or next to the digit, which covers "
+        if "attribution_on_digit" in n:
+            print(f"{label}: {100 * n['attribution_on_digit']:.1f}% of the "
+                  f"{'Grad-CAM' if n['attribution'] == 'gradcam' else 'saliency'} mass lies on or next to the digit, which covers "
                   f"{100 * numbers['digit_area_fraction']:.1f}% of the image")
     print(f"figures in {args.folder}/figures/, numbers in {args.folder}/explain.json")
     return 0
@@ -278,6 +287,19 @@ def cmd_report(args) -> int:
     print(f"HTML:  {made['html']} (self-contained, figures embedded)")
     if made["content"]["partial"]:
         log(made["content"]["partial"])
+    return 0
+
+
+# ---------------------------------------------------------------- mnistlab models
+
+def cmd_models(args) -> int:
+    from mnistlab.config import RunConfig
+    from mnistlab.models.registry import count_params, get_spec, list_models
+
+    for name in list_models():
+        spec = get_spec(name)
+        params = count_params(spec.build(RunConfig(model=name)))
+        print(f"{name:10s} {spec.label:10s} {params:>9,} params  from {spec.source}")
     return 0
 
 
@@ -332,6 +354,8 @@ def register(sub) -> None:
                    "default: start a local Ray instance")
     p.add_argument("--gpus-per-run", type=float, default=0.0, help="GPU share per Ray task, e.g. 0.25")
     p.add_argument("--cpus-per-run", type=int, default=1, help="CPUs per Ray task (torch threads in it)")
+    p.add_argument("--allow-mixed", action="store_true",
+                   help="resume a folder whose runs were made by other code, kernels, threads or CPU (marked mixed)")
     p.add_argument("--no-summary", action="store_true", help="skip tables and figures at the end")
     add_lang_arg(p, "figures and tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
@@ -347,7 +371,8 @@ def register(sub) -> None:
     p.add_argument("--tsne", action="store_true", help="t-SNE of learned features and separation numbers")
     p.add_argument("--gradcam", action="store_true", help="Grad-CAM (CNN) and saliency (MLP) grids")
     p.add_argument("--mlp-layer", choices=("penultimate", "first"), default="penultimate",
-                   help="MLP features: before the classifier, or after the first hidden layer (the notebook's)")
+                   help="MLP features: before the classifier, or after the first hidden layer (the notebook's); "
+                   "applies to every model that declares such a layer")
     p.add_argument("--max-points", type=int, default=10_000, help="test images in the t-SNE (default all 10,000)")
     add_lang_arg(p, "figure labels")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
@@ -365,6 +390,11 @@ def register(sub) -> None:
                    help="report a sweep with failed or unfinished runs, marked as partial")
     p.add_argument("--no-pdf", action="store_true", help="write report.tex but do not compile it")
     p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("models", help="list the registered models with their parameter counts",
+                       description="Every model `--models` accepts by name, with its label, parameter count at the "
+                       "default sizes, and where it comes from.")
+    p.set_defaults(handler=cmd_models)
 
     p = sub.add_parser("summarize", help="tables, statistics and figures of a sweep, from its store (no training)",
                        description="Recompute runs.csv, resultados/, summary.json, tables/aggregate.tex and "

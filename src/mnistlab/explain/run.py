@@ -14,13 +14,28 @@ import torch.nn.functional as F
 
 from mnistlab.atomic import to_json, write_atomic
 from mnistlab.data.mnist import Mnist, normalize, to_float
-from mnistlab.runs.folder import RunDirError, load_model, load_run
+from mnistlab.errors import RunDirError
+from mnistlab.models.registry import ModelSpec, get_spec
+from mnistlab.runs.folder import load_model, load_run
 
 
 @torch.inference_mode()
-def features(model, x: torch.Tensor, layer: str = "penultimate", batch_size: int = 4096) -> np.ndarray:
+def features(model, spec: ModelSpec, x: torch.Tensor, layer: str = "penultimate", batch_size: int = 4096) -> np.ndarray:
+    """A model's features for t-SNE: the input of its embedding layer, or the output of a named feature layer."""
     model.eval()
-    return torch.cat([model.features(x[i:i + batch_size], layer) for i in range(0, len(x), batch_size)]).numpy()
+    module = spec.feature_layers[layer](model) if layer in spec.feature_layers else spec.embedding_layer(model)
+    if module is None:
+        raise RunDirError(f"model {spec.name!r} has no Linear layer to take t-SNE features from")
+    grabbed: list[torch.Tensor] = []
+    take_output = layer in spec.feature_layers
+    hook = module.register_forward_hook(
+        lambda m, args, out: grabbed.append((out if take_output else args[0]).flatten(1).clone()))
+    try:
+        for i in range(0, len(x), batch_size):
+            model(x[i:i + batch_size])
+    finally:
+        hook.remove()
+    return torch.cat(grabbed).numpy()
 
 
 def separation(feats: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
@@ -49,12 +64,12 @@ def tsne(feats: np.ndarray, seed: int = 0, threads: int = 2) -> np.ndarray:
                       .fit(feats.astype(np.float32)))
 
 
-def gradcam(cnn, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Grad-CAM on the CNN's last conv layer (Captum), upsampled to 28x28 and scaled to [0, 1] per image."""
+def gradcam(model, layer, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Grad-CAM on `layer` (Captum), upsampled to the image size and scaled to [0, 1] per image."""
     from captum.attr import LayerAttribution, LayerGradCam
 
-    cam = LayerGradCam(cnn, cnn.conv2).attribute(x, target=target, relu_attributions=True)
-    cam = LayerAttribution.interpolate(cam, (28, 28), interpolate_mode="bilinear")
+    cam = LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)
+    cam = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear")
     return _unit(cam.detach())
 
 
@@ -78,13 +93,15 @@ def pick_examples(preds: dict, labels: np.ndarray, n_each: int = 6) -> np.ndarra
 
 
 def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam: bool = True,
-                mlp_layer: str = "penultimate", max_points: int = 10_000, lang: str = "pt",
+                feature_layer: str = "penultimate", max_points: int = 10_000, lang: str = "pt",
                 log=lambda msg: None) -> dict:
     """Write the explanation figures into folder/figures and their numbers into folder/explain.json."""
     from mnistlab.figures import explain as explain_plots
 
     payload = load_run(folder)
     models = {name: load_model(folder, name)[0] for name in payload["models"]}
+    specs = {name: get_spec(name) for name in models}
+    labels_of = {name: payload["models"][name].get("label") or specs[name].label for name in models}
     if not models:
         raise RunDirError(f"{folder}: holds no model to explain")
     raw = to_float(mnist.test_images)
@@ -94,26 +111,31 @@ def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam:
         logits = {name: torch.cat([m(x[i:i + 4096]) for i in range(0, len(x), 4096)]) for name, m in models.items()}
     preds = {name: lg.argmax(1).numpy() for name, lg in logits.items()}
     for name, model in models.items():
-        numbers[name] = {"test_acc": float((preds[name] == labels).mean())}
-        paths += explain_plots.misclassified(raw.numpy(), labels, torch.softmax(logits[name], 1).numpy(), name, figures, lang)
+        numbers[name] = {"test_acc": float((preds[name] == labels).mean()), "label": labels_of[name]}
+        paths += explain_plots.misclassified(raw.numpy(), labels, torch.softmax(logits[name], 1).numpy(), name,
+                                             labels_of[name], figures, lang)
         if do_tsne:
-            layer = mlp_layer if name == "mlp" else "penultimate"
+            layer = feature_layer if feature_layer in specs[name].feature_layers else "penultimate"
             start = time.perf_counter()
-            feats = features(model, x[:max_points], layer)
+            feats = features(model, specs[name], x[:max_points], layer)
             numbers[name].update(separation(feats, labels[:max_points]), feature_layer=layer,
                                  feature_dim=int(feats.shape[1]), points=len(feats))
-            log(f"[{name.upper()}] t-SNE of {len(feats):,} test features ({layer} layer, {feats.shape[1]} dims)")
+            log(f"[{labels_of[name]}] t-SNE of {len(feats):,} test features ({layer} layer, {feats.shape[1]} dims)")
             embedding = tsne(feats)
             numbers[name]["tsne_seconds"] = time.perf_counter() - start
-            paths += explain_plots.tsne_scatter(embedding, labels[:max_points], name, numbers[name], figures, lang)
+            paths += explain_plots.tsne_scatter(embedding, labels[:max_points], name, labels_of[name], numbers[name],
+                                                figures, lang)
     if do_gradcam:
         idx = pick_examples(preds, labels)
         for name, model in models.items():
             target = torch.from_numpy(preds[name][idx])
-            maps = gradcam(model, x[idx], target) if name == "cnn" else saliency(model, x[idx], target)
+            layer = specs[name].attribution_layer(model)
+            maps = gradcam(model, layer, x[idx], target) if layer is not None else saliency(model, x[idx], target)
+            method = "gradcam" if layer is not None else "saliency"
             paths += explain_plots.heatmap_grid(raw[idx].numpy(), maps.numpy(), labels[idx], preds[name][idx], name,
-                                                figures, lang)
+                                                labels_of[name], method, figures, lang)
             numbers[name]["attribution_on_digit"] = mass_on_digit(maps, raw[idx])
+            numbers[name]["attribution"] = method
         numbers["examples"] = idx.tolist()
         numbers["digit_area_fraction"] = float(_near_ink(raw[idx]).mean())
     previous = Path(folder) / "explain.json"  # keep numbers of the part not redone this time

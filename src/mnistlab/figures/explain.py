@@ -5,36 +5,40 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistlab.figures.run import MODEL_LABEL, plt, save
+from mnistlab.figures.style import new_figure, save, styled
 from mnistlab.i18n import t
 
 
-def tsne_scatter(embedding: np.ndarray, labels: np.ndarray, model: str, numbers: dict, folder: Path,
-                 lang: str = "pt") -> list[Path]:
-    """tsne_{model}: one colour and a legend entry per digit; the separation numbers in the title."""
-    pyplot = plt()
-    fig, ax = pyplot.subplots(figsize=(5.6, 5.0))
-    cmap = pyplot.get_cmap("tab10")
-    for c in range(10):
+@styled
+def tsne_scatter(embedding: np.ndarray, labels: np.ndarray, name: str, label: str, numbers: dict, folder: Path,
+                 lang: str = "pt", class_names: list[str] | None = None) -> list[Path]:
+    """tsne_{name}: one colour and a legend entry per class; the separation numbers in the title."""
+    import matplotlib
+
+    fig, ax = new_figure(figsize=(5.6, 5.0))
+    cmap = matplotlib.colormaps["tab10"]
+    for c in range(int(labels.max()) + 1):
         m = labels == c
-        ax.scatter(embedding[m, 0], embedding[m, 1], s=2, color=cmap(c), label=str(c), rasterized=True)
+        ax.scatter(embedding[m, 0], embedding[m, 1], s=2, color=cmap(c % 10),
+                   label=class_names[c] if class_names else str(c), rasterized=True)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
-    ax.set_title(f"{t('tsne_title', lang, model=MODEL_LABEL[model])}\n"
+    ax.set_title(f"{t('tsne_title', lang, model=label)}\n"
                  f"10-NN acc {numbers['knn10_acc']:.3f} · silhouette {numbers['silhouette']:.3f}", fontsize=10)
     ax.legend(markerscale=5, bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=8)
-    return save(fig, folder / f"tsne_{model}")
+    return save(fig, folder / f"tsne_{name}")
 
 
-def heatmap_grid(images, maps, labels, preds, model: str, folder: Path, lang: str = "pt") -> list[Path]:
-    """gradcam_cnn / saliency_mlp: each digit in grey with its map overlaid, true/pred labels above."""
-    pyplot = plt()
+@styled
+def heatmap_grid(images, maps, labels, preds, name: str, label: str, method: str, folder: Path,
+                 lang: str = "pt") -> list[Path]:
+    """gradcam_{name} / saliency_{name}: each image in grey with its map overlaid, true/pred labels above."""
     n = len(images)
     cols = min(6, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = pyplot.subplots(rows, cols, figsize=(1.5 * cols, 1.7 * rows + 0.3), squeeze=False,
-                                layout="constrained")
+    fig, axes = new_figure(figsize=(1.5 * cols, 1.7 * rows + 0.3), rows=rows, cols=cols, squeeze=False,
+                           layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for i in range(n):
@@ -43,27 +47,25 @@ def heatmap_grid(images, maps, labels, preds, model: str, folder: Path, lang: st
         ax.imshow(maps[i, 0], cmap="jet", alpha=0.45, vmin=0, vmax=1)
         wrong = labels[i] != preds[i]
         ax.set_title(t("true_pred", lang, t=labels[i], p=preds[i]), fontsize=8, color="red" if wrong else "black")
-    key = "gradcam_title" if model == "cnn" else "saliency_title"
-    fig.suptitle(t(key, lang, model=MODEL_LABEL[model]), fontsize=10)
-    name = "gradcam_cnn" if model == "cnn" else f"saliency_{model}"
-    return save(fig, folder / name)
+    fig.suptitle(t(f"{method}_title", lang, model=label), fontsize=10)
+    return save(fig, folder / f"{method}_{name}")
 
 
-def misclassified(images, labels: np.ndarray, probs: np.ndarray, model: str, folder: Path, lang: str = "pt",
-                  n: int = 16) -> list[Path]:
-    """misclassified_{model}: the n wrong predictions the model was most sure of."""
-    pyplot = plt()
+@styled
+def misclassified(images, labels: np.ndarray, probs: np.ndarray, name: str, label: str, folder: Path,
+                  lang: str = "pt", n: int = 16) -> list[Path]:
+    """misclassified_{name}: the n wrong predictions the model was most sure of."""
     preds = probs.argmax(1)
     wrong = np.flatnonzero(preds != labels)
     order = wrong[np.argsort(-probs[wrong, preds[wrong]], kind="stable")][:n]
     cols = 8
     rows = max(1, int(np.ceil(len(order) / cols)))
-    fig, axes = pyplot.subplots(rows, cols, figsize=(1.3 * cols, 1.55 * rows + 0.3), squeeze=False,
-                                layout="constrained")
+    fig, axes = new_figure(figsize=(1.3 * cols, 1.55 * rows + 0.3), rows=rows, cols=cols, squeeze=False,
+                           layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, order):
         ax.imshow(images[i, 0], cmap="gray_r", vmin=0, vmax=1)
         ax.set_title(f"{t('true_pred', lang, t=labels[i], p=preds[i])}\n{probs[i, preds[i]]:.2f}", fontsize=7)
-    fig.suptitle(t("misclassified_title", lang, model=MODEL_LABEL[model]), fontsize=10)
-    return save(fig, folder / f"misclassified_{model}")
+    fig.suptitle(t("misclassified_title", lang, model=label), fontsize=10)
+    return save(fig, folder / f"misclassified_{name}")

@@ -1,104 +1,62 @@
-"""Every figure, one plot per file as in the notebook, saved as PNG and vector PDF, readable in print."""
+"""Figures of one run: training curves, confusion matrix, per-class recall. One plot per file."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from mnistlab.figures.style import MARKERS, new_figure, save, styled
 from mnistlab.i18n import t
 
-MODEL_LABEL = {"mlp": "MLP", "cnn": "CNN"}
 
-
-def plt():
-    """matplotlib.pyplot with a headless backend, imported only when a figure is drawn."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as pyplot
-
-    pyplot.rcParams.update({"figure.figsize": (5.0, 3.6), "font.size": 10, "axes.titlesize": 11,
-                            "savefig.dpi": 150, "axes.grid": True, "grid.alpha": 0.3})
-    return pyplot
-
-
-def save(fig, stem: Path) -> list[Path]:
-    """Write stem.png and stem.pdf (each via temp file + rename) and close the figure."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    # The tight bounding box, measured once for both files: savefig(bbox_inches="tight") would draw each
-    # figure twice per format (12 files in a run: 1.10 s -> 0.79 s).
-    if fig.get_layout_engine() is not None:
-        fig.draw_without_rendering()  # constrained layout places the axes during a draw
-    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)
-    for ext in ("png", "pdf"):
-        final = stem.with_suffix(f".{ext}")
-        fd, tmp = tempfile.mkstemp(dir=stem.parent, prefix=f".{stem.name}.", suffix=f".{ext}")
-        os.close(fd)
-        try:
-            fig.savefig(tmp, format=ext, bbox_inches=bbox)
-            os.replace(tmp, final)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        paths.append(final)
-    plt().close(fig)
-    return paths
-
-
-def model_label(model: str, params: int | None = None, lang: str = "pt") -> str:
-    label = MODEL_LABEL.get(model, model.upper())
-    if not params:
-        return label
-    count = f"{params:,}".replace(",", "." if lang == "pt" else ",")  # 269.322 in pt, 269,322 in en
-    return f"{label} ({count} {t('params', lang)})"
-
-
-def training_curves(history: dict, model: str, folder: Path, lang: str = "pt") -> list[Path]:
-    """{model}_curves_loss and {model}_curves_acc: train vs val per epoch, as in the notebook."""
-    pyplot = plt()
-    label = MODEL_LABEL.get(model, model)
+@styled
+def training_curves(history: dict, name: str, label: str, folder: Path, lang: str = "pt") -> list[Path]:
+    """{name}_curves_loss and {name}_curves_acc: train vs val per epoch, as in the notebook."""
     paths = []
     for metric, ylabel, suffix in (("loss", t("loss", lang), "loss"), ("acc", t("accuracy", lang), "acc")):
-        fig, ax = pyplot.subplots()
+        fig, ax = new_figure()
         ax.plot(history["epoch"], history[f"train_{metric}"], marker="o", ms=3, label=t("train", lang))
-        ax.plot(history["epoch"], history[f"val_{metric}"], marker="s", ms=3, label=t("val", lang))
+        if any(v is not None for v in history.get(f"val_{metric}", [])):
+            ax.plot(history["epoch"], history[f"val_{metric}"], marker="s", ms=3, label=t("val", lang))
         ax.set_xlabel(t("epoch", lang))
         ax.set_ylabel(ylabel)
         ax.set_title(f"{label} — {ylabel}")
         ax.legend()
-        paths += save(fig, folder / f"{model}_curves_{suffix}")
+        paths += save(fig, folder / f"{name}_curves_{suffix}")
     return paths
 
 
-def confusion_matrix(cm, model: str, folder: Path, lang: str = "pt") -> list[Path]:
-    """cm_{model}: counts annotated in each cell, so it reads in black and white too."""
-    pyplot = plt()
+@styled
+def confusion_matrix(cm, name: str, label: str, folder: Path, lang: str = "pt",
+                     class_names: list[str] | None = None) -> list[Path]:
+    """cm_{name}: counts annotated in each cell, so it reads in black and white too."""
     cm = np.asarray(cm)
-    fig, ax = pyplot.subplots(figsize=(5.2, 4.6))
+    k = cm.shape[0]
+    fig, ax = new_figure(figsize=(5.2, 4.6) if class_names is None else (6.4, 5.6))
     im = ax.imshow(cm, interpolation="nearest", cmap="Blues")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     ax.grid(False)
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    if class_names is not None:
+        ax.set_xticklabels(class_names, rotation=45, ha="right", fontsize=8)
+        ax.set_yticklabels(class_names, fontsize=8)
     threshold = cm.max() / 2
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
+    for i in range(k):
+        for j in range(k):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
                     color="white" if cm[i, j] > threshold else "black")
     ax.set_xlabel(t("predicted", lang))
     ax.set_ylabel(t("true", lang))
-    ax.set_title(f"{t('confusion', lang)} — {MODEL_LABEL.get(model, model)}")
-    return save(fig, folder / f"cm_{model}")
+    ax.set_title(f"{t('confusion', lang)} — {label}")
+    return save(fig, folder / f"cm_{name}")
 
 
+@styled
 def per_class_recall(series: list[dict], title: str, stem: Path, lang: str = "pt") -> list[Path]:
-    """Recall of each digit vs its number of training examples; series: label, counts[10], recall[10]."""
-    pyplot = plt()
-    fig, ax = pyplot.subplots()
-    for s, marker in zip(series, "osD^v<>"):
+    """Recall of each class vs its number of training examples; series: label, counts[k], recall[k]."""
+    fig, ax = new_figure()
+    for s, marker in zip(series, MARKERS):
         ax.scatter(s["counts"], s["recall"], marker=marker, label=s["label"], alpha=0.8)
         for digit, (x, y) in enumerate(zip(s["counts"], s["recall"])):
             ax.annotate(str(digit), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)

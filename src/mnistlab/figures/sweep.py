@@ -7,19 +7,19 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistlab.figures.run import model_label, per_class_recall, plt, save
+from mnistlab.figures.run import per_class_recall
+from mnistlab.figures.style import LINESTYLES, MARKERS, model_label, new_figure, save, styled
 from mnistlab.i18n import t
 from mnistlab.stats import mean_ci
 
-MARKERS = {"mlp": "o", "cnn": "s"}
-LINESTYLES = ["-", "--", ":", "-."]
 
-
+@styled
 def band_plot(series: list[dict], xlabel: str, ylabel: str, title: str, stem: Path, logx: bool = False,
               percent: bool = False) -> list[Path]:
     """Lines of means with shaded 95% CI bands; each series: label, x, mean, low, high, marker, ls."""
-    pyplot = plt()
-    fig, ax = pyplot.subplots(figsize=(5.6, 3.8))
+    from matplotlib.ticker import ScalarFormatter
+
+    fig, ax = new_figure(figsize=(5.6, 3.8))
     scale = 100 if percent else 1
     for s in series:
         x, mean = np.asarray(s["x"], float), scale * np.asarray(s["mean"], float)
@@ -30,7 +30,7 @@ def band_plot(series: list[dict], xlabel: str, ylabel: str, title: str, stem: Pa
     if logx:
         ax.set_xscale("log")
         ax.set_xticks(sorted({v for s in series for v in s["x"]}))
-        ax.get_xaxis().set_major_formatter(pyplot.matplotlib.ticker.ScalarFormatter())
+        ax.get_xaxis().set_major_formatter(ScalarFormatter())
         ax.minorticks_off()
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel + (" (%)" if percent else ""))
@@ -39,61 +39,65 @@ def band_plot(series: list[dict], xlabel: str, ylabel: str, title: str, stem: Pa
     return save(fig, stem)
 
 
-def _series_by_budget(aggregates: list[dict], metric: str, variant: str, lang: str) -> list[dict]:
+def _series_by_budget(aggregates: list[dict], metric: str, variant: str, models: list[str],
+                      labels: dict[str, str], lang: str) -> list[dict]:
     out = []
-    for model in ("mlp", "cnn"):
+    for i, model in enumerate(models):
         recs = [a for a in aggregates if a["model"] == model and a["variant"] == variant]
         if recs:
-            out.append({"label": model_label(model, recs[0]["params"], lang), "marker": MARKERS[model],
+            out.append({"label": model_label(labels[model], recs[0]["params"], lang), "marker": MARKERS[i % 10],
                         "x": [a["samples_per_class"] for a in recs], "mean": [a[metric]["mean"] for a in recs],
                         "low": [a[metric]["ci_low"] for a in recs], "high": [a[metric]["ci_high"] for a in recs]})
     return out
 
 
-def budget_figures(aggregates: list[dict], folder: Path, lang: str = "pt") -> list[Path]:
+def budget_figures(aggregates: list[dict], models: list[str], labels: dict[str, str], folder: Path,
+                   lang: str = "pt") -> list[Path]:
     """Learning curve, generalization gap and early-stopping epoch vs samples per class, per variant."""
     paths = []
-    for variant in sorted({a["variant"] for a in aggregates}):
+    variants = sorted({a["variant"] for a in aggregates})
+    for variant in variants:
         suffix = "" if variant == "base" else f"_{variant}"
         tag = "" if variant == "base" else f" ({variant})"
         for metric, name, ylabel, title, percent in (
                 ("test_acc", "learning_curve", t("test_acc", lang), t("learning_curve", lang), True),
                 ("gap_at_best", "gap_vs_budget", t("gap", lang), t("gap_title", lang), True),
                 ("epochs_run", "stop_epoch_vs_budget", t("stop_epoch", lang), t("stop_title", lang), False)):
-            series = _series_by_budget(aggregates, metric, variant, lang)
+            series = _series_by_budget(aggregates, metric, variant, models, labels, lang)
             paths += band_plot(series, t("samples_per_class", lang), ylabel, title + tag,
                                folder / f"{name}{suffix}", logx=True, percent=percent)
-    variants = sorted({a["variant"] for a in aggregates})
     if len(variants) > 1:  # a study: every variant on one learning curve, so they can be compared
         series = []
         for i, variant in enumerate(variants):
-            for s in _series_by_budget(aggregates, "test_acc", variant, lang):
+            for s in _series_by_budget(aggregates, "test_acc", variant, models, labels, lang):
                 series.append({**s, "label": f"{s['label']}, {variant}", "ls": LINESTYLES[i % len(LINESTYLES)]})
         paths += band_plot(series, t("samples_per_class", lang), t("test_acc", lang), t("learning_curve", lang),
                            folder / "learning_curve_variants", logx=True, percent=True)
     return paths
 
 
-def mean_loss_curves(rows: list[dict], folder: Path, lang: str = "pt") -> list[Path]:
+@styled
+def mean_loss_curves(rows: list[dict], models: list[str], labels: dict[str, str], folder: Path,
+                     lang: str = "pt") -> list[Path]:
     """Per budget: train and val loss averaged over seeds (over the runs still training at each epoch)."""
-    pyplot = plt()
     paths = []
     cells = defaultdict(list)
     for r in rows:
         if r["variant"] == "base":
             cells[r["samples_per_class"]].append(r)
     for budget, members in sorted(cells.items()):
-        fig, ax = pyplot.subplots()
-        for model in ("mlp", "cnn"):
+        fig, ax = new_figure()
+        for i, model in enumerate(models):
             hist = [json.loads(r["result"])["history"] for r in members if r["model"] == model]
             if not hist:
                 continue
-            label = model_label(model, next(r["params"] for r in members if r["model"] == model), lang)
+            label = model_label(labels[model], next(r["params"] for r in members if r["model"] == model), lang)
             for split, ls in (("train", "-"), ("val", "--")):
                 curves = [h[f"{split}_loss"] for h in hist]
                 length = max(map(len, curves))
-                mean = [np.mean([c[e] for c in curves if len(c) > e and c[e] is not None]) for e in range(length)]
-                ax.plot(range(1, length + 1), mean, ls=ls, marker=MARKERS[model], ms=3,
+                mean = [np.mean([c[e] for c in curves if len(c) > e and c[e] is not None] or [np.nan])
+                        for e in range(length)]
+                ax.plot(range(1, length + 1), mean, ls=ls, marker=MARKERS[i % 10], ms=3,
                         label=f"{label} {t(split, lang)} (n={len(curves)})")
         ax.set_xlabel(t("epoch", lang))
         ax.set_ylabel(t("loss", lang))
@@ -103,9 +107,10 @@ def mean_loss_curves(rows: list[dict], folder: Path, lang: str = "pt") -> list[P
     return paths
 
 
-def robustness_figure(rows: list[dict], kind: str, folder: Path, lang: str = "pt") -> list[Path]:
+def robustness_figure(rows: list[dict], kind: str, models: list[str], labels: dict[str, str], folder: Path,
+                      lang: str = "pt") -> list[Path]:
     """Per budget: test accuracy vs test-time corruption level, a line per (variant, model), mean and 95% CI."""
-    groups = defaultdict(lambda: defaultdict(list))
+    groups: dict = defaultdict(lambda: defaultdict(list))
     params = {}
     for r in rows:
         params[r["model"]] = r["params"]
@@ -118,22 +123,24 @@ def robustness_figure(rows: list[dict], kind: str, folder: Path, lang: str = "pt
     for budget in sorted({b for b, _, _ in groups}):
         series = []
         variants = sorted({v for b, v, _ in groups if b == budget})
-        for (b, variant, model), by_level in sorted(groups.items()):
+        for (b, variant, model), by_level in sorted(groups.items(), key=lambda g: (g[0][1], models.index(g[0][2]))):
             if b != budget:
                 continue
             xs = sorted(by_level)
-            stats = [mean_ci(by_level[x]) for x in xs]
-            series.append({"label": f"{model_label(model, params[model], lang)}, {variant}", "marker": MARKERS[model],
+            cis = [mean_ci(by_level[x]) for x in xs]
+            series.append({"label": f"{model_label(labels[model], params[model], lang)}, {variant}",
+                           "marker": MARKERS[models.index(model) % 10],
                            "ls": LINESTYLES[variants.index(variant) % len(LINESTYLES)], "x": xs,
-                           "mean": [s["mean"] for s in stats], "low": [s["ci_low"] for s in stats],
-                           "high": [s["ci_high"] for s in stats]})
+                           "mean": [s["mean"] for s in cis], "low": [s["ci_low"] for s in cis],
+                           "high": [s["ci_high"] for s in cis]})
         paths += band_plot(series, xlabel, t("test_acc", lang), f"{title} — {budget}/cl.",
                            folder / f"robustness_{kind}_spc{budget}", percent=True)
     return paths
 
 
-def per_class_figures(rows: list[dict], folder: Path, lang: str = "pt") -> list[Path]:
-    """For each imbalanced variant: mean recall per digit (over seeds) vs its training count, both models."""
+def per_class_figures(rows: list[dict], models: list[str], labels: dict[str, str], folder: Path,
+                      lang: str = "pt") -> list[Path]:
+    """For each imbalanced variant: mean recall per class (over seeds) vs its training count, every model."""
     groups = defaultdict(list)
     for r in rows:
         if json.loads(r["config"])["imbalance"]:
@@ -141,12 +148,13 @@ def per_class_figures(rows: list[dict], folder: Path, lang: str = "pt") -> list[
     paths = []
     for (variant, budget), members in sorted(groups.items()):
         series = []
-        for model in ("mlp", "cnn"):
+        for model in models:
             results = [json.loads(r["result"]) for r in members if r["model"] == model]
             if results:
-                recall = [float(np.mean([res["report"][str(c)]["recall"] for res in results])) for c in range(10)]
+                k = len(results[0]["train_counts"])
+                recall = [float(np.mean([res["report"][str(c)]["recall"] for res in results])) for c in range(k)]
                 params = next(r["params"] for r in members if r["model"] == model)
-                series.append({"label": f"{model_label(model, params, lang)} (n={len(results)})", "counts":
+                series.append({"label": f"{model_label(labels[model], params, lang)} (n={len(results)})", "counts":
                                results[0]["train_counts"], "recall": recall})
         title = f"{t('recall', lang)} — {variant}, {budget}/cl."
         paths += per_class_recall(series, title, folder / f"per_class_recall_{variant}_spc{budget}", lang)

@@ -1,4 +1,18 @@
 """Models: the registry (register_model / get_model / list_models) and the architectures it knows."""
-from mnistlab.models.notebook import MLP, SmallCNN, build_model, count_params, train_flops_per_sample
+from mnistlab.models.notebook import MLP, SmallCNN
+from mnistlab.models.registry import (
+    ModelSpec,
+    build_model,
+    count_params,
+    get_model,
+    get_spec,
+    label_of,
+    list_models,
+    model_order,
+    register_model,
+    train_flops_per_sample,
+)
 
-__all__ = ["MLP", "SmallCNN", "build_model", "count_params", "train_flops_per_sample"]
+__all__ = ["MLP", "SmallCNN", "ModelSpec", "build_model", "count_params", "get_model", "get_spec", "label_of",
+           "list_models", "model_order", "register_model",
+           "train_flops_per_sample"]

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from mnistlab.atomic import write_atomic
 from mnistlab.errors import ReportError
-from mnistlab.figures.run import MODEL_LABEL
 from mnistlab.i18n import CATALOG, LANGS, number, t
 
 TEX_SPECIAL = {"\\": r"\textbackslash{}", "%": r"\%", "_": r"\_", "&": r"\&", "#": r"\#", "$": r"\$",
@@ -34,15 +33,18 @@ def _pct(value: float, lang: str) -> str:
 
 def run_content(folder: Path, out: Path, lang: str) -> dict:
     from mnistlab.figures import run as plots
+    from mnistlab.models.registry import label_of
     from mnistlab.runs.folder import load_run
+    from mnistlab.runs.outcome import ModelResult
 
     payload = load_run(folder)
-    models = payload["models"]
+    models = {name: ModelResult.from_dict(r) for name, r in payload["models"].items()}
+    labels = {name: r.label or label_of(name) for name, r in models.items()}
     figures = []
     for name, r in models.items():
-        label = MODEL_LABEL[name]
-        plots.training_curves(r["history"], name, out / "figures", lang)
-        plots.confusion_matrix(r["confusion"], name, out / "figures", lang)
+        label = labels[name]
+        plots.training_curves(r.history, name, label, out / "figures", lang)
+        plots.confusion_matrix(r.confusion, name, label, out / "figures", lang)
         figures += [(f"{name}_curves_loss", t("cap_curves_loss", lang, model=label)),
                     (f"{name}_curves_acc", t("cap_curves_acc", lang, model=label)),
                     (f"cm_{name}", t("cap_cm", lang, model=label))]
@@ -53,25 +55,33 @@ def run_content(folder: Path, out: Path, lang: str) -> dict:
             figures.append((extra.stem, t("cap_other", lang, name=extra.stem.replace("_", " "))))
     header = [t("model", lang), t("params", lang), t("epochs", lang), t("best_epoch", lang), "best_val_loss",
               "final_val_acc", "test_acc"]
-    rows = [[MODEL_LABEL[n], f"{r['params']:,}".replace(",", "." if lang == "pt" else ","), r["epochs_run"],
-             r["best_epoch"], number(r["best_val_loss"], lang, 4), number(r["final_val_acc"], lang, 4),
-             number(r["test_acc"], lang, 4)] for n, r in models.items()]
+    rows = [[labels[n], f"{r.params:,}".replace(",", "." if lang == "pt" else ","), r.epochs_run,
+             r.best_epoch, number(r.best_val_loss, lang, 4), number(r.final_val_acc, lang, 4),
+             number(r.test_acc, lang, 4)] for n, r in models.items()]
     findings = []
-    if {"mlp", "cnn"} <= set(models):
-        m, c = models["mlp"], models["cnn"]
-        best, worst = ("cnn", "mlp") if c["test_acc"] >= m["test_acc"] else ("mlp", "cnn")
-        findings.append(t("run_finding", lang, spc=m["config"]["samples_per_class"], seed=m["config"]["seed"],
-                          best=MODEL_LABEL[best], worst=MODEL_LABEL[worst],
-                          best_acc=_pct(models[best]["test_acc"], lang), worst_acc=_pct(models[worst]["test_acc"], lang),
-                          diff=number(100 * abs(c["test_acc"] - m["test_acc"]), lang), mlp_ep=m["epochs_run"],
-                          mlp_best=m["best_epoch"], cnn_ep=c["epochs_run"], cnn_best=c["best_epoch"]))
-    config = {k: v for k, v in next(iter(models.values()))["config"].items() if k != "model"}
+    if len(models) >= 2:
+        ranked = sorted(models, key=lambda n: -models[n].test_acc)
+        best, worst = models[ranked[0]], models[ranked[-1]]
+        findings.append(t("run_finding", lang, spc=best.config["samples_per_class"], seed=best.config["seed"],
+                          best=labels[ranked[0]], worst=labels[ranked[-1]], best_acc=_pct(best.test_acc, lang),
+                          worst_acc=_pct(worst.test_acc, lang), diff=number(100 * (best.test_acc - worst.test_acc),
+                                                                            lang)))
+        stops = [t("run_stop_item", lang, model=labels[n], ep=r.epochs_run, best=r.best_epoch)
+                 for n, r in models.items()]
+        findings[-1] += " " + t("run_stops", lang, items=_join(stops, lang))
+    config = {k: v for k, v in next(iter(models.values())).config.items() if k != "model"}
     return {"kind": "run", "title": t("report_run", lang), "config": config, "header": header, "rows": rows,
             "findings": findings, "figures": figures, "partial": None}
 
 
+def _join(items: list[str], lang: str) -> str:
+    """'a, b and c' as each language writes it."""
+    last = " e " if lang == "pt" else " and "
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + last + items[-1]
+
+
 def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> dict:
-    from mnistlab.sweeps.runner import load_spec
+    from mnistlab.sweeps.grid import load_spec
     from mnistlab.sweeps.summary import summarize
 
     summary = summarize(folder, lang, out=out)
@@ -90,7 +100,7 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
     for a in summary["aggregates"]:
         acc = a["test_acc"]
         ci = f"[{number(100 * acc['ci_low'], lang)}, {number(100 * acc['ci_high'], lang)}]" if a["n"] > 1 else "--"
-        rows.append([a["variant"], MODEL_LABEL[a["model"]], a["samples_per_class"], a["n"],
+        rows.append([a["variant"], summary["labels"][a["model"]], a["samples_per_class"], a["n"],
                      number(100 * acc["mean"], lang), ci, number(a["epochs_run"]["mean"], lang, 1),
                      number(100 * a["gap_at_best"]["mean"], lang, 1)])
     findings = summary["findings"]  # written by summarize() in this report's language

@@ -11,8 +11,9 @@ import torch
 
 from mnistlab.atomic import to_json, write_atomic
 from mnistlab.config import RunConfig
+from mnistlab.i18n import t
 from mnistlab.errors import RunDirError
-from mnistlab.models.notebook import build_model
+from mnistlab.models import build_model
 
 RESULTADOS_COLUMNS = ["modelo", "best_val_loss", "final_val_acc", "test_acc", "params"]  # the notebook's
 SCHEMA = 1
@@ -25,7 +26,7 @@ def resultados_csv(results: list) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(RESULTADOS_COLUMNS)
     for r in results:
-        writer.writerow([r.model.upper(), r.best_val_loss, r.final_val_acc, r.test_acc, r.params])
+        writer.writerow([r.label or label_of(r.model), r.best_val_loss, r.final_val_acc, r.test_acc, r.params])
     return buf.getvalue()
 
 
@@ -58,13 +59,12 @@ def write_run(folder: Path, results: list, models: dict, env: dict, data: dict, 
         written.append(write_atomic(folder / f"{r.model}.safetensors",
                                     safetensors_bytes(state, metadata={"config": json.dumps(r.config)})))
         written.append(write_atomic(folder / f"classification_report_{r.model}.txt", r.report_text))
-        written += plots.training_curves(r.history, r.model, folder / "figures", lang)
-        written += plots.confusion_matrix(r.confusion, r.model, folder / "figures", lang)
+        written += plots.training_curves(r.history, r.model, r.label, folder / "figures", lang)
+        written += plots.confusion_matrix(r.confusion, r.model, r.label, folder / "figures", lang)
         if r.config["imbalance"]:
             recall = [r.report[str(c)]["recall"] for c in range(10)]
-            written += plots.per_class_recall([{"label": plots.MODEL_LABEL[r.model], "counts": r.train_counts,
-                                                "recall": recall}], plots.t("per_class_title", lang,
-                                                model=plots.MODEL_LABEL[r.model]),
+            written += plots.per_class_recall([{"label": r.label, "counts": r.train_counts, "recall": recall}],
+                                              t("per_class_title", lang, model=r.label),
                                               folder / "figures" / f"per_class_{r.model}", lang)
     written.append(write_atomic(folder / "resultados.csv", resultados_csv(results)))
     payload = {"schema": SCHEMA, "kind": "run", "run_key": run_key(r.key for r in results),

@@ -111,3 +111,14 @@ def all_rows(conn) -> list[dict]:
 
 def counts(conn) -> dict:
     return dict(conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall())
+
+
+def get_meta(conn, name: str):
+    """A value of the store's meta table (JSON), or None."""
+    row = conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def set_meta(conn, name: str, value) -> None:
+    with conn:
+        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, json.dumps(value, sort_keys=True)))

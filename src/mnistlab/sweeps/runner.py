@@ -6,79 +6,18 @@ every key already `done`/`diverged` in the store and redoes only the rest.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import signal
-import traceback
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from mnistlab.atomic import write_atomic
-from mnistlab.config import ConfigError, RunConfig, validate
 from mnistlab.errors import SweepError
 from mnistlab.runs import store
-
-SPEC_NAME = "sweep.json"
-GRID_FIELDS = ("model", "samples_per_class", "seed")
-FINISHED = ("done", "diverged")
-
-
-def base_config(cfg: RunConfig) -> dict:
-    """A config's values without the grid's own axes: what every run of a sweep shares."""
-    return {k: v for k, v in cfg.to_dict().items() if k not in GRID_FIELDS}
-
-
-
-@dataclass
-class SweepSpec:
-    base: dict = field(default_factory=dict)      # RunConfig fields shared by every run
-    models: list = field(default_factory=lambda: ["mlp", "cnn"])
-    budgets: list = field(default_factory=lambda: [50, 100, 300, 1000])
-    seeds: list = field(default_factory=lambda: [0, 1, 2, 3, 4])
-    variants: list = field(default_factory=lambda: [{"label": "base", "overrides": {}}])
-    study: str = "main"
-
-    def plan(self) -> list[tuple[str, RunConfig]]:
-        """(variant label, validated config) for every cell of the grid, in a stable order."""
-        if not self.models or not self.budgets or not self.seeds:
-            raise ConfigError("the sweep grid is empty: give at least one model, budget and seed")
-        out = []
-        for variant in self.variants:
-            for budget in self.budgets:
-                for seed in self.seeds:
-                    for model in self.models:
-                        values = {**self.base, **variant["overrides"], "model": model,
-                                  "samples_per_class": budget, "seed": seed}
-                        out.append((variant["label"], validate(RunConfig.from_dict(values))))
-        return out
-
-    def merged_with(self, other: "SweepSpec") -> "SweepSpec":
-        """The union of two grids over the same base config (a sweep folder may grow, never change)."""
-        if other.base != self.base or other.study != self.study:
-            diff = sorted(k for k in set(self.base) | set(other.base) if self.base.get(k) != other.base.get(k))
-            raise SweepError(f"this folder holds a sweep with a different configuration ({', '.join(diff) or 'study'}"
-                             "); use another --out")
-        union = lambda a, b: sorted(set(a) | set(b))  # noqa: E731
-        labels = {v["label"] for v in self.variants}
-        return SweepSpec(self.base, [m for m in ("mlp", "cnn") if m in set(self.models) | set(other.models)],
-                         union(self.budgets, other.budgets), union(self.seeds, other.seeds),
-                         self.variants + [v for v in other.variants if v["label"] not in labels], self.study)
-
-
-def load_spec(folder: Path) -> SweepSpec | None:
-    path = Path(folder) / SPEC_NAME
-    if not path.is_file():
-        return None
-    try:
-        return SweepSpec(**json.loads(path.read_text()))
-    except (ValueError, TypeError) as e:
-        raise SweepError(f"{path}: unreadable sweep spec ({e})") from None
-
-
-def save_spec(folder: Path, spec: SweepSpec) -> None:
-    write_atomic(Path(folder) / SPEC_NAME, json.dumps(asdict(spec), indent=1))
-
+from mnistlab.runs.job import Job
+from mnistlab.runs.outcome import FINISHED
+from mnistlab.sweeps.executors.base import Executor
+from mnistlab.sweeps.grid import SweepSpec, load_spec, save_spec
 
 @contextmanager
 def exclusive(folder: Path):
@@ -117,51 +56,6 @@ def deferred_interrupt():
         raise KeyboardInterrupt
 
 
-def run_local(items, data, on_start=None):
-    """The local executor: one run after another in this process. Yields (item, status, result, message)."""
-    from mnistlab.runs.pipeline import train_one
-
-    for item in items:
-        if on_start:
-            on_start(item)
-        variant, cfg, key = item
-        try:
-            result, _ = train_one(cfg, data)
-        except Exception as e:  # noqa: BLE001 - a failing run is recorded, the sweep goes on
-            yield item, "failed", None, f"{type(e).__name__}: {e} | {traceback.format_exc(limit=-1).strip()}"
-            continue
-        yield item, result.status, result.to_dict(), result.message
-
-
-def run_batched(items, data, on_start=None, models=("mlp", "cnn")):
-    """The batched executor: the seeds of each sweep cell (of the given models) train together, vmapped."""
-    from collections import defaultdict
-
-    from mnistlab.runs.pipeline import finish
-    from mnistlab.training.stacked import batchable, cell_key, fit_batched
-
-    groups = defaultdict(list)
-    for item in items:
-        together = batchable(item[1]) and item[1].model in models
-        groups[cell_key(item[1]) if together else ("alone", item[2])].append(item)
-    for group in groups.values():
-        if len(group) == 1:
-            yield from run_local(group, data, on_start)
-            continue
-        for item in group:
-            if on_start:
-                on_start(item)
-        try:
-            trained = fit_batched([cfg for _, cfg, _ in group], data)
-        except Exception as e:  # noqa: BLE001 - recorded per run, the sweep goes on
-            for item in group:
-                yield item, "failed", None, f"{type(e).__name__}: {e} | {traceback.format_exc(limit=-1).strip()}"
-            continue
-        for item, (fitted, model, train_y) in zip(group, trained):
-            result = finish(item[1], data, model, fitted, train_y)
-            yield item, result.status, result.to_dict(), result.message
-
-
 @dataclass
 class SweepOutcome:
     total: int
@@ -169,13 +63,42 @@ class SweepOutcome:
     finished: int
     failed: list
     interrupted: bool = False
+    mixed: bool = False
 
 
-def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=None, executor=None,
-              log=lambda msg: None, on_result=None) -> SweepOutcome:
+def check_identity(conn, current: dict, allow_mixed: bool, folder: Path) -> bool:
+    """Refuse to add results made by other code, kernels, threads or CPU to a store (unless allowed).
+
+    Returns whether the store is (now) mixed. A store from before identities were recorded has none.
+    """
+    recorded = store.get_meta(conn, "identity")
+    has_runs = bool(store.counts(conn))
+    if recorded is None and not has_runs:
+        store.set_meta(conn, "identity", current)
+        return bool(store.get_meta(conn, "mixed"))
+    if recorded == current:
+        return bool(store.get_meta(conn, "mixed"))
+    if recorded is None:
+        why = "it was written by an older mnistlab that recorded no code identity"
+    else:
+        diff = ", ".join(f"{k} {recorded.get(k)!r} -> {current.get(k)!r}" for k in current
+                         if recorded.get(k) != current.get(k))
+        why = f"its runs were made with other code or settings ({diff})"
+    if not allow_mixed:
+        raise SweepError(f"{folder}: cannot resume: {why}; new results would pool with old ones under the same "
+                         "keys. Use another --out, or pass --allow-mixed to add them anyway (marked as mixed)")
+    store.set_meta(conn, "mixed", True)
+    return True
+
+
+def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=None, executor: Executor | None = None,
+              log=lambda msg: None, on_result=None, allow_mixed: bool = False) -> SweepOutcome:
     """Run what is missing of `spec` in `folder` and record every run in the store."""
     from mnistlab.data.mnist import load_mnist
-    from mnistlab.runs.pipeline import DeviceData, environment, resolve_device
+    from mnistlab.data.resident import ResidentData
+    from mnistlab.runs.outcome import environment, identity
+    from mnistlab.sweeps.executors.local import LocalExecutor
+    from mnistlab.training.device import resolve_device
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -185,30 +108,31 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
             spec = previous.merged_with(spec) if previous else spec
             plan = spec.plan()
             mnist = load_mnist(data_dir, log=log)
+            jobs = [Job.of(cfg, mnist.checksums, variant) for variant, cfg in plan]
             conn = store.connect(folder, mnist.checksums)
-            save_spec(folder, spec)
-            items = [(variant, cfg, cfg.key(mnist.checksums)) for variant, cfg in plan]
-            status = store.status_of(conn, [k for _, _, k in items])
-            pending = [it for it in items if status.get(it[2]) not in FINISHED]
-            outcome = SweepOutcome(total=len(items), skipped=len(items) - len(pending), finished=0, failed=[])
+            torch_device = resolve_device(device)
+            status = store.status_of(conn, [job.key for job in jobs])
+            pending = [job for job in jobs if status.get(job.key) not in FINISHED]
+            outcome = SweepOutcome(total=len(jobs), skipped=len(jobs) - len(pending), finished=0, failed=[])
             if not pending:
+                save_spec(folder, spec)
                 conn.close()
                 return outcome
-            torch_device = resolve_device(device)
-            env = environment(torch_device)
-            data = DeviceData(mnist, torch_device)
+            outcome.mixed = check_identity(conn, identity(environment(torch_device)), allow_mixed, folder)
+            save_spec(folder, spec)
+            data = ResidentData(mnist, torch_device)
             import sklearn.metrics  # noqa: F401 - the first run's import, here where Ctrl-C is held
-        start = lambda it: store.mark_running(conn, it[2], it[0], it[1].to_dict())  # noqa: E731
-        execute = executor or run_local
+        start = lambda job: store.mark_running(conn, job.key, job.variant, job.config.to_dict())  # noqa: E731
         try:
-            for (variant, cfg, key), run_status, result, message in execute(pending, data, on_start=start):
-                run_env = result.pop("environment", env) if result else env  # a remote worker's own
-                store.record(conn, key, variant, cfg.to_dict(), run_status, result, run_env, message)
+            for done in (executor or LocalExecutor()).map(pending, data, on_start=start):
+                job = done.job
+                store.record(conn, job.key, job.variant, job.config.to_dict(), done.status,
+                             done.result.to_dict() if done.result else None, done.environment, done.message)
                 outcome.finished += 1
-                if run_status == "failed":
-                    outcome.failed.append((key, message))
+                if done.status == "failed":
+                    outcome.failed.append((job.key, done.message))
                 if on_result:
-                    on_result(variant, cfg, run_status, result, message)
+                    on_result(done)
         except KeyboardInterrupt:
             outcome.interrupted = True
         finally:

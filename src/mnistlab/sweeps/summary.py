@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 from mnistlab import stats
 from mnistlab.atomic import to_json, write_atomic
 from mnistlab.errors import SummaryError
 from mnistlab.i18n import t
+from mnistlab.models.registry import label_of, model_order
 from mnistlab.runs import store
 from mnistlab.runs.folder import RESULTADOS_COLUMNS
+from mnistlab.sweeps.findings import describe_comparison
 
 TIDY_COLUMNS = ["key", "variant", "model", "samples_per_class", "seed", "status", *store.METRICS, "message"]
 
@@ -24,12 +27,21 @@ def _csv(header, rows) -> str:
     return buf.getvalue()
 
 
+def run_labels(rows: list[dict]) -> dict[str, str]:
+    """Each model's display label: as recorded with its runs, else the registry's."""
+    labels = {}
+    for r in rows:
+        recorded = json.loads(r["result"]).get("label") if r.get("result") else None
+        labels[r["model"]] = recorded or labels.get(r["model"]) or label_of(r["model"])
+    return labels
+
+
 def tidy_csv(all_rows: list[dict]) -> str:
     """One row per run (every status), for pandas/R/spreadsheets."""
     return _csv(TIDY_COLUMNS, [[r.get(c) for c in TIDY_COLUMNS] for r in all_rows])
 
 
-def resultados_files(rows: list[dict], folder: Path) -> list[Path]:
+def resultados_files(rows: list[dict], folder: Path, models: list[str], labels: dict[str, str]) -> list[Path]:
     """The notebook's resultados.csv for each (variant, budget, seed) cell of the sweep."""
     cells = {}
     for r in rows:
@@ -37,14 +49,14 @@ def resultados_files(rows: list[dict], folder: Path) -> list[Path]:
     paths = []
     for (variant, budget, seed), members in sorted(cells.items()):
         prefix = "" if variant == "base" else f"{variant}_"
-        members.sort(key=lambda r: ("mlp", "cnn").index(r["model"]))
-        body = _csv(RESULTADOS_COLUMNS, [[r["model"].upper(), r["best_val_loss"], r["final_val_acc"], r["test_acc"],
+        members.sort(key=lambda r: models.index(r["model"]))
+        body = _csv(RESULTADOS_COLUMNS, [[labels[r["model"]], r["best_val_loss"], r["final_val_acc"], r["test_acc"],
                                           r["params"]] for r in members])
         paths.append(write_atomic(folder / f"{prefix}spc{budget}_seed{seed}.csv", body))
     return paths
 
 
-def latex_table(aggregates: list[dict], lang: str = "pt") -> str:
+def latex_table(aggregates: list[dict], labels: dict[str, str], lang: str = "pt") -> str:
     """Booktabs table of the aggregate: test accuracy mean ± sd [95% CI], epochs, gap; ready to \\input."""
     pct = lambda v: f"{100 * v:.2f}"  # noqa: E731
     lines = [r"\begin{tabular}{llrrrrr}", r"\toprule",
@@ -57,7 +69,7 @@ def latex_table(aggregates: list[dict], lang: str = "pt") -> str:
             lines.append(r"\midrule")
         previous = a["model"]
         acc, ep, gap = a["test_acc"], a["epochs_run"], a["gap_at_best"]
-        name = a["model"].upper() + ("" if a["variant"] == "base" else f" ({a['variant']})")
+        name = labels[a["model"]] + ("" if a["variant"] == "base" else f" ({a['variant']})")
         ci = f"[{pct(acc['ci_low'])}, {pct(acc['ci_high'])}]" if a["n"] > 1 else "--"
         sd = f" $\\pm$ {pct(acc['sd'])}" if a["n"] > 1 else ""
         lines.append(f"{name} & {a['samples_per_class']} & {a['n']} & {pct(acc['mean'])}{sd} & {ci} & "
@@ -85,20 +97,23 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None) -> dict:
     rows = [r for r in all_rows if r["status"] in ("done", "diverged")]
     if not rows:
         raise SummaryError(f"{folder}: the store holds no finished run yet")
-    aggregates = stats.aggregate(rows)
-    comparisons = stats.paired_comparison(rows)
+    models = model_order({r["model"] for r in all_rows})
+    labels = run_labels(all_rows)
+    aggregates = stats.aggregate(rows, models)
+    comparisons = stats.paired_comparisons(rows, models)
     out = Path(out) if out is not None else folder
     figures = out / "figures"
     paths = [write_atomic(out / "runs.csv", tidy_csv(all_rows))]
-    paths += resultados_files(rows, out / "resultados")
-    paths.append(write_atomic(out / "tables" / "aggregate.tex", latex_table(aggregates, lang)))
-    paths += sweep_plots.budget_figures(aggregates, figures, lang)
-    paths += sweep_plots.mean_loss_curves(rows, figures, lang)
+    paths += resultados_files(rows, out / "resultados", models, labels)
+    paths.append(write_atomic(out / "tables" / "aggregate.tex", latex_table(aggregates, labels, lang)))
+    paths += sweep_plots.budget_figures(aggregates, models, labels, figures, lang)
+    paths += sweep_plots.mean_loss_curves(rows, models, labels, figures, lang)
     for kind in ("noise", "shift"):
-        paths += sweep_plots.robustness_figure(rows, kind, figures, lang)
-    paths += sweep_plots.per_class_figures(rows, figures, lang)
-    summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "aggregates": aggregates,
-               "comparisons": comparisons, "findings": [stats.describe_comparison(c, lang) for c in comparisons]}
+        paths += sweep_plots.robustness_figure(rows, kind, models, labels, figures, lang)
+    paths += sweep_plots.per_class_figures(rows, models, labels, figures, lang)
+    summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "models": models,
+               "labels": labels, "aggregates": aggregates, "comparisons": comparisons,
+               "findings": [describe_comparison(c, labels, lang) for c in comparisons]}
     paths.append(write_atomic(out / "summary.json", to_json(summary)))
     summary["paths"] = paths
     return summary

@@ -1,26 +1,28 @@
-"""K models of one architecture trained at once: one vmapped step over stacked weights (torch.func).
+"""The stacked trainer: K models of one architecture trained at once, one vmapped step (torch.func).
 
 For a sweep cell (same everything but the seed), the K models' weights are stacked along a new first
 dimension; `vmap(functional_call)` runs all K forward passes as one batched op, the K losses are summed
 (their gradients stay separate), and one fused Adam updates the stacks (Adam is elementwise, so each
 model gets exactly its own update). Each model keeps its own batches (its seed's randperm of its own
-subset), its own early stopping and its own best weights; a model that stops is dropped from the stack
-so the rest go on without it. Per model, the result equals training it alone, up to float rounding.
-This pays off where one small model cannot fill the device (a GPU); see docs/performance.md.
+subset) and its own EpochBook (early stopping, divergence, best weights); a model that stops is dropped
+from the stack so the rest go on without it. Per model, the result equals the solo trainer's, up to
+float rounding. This pays off where one small model cannot fill the device (a GPU); see docs/performance.md.
 """
 from __future__ import annotations
 
 import copy
-import math
 import time
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from mnistlab.config import RunConfig
 from mnistlab.data.mnist import normalize
-from mnistlab.models.notebook import build_model
-from mnistlab.training.solo import Adam, EarlyStopping, FitResult, autocast
+from mnistlab.data.resident import Split
+from mnistlab.training.device import autocast
+from mnistlab.training.engine import EpochBook, EpochRecord, FitResult, OnEpoch
+from mnistlab.training.optim import Adam
 
 BATCHABLE_EXCEPT = ("seed",)
 
@@ -40,25 +42,23 @@ def _select(tensors: dict, keep: torch.Tensor, grad: bool) -> dict:
     return {k: v.detach()[keep].clone().requires_grad_(grad and v.requires_grad) for k, v in tensors.items()}
 
 
-def fit_batched(cfgs: list[RunConfig], data, on_epoch=None) -> list[tuple[FitResult, torch.nn.Module, torch.Tensor]]:
-    """Train len(cfgs) same-cell models together; return (FitResult, model with best weights, train_y) each."""
+def fit_stacked(models: list[nn.Module], splits: list[Split], cfgs: list[RunConfig],
+                on_epoch: OnEpoch | None = None) -> list[FitResult]:
+    """Train len(cfgs) same-cell models together; each model ends holding the weights its EpochBook keeps."""
     from torch.func import functional_call, stack_module_state, vmap
 
     if len({cell_key(c) for c in cfgs}) != 1 or not all(batchable(c) for c in cfgs):
-        raise ValueError("fit_batched needs configs that differ only in seed, without augmentation or remedy")
-    c0, device, k_models = cfgs[0], data.device, len(cfgs)
-    splits = [data.split(c) for c in cfgs]
-    train_x, train_y = torch.stack([s[0] for s in splits]), torch.stack([s[1] for s in splits])
-    val_x, val_y = torch.stack([s[2] for s in splits]), torch.stack([s[3] for s in splits])
-    models = [build_model(c).to(device) for c in cfgs]
+        raise ValueError("fit_stacked needs configs that differ only in seed, without augmentation or remedy")
+    c0, device = cfgs[0], splits[0].train_x.device
+    train_x, train_y = torch.stack([s.train_x for s in splits]), torch.stack([s.train_y for s in splits])
+    val_x, val_y = torch.stack([s.val_x for s in splits]), torch.stack([s.val_y for s in splits])
     params, buffers = stack_module_state(models)
     skeleton = copy.deepcopy(models[0]).to("meta")
     forward = vmap(lambda p, b, x: functional_call(skeleton, (p, b), (x,)))
     optimizer = Adam(params.values(), lr=c0.lr)
     orders = [torch.Generator(device=device).manual_seed(c.seed) for c in cfgs]
-    stoppers = [EarlyStopping(c0.patience, c0.min_delta) for _ in cfgs]
-    results, best = [FitResult() for _ in cfgs], [None] * k_models
-    active = list(range(k_models))  # model index of each row of the stacks
+    books = [EpochBook(c0.patience, c0.min_delta) for _ in cfgs]
+    active = list(range(len(cfgs)))  # model index of each row of the stacks
     n, n_val, bs = train_x.shape[1], val_x.shape[1], c0.batch_size
     start = time.perf_counter()
     for epoch in range(1, c0.epochs + 1):
@@ -85,42 +85,28 @@ def fit_batched(cfgs: list[RunConfig], data, on_epoch=None) -> list[tuple[FitRes
         stats = torch.stack([loss_sum / n, correct.float() / n, val_loss, val_acc]).cpu().tolist()  # one sync
         still = []
         for row, m in enumerate(active):
-            r, stopper = results[m], stoppers[m]
             tl, ta, vl, va = (stats[j][row] for j in range(4))
-            ta, va = round(ta * n) / n, round(va * n_val) / n_val  # exact fractions, as fit() reports
-            for key, value in zip(r.history, (epoch, tl, ta, vl, va)):
-                r.history[key].append(value)
-            r.epochs_run = epoch
-            if on_epoch:
-                on_epoch(m, epoch, tl, ta, vl, va)
-            if not (math.isfinite(tl) and math.isfinite(vl)):
-                r.diverged, r.message = True, f"loss became non-finite at epoch {epoch}; try a smaller --lr"
-                continue
-            if stopper.step(vl):
-                best[m] = {k: v.detach()[row].clone() for k, v in {**params, **buffers}.items()}
-                r.best_epoch = epoch
-            if stopper.stop:
-                r.stopped_early = True
-                r.message = f"early stopping at epoch {epoch}; best val_loss {stopper.best:.4f} at epoch {r.best_epoch}"
-                continue
-            still.append(row)
+            rec = EpochRecord(epoch, tl, round(ta * n) / n, vl, round(va * n_val) / n_val)  # exact fractions
+            if on_epoch is not None:
+                on_epoch(m, rec)
+            snapshot = lambda row=row: {k: v.detach()[row].clone() for k, v in {**params, **buffers}.items()}  # noqa: E731
+            if books[m].record(rec, snapshot):
+                still.append(row)
         if not still:
             break
         if len(still) < len(active):  # drop stopped models from the stacks and from Adam's state
             keep = torch.tensor(still, device=device)
             params, buffers = _select(params, keep, True), _select(buffers, keep, False)
-            state = (optimizer.exp_avg, optimizer.exp_avg_sq, optimizer.steps)
-            optimizer = Adam(params.values(), lr=c0.lr)
-            optimizer.exp_avg = [e[keep].clone() for e in state[0]]
-            optimizer.exp_avg_sq = [e[keep].clone() for e in state[1]]
-            optimizer.steps = state[2]
+            optimizer = optimizer.keep_rows(keep, params.values())
             train_x, train_y, val_x, val_y = train_x[keep], train_y[keep], val_x[keep], val_y[keep]
             active = [active[row] for row in still]
-    seconds = (time.perf_counter() - start) / k_models  # the group's wall time, shared equally
-    out = []
-    for m, model in enumerate(models):
-        if best[m] is not None:
-            model.load_state_dict(best[m])
-        results[m].train_seconds = seconds
-        out.append((results[m], model, splits[m][1]))
-    return out
+    for row, m in enumerate(active):  # ran every epoch: the engine keeps the best, else these last weights
+        if books[m].kept is None:
+            books[m].kept = {k: v.detach()[row].clone() for k, v in {**params, **buffers}.items()}
+    seconds = (time.perf_counter() - start) / len(cfgs)  # the group's wall time, shared equally
+    results = []
+    for model, book in zip(models, books):
+        result = book.restore(model.load_state_dict)
+        result.train_seconds = seconds
+        results.append(result)
+    return results

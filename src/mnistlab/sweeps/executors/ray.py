@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import os
 
+from mnistlab.runs.outcome import ModelResult, Outcome, environment
+
 from mnistlab.errors import ExecutorError
 
 
-def _train_remote(arrays: dict, cfg: dict, device: str, threads: int):
-    """Runs inside a Ray worker: one run, returned as (status, result, message, environment)."""
+def _train_remote(arrays: dict, job: dict, device: str, threads: int):
+    """Runs inside a Ray worker: one job, returned as (status, result dict, message, environment)."""
     import warnings
 
     import torch
 
     from mnistlab.config import RunConfig
     from mnistlab.data.mnist import Mnist
-    from mnistlab.runs.pipeline import DeviceData, environment, resolve_device, train_one
+    from mnistlab.data.resident import ResidentData
+    from mnistlab.runs.job import Job
+    from mnistlab.runs.outcome import environment
+    from mnistlab.runs.pipeline import execute
+    from mnistlab.training.device import resolve_device
 
     torch.set_num_threads(threads)
     with warnings.catch_warnings():  # the object store hands out read-only arrays; we only read them
@@ -28,13 +34,15 @@ def _train_remote(arrays: dict, cfg: dict, device: str, threads: int):
     mnist = Mnist(tensors["train_images"], tensors["train_labels"], tensors["test_images"], tensors["test_labels"],
                   folder=None, checksums=arrays["checksums"])
     torch_device = resolve_device(device)
-    result, _ = train_one(RunConfig.from_dict(cfg), DeviceData(mnist, torch_device))
-    return result.status, result.to_dict(), result.message, environment(torch_device)
+    outcome = execute(Job(RunConfig.from_dict(job["config"]), job["key"], job["variant"]),
+                      ResidentData(mnist, torch_device), environment(torch_device))
+    return outcome.status, outcome.result.to_dict(), outcome.message, outcome.environment
 
 
 def ray_executor(address: str | None = None, gpus_per_run: float = 0.0, cpus_per_run: int = 1,
-                 threads: int | None = None, max_retries: int = 2, device: str = "auto", log=lambda msg: None):
-    """An executor (items, data, on_start) -> (item, status, result, message) that runs each item as a Ray task."""
+                 threads: int | None = None, max_retries: int = 2, device: str = "auto",
+                 log=lambda msg: None) -> RayExecutor:
+    """An executor that runs each job as a Ray task (see RayExecutor)."""
     try:
         import ray
     except ImportError:
@@ -42,8 +50,20 @@ def ray_executor(address: str | None = None, gpus_per_run: float = 0.0, cpus_per
     if gpus_per_run < 0 or gpus_per_run > 1 and gpus_per_run != int(gpus_per_run):
         raise ExecutorError(f"--gpus-per-run {gpus_per_run}: use a fraction in (0, 1] or a whole number")
     task_device = device if device != "auto" else ("cuda" if gpus_per_run > 0 else "cpu")
+    return RayExecutor(ray, address, gpus_per_run, cpus_per_run, threads, max_retries, task_device, log)
 
-    def execute(items, data, on_start=None):
+
+class RayExecutor:
+    """Each job a Ray task with declared CPUs/GPUs; outcomes stream back to the driver as tasks end."""
+
+    def __init__(self, ray, address, gpus_per_run, cpus_per_run, threads, max_retries, task_device, log):
+        self.ray, self.address, self.gpus_per_run, self.cpus_per_run = ray, address, gpus_per_run, cpus_per_run
+        self.threads, self.max_retries, self.task_device, self.log = threads, max_retries, task_device, log
+
+    def map(self, jobs, data, on_start=None, on_epoch=None):
+        ray, address, log = self.ray, self.address, self.log
+        gpus_per_run, cpus_per_run, max_retries = self.gpus_per_run, self.cpus_per_run, self.max_retries
+        threads, task_device = self.threads, self.task_device
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
         started_here = not ray.is_initialized()
         if started_here:
@@ -53,34 +73,34 @@ def ray_executor(address: str | None = None, gpus_per_run: float = 0.0, cpus_per
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise ExecutorError(f"--ray-address {address}: cannot join the Ray cluster ({e})") from None
         log(f"Ray: {ray.cluster_resources().get('CPU', 0):.0f} CPUs, {ray.cluster_resources().get('GPU', 0):.0f} "
-            f"GPUs in the cluster; {len(items)} runs as tasks")
+            f"GPUs in the cluster; {len(jobs)} runs as tasks")
+        self.driver_env = environment(data.device)
         m = data.mnist
         arrays = ray.put({"train_images": m.train_images.numpy(), "train_labels": m.train_labels.numpy(),
                           "test_images": m.test_images.numpy(), "test_labels": m.test_labels.numpy(),
                           "checksums": m.checksums})  # once, shared by every task
         task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries)(_train_remote)
         refs = {}
-        for item in items:
-            refs[task.remote(arrays, item[1].to_dict(), task_device, threads or cpus_per_run)] = item
+        for job in jobs:
+            payload = {"config": job.config.to_dict(), "key": job.key, "variant": job.variant}
+            refs[task.remote(arrays, payload, task_device, threads or cpus_per_run)] = job
             if on_start:
-                on_start(item)
+                on_start(job)
         pending = list(refs)
         try:
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1)
-                item = refs[ready[0]]
+                job = refs[ready[0]]
                 try:
                     status, result, message, env = ray.get(ready[0])
                 except Exception as e:  # noqa: BLE001 - retries exhausted or the run raised: recorded as failed
-                    yield item, "failed", None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                    yield Outcome(job, "failed", None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+                                  self.driver_env)
                     continue
-                result["environment"] = env
-                yield item, status, result, message
+                yield Outcome(job, status, ModelResult.from_dict(result), message, env)
         finally:  # Ctrl-C or an error in the driver: outstanding tasks are cancelled
             for ref in pending:
                 ray.cancel(ref, force=True)
             if started_here:
                 ray.shutdown()
-
-    return execute
 

@@ -1,0 +1,70 @@
+"""How every figure is made and saved: an explicit Figure on the Agg canvas, the house style in an
+rc_context, PNG + vector PDF written whole. pyplot, the backend and the user's rcParams are never touched."""
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from pathlib import Path
+
+from mnistlab.i18n import t
+
+STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3}
+DPI = 150
+MARKERS = "osD^v<>ph*"
+LINESTYLES = ["-", "--", ":", "-."]
+
+
+def styled(draw):
+    """Run a figure function inside the house style; rcParams outside stay as the user set them."""
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context(STYLE):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+def new_figure(figsize=(5.0, 3.6), rows: int = 1, cols: int = 1, **kwargs):
+    """(Figure, axes) on the Agg canvas: no pyplot, so nothing shows up in a notebook's inline display."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout=kwargs.pop("layout", None))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, **kwargs)
+    return fig, axes
+
+
+def save(fig, stem: Path) -> list[Path]:
+    """Write stem.png and stem.pdf (each via temp file + rename)."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    # The tight bounding box, measured once for both files: savefig(bbox_inches="tight") would draw each
+    # figure twice per format (12 files in a run: 1.10 s -> 0.79 s).
+    if fig.get_layout_engine() is not None:
+        fig.draw_without_rendering()  # constrained layout places the axes during a draw
+    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)
+    for ext in ("png", "pdf"):
+        final = stem.with_suffix(f".{ext}")
+        fd, tmp = tempfile.mkstemp(dir=stem.parent, prefix=f".{stem.name}.", suffix=f".{ext}")
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=ext, bbox_inches=bbox, dpi=DPI)
+            os.replace(tmp, final)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        paths.append(final)
+    return paths
+
+
+def model_label(label: str, params: int | None = None, lang: str = "pt") -> str:
+    """'CNN (206.922 parâmetros)': a model's label with its parameter count, as each language writes it."""
+    if not params:
+        return label
+    count = f"{params:,}".replace(",", "." if lang == "pt" else ",")
+    return f"{label} ({count} {t('params', lang)})"

@@ -1,0 +1,27 @@
+"""The one executor protocol: `map(jobs, data) -> outcomes`, as each job ends (in any order)."""
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
+
+from mnistlab.data.resident import ResidentData
+from mnistlab.runs.job import Job
+from mnistlab.runs.outcome import Outcome
+from mnistlab.training.engine import EpochRecord
+
+OnStart = Callable[[Job], None]
+OnJobEpoch = Callable[[Job, EpochRecord], None]
+
+
+class Executor(Protocol):
+    def map(self, jobs: Sequence[Job], data: ResidentData, on_start: OnStart | None = None,
+            on_epoch: OnJobEpoch | None = None) -> Iterator[Outcome]:
+        """Run every job, yielding its Outcome as it ends; a job that raises is a `failed` Outcome."""
+        ...
+
+
+def failed(job: Job, error: BaseException, environment: dict) -> Outcome:
+    """The Outcome of a job that raised: the error's one-line reason and where it came from."""
+    where = traceback.format_exc(limit=-1).strip().splitlines()
+    return Outcome(job, "failed", None, f"{type(error).__name__}: {error} | {where[-1] if where else ''}", environment)

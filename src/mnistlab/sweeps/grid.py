@@ -1,0 +1,75 @@
+"""A sweep's grid: variants x models x budgets x seeds over one base config, kept as sweep.json."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mnistlab.atomic import write_atomic
+from mnistlab.config import NOTEBOOK_MODELS, RunConfig, validate
+from mnistlab.errors import ConfigError, SweepError
+
+MAX_RUNS = 100_000  # a grid beyond this is a typo (--seeds 0-1000000000), not a plan
+
+SPEC_NAME = "sweep.json"
+GRID_FIELDS = ("model", "samples_per_class", "seed")
+
+
+def base_config(cfg: RunConfig) -> dict:
+    """A config's values without the grid's own axes: what every run of a sweep shares."""
+    return {k: v for k, v in cfg.to_dict().items() if k not in GRID_FIELDS}
+
+
+
+@dataclass
+class SweepSpec:
+    base: dict = field(default_factory=dict)      # RunConfig fields shared by every run
+    models: list = field(default_factory=lambda: list(NOTEBOOK_MODELS))
+    budgets: list = field(default_factory=lambda: [50, 100, 300, 1000])
+    seeds: list = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    variants: list = field(default_factory=lambda: [{"label": "base", "overrides": {}}])
+    study: str = "main"
+
+    def plan(self) -> list[tuple[str, RunConfig]]:
+        """(variant label, validated config) for every cell of the grid, in a stable order."""
+        if len(self.models) * len(self.budgets) * len(self.seeds) * len(self.variants) > MAX_RUNS:
+            raise ConfigError(f"the sweep grid has {len(self.models)} models x {len(self.budgets)} budgets x "
+                              f"{len(self.seeds)} seeds x {len(self.variants)} variants, over {MAX_RUNS:,} runs; "
+                              "give fewer budgets or seeds")
+        if not self.models or not self.budgets or not self.seeds:
+            raise ConfigError("the sweep grid is empty: give at least one model, budget and seed")
+        out = []
+        for variant in self.variants:
+            for budget in self.budgets:
+                for seed in self.seeds:
+                    for model in self.models:
+                        values = {**self.base, **variant["overrides"], "model": model,
+                                  "samples_per_class": budget, "seed": seed}
+                        out.append((variant["label"], validate(RunConfig.from_dict(values))))
+        return out
+
+    def merged_with(self, other: "SweepSpec") -> "SweepSpec":
+        """The union of two grids over the same base config (a sweep folder may grow, never change)."""
+        if other.base != self.base or other.study != self.study:
+            diff = sorted(k for k in set(self.base) | set(other.base) if self.base.get(k) != other.base.get(k))
+            raise SweepError(f"this folder holds a sweep with a different configuration ({', '.join(diff) or 'study'}"
+                             "); use another --out")
+        union = lambda a, b: sorted(set(a) | set(b))  # noqa: E731
+        labels = {v["label"] for v in self.variants}
+        return SweepSpec(self.base, list(dict.fromkeys(self.models + other.models)),
+                         union(self.budgets, other.budgets), union(self.seeds, other.seeds),
+                         self.variants + [v for v in other.variants if v["label"] not in labels], self.study)
+
+
+def load_spec(folder: Path) -> SweepSpec | None:
+    path = Path(folder) / SPEC_NAME
+    if not path.is_file():
+        return None
+    try:
+        return SweepSpec(**json.loads(path.read_text()))
+    except (ValueError, TypeError) as e:
+        raise SweepError(f"{path}: unreadable sweep spec ({e})") from None
+
+
+def save_spec(folder: Path, spec: SweepSpec) -> None:
+    write_atomic(Path(folder) / SPEC_NAME, json.dumps(asdict(spec), indent=1))

@@ -1,0 +1,95 @@
+"""The epoch bookkeeper shared by the solo and the stacked trainer: history, early stopping, divergence,
+best weights. Both trainers feed it one EpochRecord per model per epoch and obey its verdict."""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
+
+
+class EarlyStopping:
+    """The notebook's rule: stop after `patience` epochs without val loss < best - min_delta.
+
+    `step` returns whether this epoch's weights are the new best to keep (the notebook saves them
+    when value <= best - min_delta, i.e. ties with the best also refresh the saved weights).
+    """
+
+    def __init__(self, patience: int = 5, min_delta: float = 0.0):
+        self.patience, self.min_delta = patience, min_delta
+        self.best, self.count, self.stop = float("inf"), 0, False
+
+    def step(self, value: float) -> bool:
+        keep = value <= self.best - self.min_delta
+        if value < self.best - self.min_delta:
+            self.best, self.count = value, 0
+        else:
+            self.count += 1
+            self.stop = self.count >= self.patience
+        return keep
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One model's numbers after one epoch; what `on_epoch(index, record)` callbacks receive."""
+
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+
+
+@dataclass
+class FitResult:
+    """What a trainer reports for one model (the trained weights stay in the model itself)."""
+
+    history: dict = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
+    best_epoch: int = 0
+    epochs_run: int = 0
+    stopped_early: bool = False
+    diverged: bool = False
+    message: str = ""
+    train_seconds: float = 0.0
+
+
+OnEpoch = Callable[[int, EpochRecord], None]
+State = dict
+
+
+class EpochBook:
+    """One model's bookkeeping. `record` says whether it trains on; `restore` leaves the model holding its
+    best epoch's weights, or its last ones when it never had a best (a model diverging in epoch 1)."""
+
+    def __init__(self, patience: int, min_delta: float):
+        self.stopper = EarlyStopping(patience, min_delta)
+        self.result = FitResult()
+        self.kept: State | None = None
+
+    def record(self, rec: EpochRecord, snapshot: Callable[[], State]) -> bool:
+        r = self.result
+        for key in HISTORY_KEYS:
+            r.history[key].append(getattr(rec, key))
+        r.epochs_run = rec.epoch
+        if not (math.isfinite(rec.train_loss) and math.isfinite(rec.val_loss)):
+            r.diverged = True
+            r.message = (f"loss became non-finite at epoch {rec.epoch} (train {rec.train_loss}, val {rec.val_loss}); "
+                         "try a smaller --lr")
+            if self.kept is None:
+                self.kept = snapshot()  # no best epoch: the last weights are all there is
+            return False
+        if self.stopper.step(rec.val_loss):
+            self.kept = snapshot()
+            r.best_epoch = rec.epoch
+        if self.stopper.stop:
+            r.stopped_early = True
+            r.message = (f"early stopping at epoch {rec.epoch}; best val_loss {self.stopper.best:.4f} "
+                         f"at epoch {r.best_epoch}")
+            return False
+        return True
+
+    def restore(self, load: Callable[[State], None]) -> FitResult:
+        if self.kept is not None:
+            load(self.kept)
+        return self.result

@@ -1,0 +1,68 @@
+"""Adam through torch's functional fused kernel: the one place that calls a private torch API.
+
+Same arithmetic as torch.optim.Adam(fused=True), but constructing torch.optim.Adam imports
+torch._dynamo (~0.8 s per process); a whole `mnistlab run` takes ~5 s, so that matters. Works
+unchanged on stacked parameters [K, ...] of K models: Adam is elementwise, so each model gets
+exactly its own update. On a torch whose functional Adam differs, torch.optim.Adam runs (same maths).
+"""
+from __future__ import annotations
+
+import torch
+
+# The functional signature below is the one of the torch release the tests run on; others fall back.
+TESTED_TORCH = (2, 13)
+
+
+def _torch_version() -> tuple[int, int]:
+    major, minor = torch.__version__.split("+")[0].split(".")[:2]
+    return int(major), int(minor)
+
+
+class Adam:
+    """torch's own fused Adam kernel (torch.optim.adam.adam, fused=True) behind a minimal step()."""
+
+    def __init__(self, params, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params = list(params)
+        self.lr, self.betas, self.eps = lr, betas, eps
+        self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.params]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        from torch.optim.adam import adam
+
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+
+        def pick(xs):
+            return [xs[i] for i in live]
+
+        adam(pick(self.params), [self.params[i].grad for i in live], pick(self.exp_avg), pick(self.exp_avg_sq), [],
+             pick(self.steps), foreach=False, capturable=False, differentiable=False, fused=True, grad_scale=None,
+             found_inf=None, has_complex=False, amsgrad=False, beta1=self.betas[0], beta2=self.betas[1],
+             lr=self.lr, weight_decay=0.0, eps=self.eps, maximize=False)
+
+    def keep_rows(self, keep: torch.Tensor, params) -> Adam:
+        """The optimizer of a stack that kept only these rows (models), with their moments and steps."""
+        kept = Adam(params, lr=self.lr, betas=self.betas, eps=self.eps)
+        kept.exp_avg = [e[keep].clone() for e in self.exp_avg]
+        kept.exp_avg_sq = [e[keep].clone() for e in self.exp_avg_sq]
+        kept.steps = self.steps
+        return kept
+
+
+def make_adam(params, lr: float):
+    """Our fused Adam on the tested torch (checked once with a no-grad step), else torch.optim.Adam."""
+    params = list(params)
+    if _torch_version() >= TESTED_TORCH:
+        try:
+            opt = Adam(params, lr=lr)
+            opt.step()  # no grads yet: checks that this torch's functional Adam takes these arguments
+            return opt
+        except (TypeError, RuntimeError):
+            pass
+    return torch.optim.Adam(params, lr=lr, foreach=True)
