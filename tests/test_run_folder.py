@@ -84,10 +84,11 @@ def quick_figures(monkeypatch):
     from mnistlab.atomic import write_atomic
     from mnistlab.figures import run as plots
 
-    def save(fig, stem):
-        plots.plt().close(fig)
-        return [write_atomic(Path(stem).with_suffix(f".{ext}"), b"figure") for ext in ("png", "pdf")]
-    monkeypatch.setattr(plots, "save", save)
+    def save(folder, *stems):
+        return [write_atomic(Path(folder) / f"{stem}.{ext}", b"figure") for stem in stems for ext in ("png", "pdf")]
+    monkeypatch.setattr(plots, "training_curves", lambda history, model, folder, lang:
+                        save(folder, f"{model}_curves_loss", f"{model}_curves_acc"))
+    monkeypatch.setattr(plots, "confusion_matrix", lambda confusion, model, folder, lang: save(folder, f"cm_{model}"))
 
 
 def _hooked(on_call):
