@@ -34,10 +34,13 @@ def _pct(value: float, lang: str) -> str:
 def run_content(folder: Path, out: Path, lang: str) -> dict:
     from mnistlab.figures import run as plots
     from mnistlab.models.registry import label_of
-    from mnistlab.runs.folder import load_run
+    from mnistlab.runs.folder import check_weights, load_run
     from mnistlab.runs.outcome import ModelResult
 
     payload = load_run(folder)
+    for name in payload["models"]:  # weights kept beside these results must be the ones they describe
+        if (Path(folder) / f"{name}.safetensors").exists():
+            check_weights(folder, payload, name)
     models = {name: ModelResult.from_dict(r) for name, r in payload["models"].items()}
     labels = {name: r.label or label_of(name) for name, r in models.items()}
     figures = []
@@ -197,9 +200,10 @@ def compile_pdf(tex: Path, log=lambda msg: None) -> Path | None:
 def build_report(folder: Path, lang: str = "pt", allow_partial: bool = False, compile: bool = True,
                  log=lambda msg: None) -> dict:
     """Write report/report.tex (+ .pdf when TeX is here), report/tables/results.tex and report/index.html."""
-    from mnistlab.runs.folder import RunDirError
+    from mnistlab.runs.folder import RunDirError, recover
 
     folder = Path(folder)
+    recover(folder)  # a run folder whose replacement was cut short is first made whole
     if lang not in LANGS:
         raise ReportError(f"--lang {lang!r}: choose from {', '.join(LANGS)}")
     if not folder.is_dir():

@@ -2,21 +2,29 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import os
 import time
 from pathlib import Path
 
 import torch
 
-from mnistlab.atomic import to_json, write_atomic
+from mnistlab.atomic import check_writable, to_json, write_atomic
 from mnistlab.config import RunConfig
+from mnistlab.errors import ConfigError, RunDirError
 from mnistlab.i18n import t
-from mnistlab.errors import RunDirError
-from mnistlab.models import build_model
+from mnistlab.models.registry import build_model, label_of, list_models
+from mnistlab.runs.swap import COMPLETE_MARK, recover, replacing
 
 RESULTADOS_COLUMNS = ["modelo", "best_val_loss", "final_val_acc", "test_acc", "params"]  # the notebook's
 SCHEMA = 1
+# What explain and report read from each model's entry in results.json.
+MODEL_FIELDS = ("config", "history", "confusion", "params", "epochs_run", "best_epoch", "best_val_loss",
+                "final_val_acc", "test_acc")
+HISTORY_FIELDS = ("train_loss", "train_acc", "val_loss", "val_acc")
+METRIC_FIELDS = ("params", "epochs_run", "best_epoch", "best_val_loss", "final_val_acc", "test_acc")
 
 
 
@@ -30,79 +38,190 @@ def resultados_csv(results: list) -> str:
     return buf.getvalue()
 
 
-def existing_key(folder: Path) -> str | None:
-    """The run key recorded in a folder's results.json, if any."""
-    path = Path(folder) / "results.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text()).get("run_key")
-    except (OSError, ValueError):
-        return "unreadable"
-
-
 def run_key(model_keys) -> str:
     """A run folder's key: its models' config keys, in order."""
     return "+".join(model_keys)
 
 
+def existing_key(folder: Path) -> str | None:
+    """The run key recorded in `folder` (None when it is new or empty), once any replacement cut short is
+    finished or undone; "unreadable" for a damaged results.json. RunDirError when `folder` cannot become a
+    run folder: a file, a folder holding other things, or a place where its replacement cannot be written."""
+    folder = Path(folder)
+    recover(folder)
+    _check_replaceable(folder)
+    parent = Path(os.path.realpath(folder)).parent
+    if parent.is_dir():
+        try:
+            check_writable(parent)  # the new run is written beside the folder, then swapped in
+        except OSError as e:
+            raise RunDirError(f"--out {folder}: cannot write the run beside it in {parent} "
+                              f"({e.strerror or e}); choose another --out") from None
+    try:
+        payload = json.loads((folder / "results.json").read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return "unreadable"
+    return payload.get("run_key") if isinstance(payload, dict) else "unreadable"
+
+
+def _check_replaceable(folder: Path) -> None:
+    """Refuse to replace anything but a run folder or an empty folder: the user's other files are not ours."""
+    if not os.path.lexists(folder):
+        return
+    if not folder.is_dir():
+        raise RunDirError(f"--out {folder}: is a file, not a folder; choose another --out")
+    if (folder / "results.json").is_file():
+        return
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as e:
+        raise RunDirError(f"--out {folder}: cannot read it ({e.strerror or e}); choose another --out") from None
+    if names:
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        raise RunDirError(f"--out {folder}: not a mnistlab run folder (it holds {shown} and no results.json); "
+                          "choose a new or empty folder")
+
+
 def write_run(folder: Path, results: list, models: dict, env: dict, data: dict, lang: str = "pt") -> list[Path]:
-    """Write everything a run produced. Each file appears whole (temp file + rename) or not at all."""
+    """Replace `folder` with everything this run produced, as a whole: the files are written into a staging
+    folder beside it and swapped in at the end, so an interrupted write leaves the previous run untouched.
+    Whatever the folder held before (other models, explain and report outputs) goes with the old run."""
+    folder = Path(folder)
+    recover(folder)
+    _check_replaceable(folder)
+    try:
+        with replacing(folder) as staging:
+            names = _write_files(staging, results, models, env, data, lang)
+    except OSError as e:
+        raise RunDirError(f"--out {folder}: could not write the run ({e.strerror or e}); the folder was left "
+                          "as it was: make room or choose another --out") from None
+    return [folder / name for name in names]
+
+
+def _write_files(staging: Path, results: list, models: dict, env: dict, data: dict, lang: str) -> list[Path]:
+    """Write a run into `staging`; return the paths written, relative to it. results.json goes last."""
     from safetensors.torch import save as safetensors_bytes
 
     from mnistlab.figures import run as plots
 
-    folder = Path(folder)
-    written = []
+    written, hashes = [], {}
     for r in results:
         state = {k: v.detach().cpu().contiguous() for k, v in models[r.model].state_dict().items()}
-        written.append(write_atomic(folder / f"{r.model}.safetensors",
-                                    safetensors_bytes(state, metadata={"config": json.dumps(r.config)})))
-        written.append(write_atomic(folder / f"classification_report_{r.model}.txt", r.report_text))
-        written += plots.training_curves(r.history, r.model, r.label, folder / "figures", lang)
-        written += plots.confusion_matrix(r.confusion, r.model, r.label, folder / "figures", lang)
+        weights = safetensors_bytes(state, metadata={"config": json.dumps(r.config)})
+        hashes[r.model] = hashlib.sha256(weights).hexdigest()
+        written.append(write_atomic(staging / f"{r.model}.safetensors", weights))
+        written.append(write_atomic(staging / f"classification_report_{r.model}.txt", r.report_text))
+        written += plots.training_curves(r.history, r.model, r.label, staging / "figures", lang)
+        written += plots.confusion_matrix(r.confusion, r.model, r.label, staging / "figures", lang)
         if r.config["imbalance"]:
             recall = [r.report[str(c)]["recall"] for c in range(10)]
             written += plots.per_class_recall([{"label": r.label, "counts": r.train_counts, "recall": recall}],
                                               t("per_class_title", lang, model=r.label),
-                                              folder / "figures" / f"per_class_{r.model}", lang)
-    written.append(write_atomic(folder / "resultados.csv", resultados_csv(results)))
+                                              staging / "figures" / f"per_class_{r.model}", lang)
+    written.append(write_atomic(staging / "resultados.csv", resultados_csv(results)))
     payload = {"schema": SCHEMA, "kind": "run", "run_key": run_key(r.key for r in results),
                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": env, "data": data,
-               "models": {r.model: r.to_dict() for r in results}}
-    # results.json goes last: its presence marks a complete run folder.
-    written.append(write_atomic(folder / "results.json", to_json(payload)))
-    return written
+               "models": {r.model: {**r.to_dict(), "weights_sha256": hashes[r.model]} for r in results}}
+    written.append(write_atomic(staging / COMPLETE_MARK, to_json(payload)))
+    return [Path(p).relative_to(staging) for p in written]
 
 
 def load_run(folder: Path) -> dict:
-    """A run folder's results.json, or RunDirError saying what is wrong."""
+    """A run folder's results.json, checked to describe a run mnistlab can read, or RunDirError saying why."""
     folder = Path(folder)
+    recover(folder)
     if not folder.is_dir():
         raise RunDirError(f"{folder}: no such run folder")
     path = folder / "results.json"
+    rerun = f"rerun `mnistlab run --out {folder}`"
     if not path.is_file():
         raise RunDirError(f"{folder}: not a mnistlab run folder (no results.json); run `mnistlab run --out {folder}`")
     try:
         payload = json.loads(path.read_text())
-    except ValueError as e:
-        raise RunDirError(f"{path}: unreadable ({e})") from None
+    except (OSError, ValueError) as e:
+        raise RunDirError(f"{path}: unreadable ({e}); {rerun}") from None
+    if not isinstance(payload, dict):
+        raise RunDirError(f"{path}: not a mnistlab run (a JSON {type(payload).__name__}, not an object); {rerun}")
     if payload.get("kind") != "run" or payload.get("schema") != SCHEMA:
         raise RunDirError(f"{path}: not a mnistlab run (kind {payload.get('kind')!r}, schema {payload.get('schema')!r})")
+    models = payload.get("models")
+    if not isinstance(models, dict) or not models:
+        raise RunDirError(f"{path}: lists no models (\"models\" is {_shown(models)}); {rerun}")
+    for name, entry in models.items():
+        _check_model(path, name, entry, rerun)
     return payload
 
 
-def load_model(folder: Path, model: str) -> tuple[torch.nn.Module, RunConfig]:
-    """The trained weights of `model` in a run folder, rebuilt into its architecture."""
-    from safetensors.torch import load_file
+def _shown(value) -> str:
+    return "missing" if value is None else "empty" if value == {} else f"a JSON {type(value).__name__}"
 
+
+def _check_model(path: Path, name: str, entry, rerun: str) -> None:
+    """One model's entry holds what explain and report read, with values of the right kind."""
+    if name not in list_models():
+        raise RunDirError(f"{path}: unknown model {name!r} (known: {', '.join(list_models())}); {rerun}")
+    if not isinstance(entry, dict):
+        raise RunDirError(f"{path}: model {name!r} is a JSON {type(entry).__name__}, not an object; {rerun}")
+    missing = [k for k in MODEL_FIELDS if k not in entry]
+    if missing:
+        raise RunDirError(f"{path}: model {name!r} lacks {', '.join(map(repr, missing))}; {rerun}")
+    history = entry["history"]
+    if not isinstance(history, dict) or not all(isinstance(history.get(k), list) for k in HISTORY_FIELDS):
+        raise RunDirError(f"{path}: model {name!r} has no usable history (lists {', '.join(HISTORY_FIELDS)}); "
+                          f"{rerun}")
+    bad = [k for k in METRIC_FIELDS if entry[k] is not None and (isinstance(entry[k], bool)
+                                                               or not isinstance(entry[k], (int, float)))]
+    if bad:
+        raise RunDirError(f"{path}: model {name!r} has non-numeric {', '.join(map(repr, bad))}; {rerun}")
+    try:
+        cfg = RunConfig.from_dict(entry["config"])
+    except (ConfigError, TypeError, ValueError, AttributeError) as e:
+        raise RunDirError(f"{path}: model {name!r} has an unusable config ({e}); {rerun}") from None
+    if cfg.model != name:
+        raise RunDirError(f"{path}: model {name!r} has the config of a {cfg.model!r} model; {rerun}")
+
+
+def check_weights(folder: Path, payload: dict, model: str) -> dict:
+    """`model`'s weights (a state dict), once its file matches the SHA-256 results.json recorded for it.
+
+    A run folder written before hashes were recorded has none to check against: its weights are accepted
+    if they read as a weight file.
+    """
+    from safetensors.torch import load
+
+    path = Path(folder) / f"{model}.safetensors"
+    rerun = f"rerun `mnistlab run --out {folder}`"
+    if not path.is_file():
+        raise RunDirError(f"{path}: weights missing; {rerun}")
+    data = path.read_bytes()
+    expected = payload["models"][model].get("weights_sha256")
+    actual = hashlib.sha256(data).hexdigest()
+    if expected is not None and actual != expected:
+        raise RunDirError(f"{path}: weights do not match results.json (sha256 {actual[:16]}..., recorded "
+                          f"{str(expected)[:16]}...); {rerun}")
+    try:
+        return load(data)
+    except Exception as e:  # safetensors raises its own error type for a truncated or foreign file
+        raise RunDirError(f"{path}: not a readable weight file ({_first_line(e)}); {rerun}") from None
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def load_model(folder: Path, model: str) -> tuple[torch.nn.Module, RunConfig]:
+    """The trained weights of `model` in a run folder, checked against results.json and rebuilt."""
     payload = load_run(folder)
     if model not in payload["models"]:
         raise RunDirError(f"{folder}: holds no {model!r} model (it has {', '.join(payload['models'])})")
-    path = Path(folder) / f"{model}.safetensors"
-    if not path.is_file():
-        raise RunDirError(f"{path}: weights missing")
+    state = check_weights(folder, payload, model)
     cfg = RunConfig.from_dict(payload["models"][model]["config"])
     net = build_model(cfg)
-    net.load_state_dict(load_file(str(path)))
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as e:  # names or shapes that are not this architecture's
+        raise RunDirError(f"{Path(folder) / f'{model}.safetensors'}: not the weights of this run's {model} "
+                          f"({_first_line(e)}); rerun `mnistlab run --out {folder}`") from None
     return net.eval(), cfg
