@@ -38,7 +38,9 @@ def runs(device_data):
 
 
 def write(folder, run, lang="en"):
-    return run_folder.write_run(folder, *run, lang=lang)
+    from mnistlab.figures.run import run_figures
+
+    return run_folder.write_run(folder, *run, draw=lambda staging: run_figures(run[0], staging / "figures", lang))
 
 
 def snapshot(folder):

@@ -16,6 +16,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     """
     from mnistlab.data.mnist import load_mnist
     from mnistlab.data.resident import ResidentData
+    from mnistlab.figures.run import run_figures
     from mnistlab.runs.folder import existing_key, run_key, write_run
     from mnistlab.runs.job import Job
     from mnistlab.errors import RunDirError
@@ -48,7 +49,8 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     results = RunResults(o.result for o in outcomes)
     if out is not None:
         write_run(Path(out), list(results), {o.job.model: o.model for o in outcomes}, outcomes[0].environment,
-                  {"folder": str(mnist.folder), "md5": mnist.checksums}, lang=lang)
+                  {"folder": str(mnist.folder), "md5": mnist.checksums},
+                  draw=lambda staging: run_figures(results, staging / "figures", lang))
     return results
 
 

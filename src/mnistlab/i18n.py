@@ -56,6 +56,10 @@ CATALOG = {
     "sec_figures": ("Figuras", "Figures"),
     "partial": ("RESULTADOS PARCIAIS: {detail}. Os números abaixo cobrem só as execuções terminadas.",
                 "PARTIAL RESULTS: {detail}. The numbers below cover finished runs only."),
+    "mixed_store": ("ARMAZENAMENTO MISTO: as execuções vêm de {k} versões de código ou configurações diferentes "
+                    "(retomado com --allow-mixed); médias e testes misturam-nas.",
+                    "MIXED STORE: the runs come from {k} different code versions or settings (resumed with "
+                    "--allow-mixed); means and tests pool them."),
     "cap_curves_loss": ("Loss de treino e validação por época — {model}.", "Train and validation loss per epoch — {model}."),
     "cap_curves_acc": ("Acurácia de treino e validação por época — {model}.",
                        "Train and validation accuracy per epoch — {model}."),

@@ -66,3 +66,16 @@ def per_class_recall(series: list[dict], title: str, stem: Path, lang: str = "pt
     ax.set_title(title)
     ax.legend(fontsize=8)
     return save(fig, stem)
+
+
+def run_figures(results: list, folder: Path, lang: str = "pt") -> list[Path]:
+    """Every figure of a run folder: curves and confusion matrix per model, per-class recall when imbalanced."""
+    paths: list[Path] = []
+    for r in results:
+        paths += training_curves(r.history, r.model, r.label, folder, lang)
+        paths += confusion_matrix(r.confusion, r.model, r.label, folder, lang)
+        if r.config["imbalance"]:
+            recall = [r.report[str(c)]["recall"] for c in range(len(r.train_counts))]
+            paths += per_class_recall([{"label": r.label, "counts": r.train_counts, "recall": recall}],
+                                      t("per_class_title", lang, model=r.label), folder / f"per_class_{r.model}", lang)
+    return paths

@@ -1,4 +1,8 @@
-"""Models: the registry (register_model / get_model / list_models) and the architectures it knows."""
+"""Models: the registry (register_model / get_model / list_models) and the architectures it knows.
+
+Importing any module of this package first runs this file, which imports the model files below: each
+registers its models, so the registry is complete whichever module a caller imports.
+"""
 from mnistlab.models.notebook import MLP, SmallCNN
 from mnistlab.models.registry import (
     ModelSpec,

@@ -73,18 +73,12 @@ def unregister_model(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def _ensure_builtins() -> None:
-    import mnistlab.models.notebook  # noqa: F401 - registers the notebook's models
-
-
 def list_models() -> list[str]:
-    _ensure_builtins()
     return list(_REGISTRY)
 
 
 def get_spec(name: str) -> ModelSpec:
     """The spec of a registered model, or a one-line ConfigError listing the registered names."""
-    _ensure_builtins()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -103,7 +97,6 @@ def build_model(cfg: RunConfig) -> nn.Module:
 
 def label_of(name: str) -> str:
     """A model's display label; its name in capitals when it is not registered here."""
-    _ensure_builtins()
     spec = _REGISTRY.get(name)
     return spec.label if spec else name.upper()
 

@@ -97,6 +97,8 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
             raise ReportError(f"{folder}: the sweep is not complete ({detail}); finish it with `mnistlab sweep --out "
                               f"{folder}` or pass --allow-partial to report what finished, marked as partial")
         partial = t("partial", lang, detail=detail)
+    if summary["mixed"]:  # shown where the partial warning goes: the numbers pool different code or settings
+        partial = f"{partial} {summary['mixed']}" if partial else summary["mixed"]
     header = [t("variant", lang), t("model", lang), "n/cl.", "n", f"{t('test_acc', lang)} (%)", t("ci95", lang),
               t("stop_epoch", lang).split(" (")[0], "gap (pp)"]
     rows = []

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -14,7 +15,6 @@ import torch
 from mnistlab.atomic import check_writable, to_json, write_atomic
 from mnistlab.config import RunConfig
 from mnistlab.errors import ConfigError, RunDirError
-from mnistlab.i18n import t
 from mnistlab.models.registry import build_model, label_of, list_models
 from mnistlab.runs.swap import COMPLETE_MARK, recover, replacing
 
@@ -84,27 +84,27 @@ def _check_replaceable(folder: Path) -> None:
                           "choose a new or empty folder")
 
 
-def write_run(folder: Path, results: list, models: dict, env: dict, data: dict, lang: str = "pt") -> list[Path]:
+def write_run(folder: Path, results: list, models: dict, env: dict, data: dict,
+              draw: Callable[[Path], list[Path]] | None = None) -> list[Path]:
     """Replace `folder` with everything this run produced, as a whole: the files are written into a staging
     folder beside it and swapped in at the end, so an interrupted write leaves the previous run untouched.
-    Whatever the folder held before (other models, explain and report outputs) goes with the old run."""
+    Whatever the folder held before (other models, explain and report outputs) goes with the old run.
+    `draw(staging)` adds the figures (the figures layer lives above this one, so the caller passes it)."""
     folder = Path(folder)
     recover(folder)
     _check_replaceable(folder)
     try:
         with replacing(folder) as staging:
-            names = _write_files(staging, results, models, env, data, lang)
+            names = _write_files(staging, results, models, env, data, draw)
     except OSError as e:
         raise RunDirError(f"--out {folder}: could not write the run ({e.strerror or e}); the folder was left "
                           "as it was: make room or choose another --out") from None
     return [folder / name for name in names]
 
 
-def _write_files(staging: Path, results: list, models: dict, env: dict, data: dict, lang: str) -> list[Path]:
+def _write_files(staging: Path, results: list, models: dict, env: dict, data: dict, draw) -> list[Path]:
     """Write a run into `staging`; return the paths written, relative to it. results.json goes last."""
     from safetensors.torch import save as safetensors_bytes
-
-    from mnistlab.figures import run as plots
 
     written, hashes = [], {}
     for r in results:
@@ -113,13 +113,8 @@ def _write_files(staging: Path, results: list, models: dict, env: dict, data: di
         hashes[r.model] = hashlib.sha256(weights).hexdigest()
         written.append(write_atomic(staging / f"{r.model}.safetensors", weights))
         written.append(write_atomic(staging / f"classification_report_{r.model}.txt", r.report_text))
-        written += plots.training_curves(r.history, r.model, r.label, staging / "figures", lang)
-        written += plots.confusion_matrix(r.confusion, r.model, r.label, staging / "figures", lang)
-        if r.config["imbalance"]:
-            recall = [r.report[str(c)]["recall"] for c in range(10)]
-            written += plots.per_class_recall([{"label": r.label, "counts": r.train_counts, "recall": recall}],
-                                              t("per_class_title", lang, model=r.label),
-                                              staging / "figures" / f"per_class_{r.model}", lang)
+    if draw is not None:
+        written += draw(staging)
     written.append(write_atomic(staging / "resultados.csv", resultados_csv(results)))
     payload = {"schema": SCHEMA, "kind": "run", "run_key": run_key(r.key for r in results),
                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "environment": env, "data": data,

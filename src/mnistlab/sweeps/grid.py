@@ -66,7 +66,9 @@ def load_spec(folder: Path) -> SweepSpec | None:
     if not path.is_file():
         return None
     try:
-        return SweepSpec(**json.loads(path.read_text()))
+        spec = SweepSpec(**json.loads(path.read_text()))
+        spec.base = {**base_config(RunConfig()), **spec.base}  # fields added since it was written: at default
+        return spec
     except (ValueError, TypeError) as e:
         raise SweepError(f"{path}: unreadable sweep spec ({e})") from None
 

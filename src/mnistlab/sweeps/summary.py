@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from mnistlab import stats
+from mnistlab.stats import aggregate, paired_comparisons
 from mnistlab.atomic import to_json, write_atomic
 from mnistlab.errors import SummaryError
 from mnistlab.i18n import t
@@ -34,6 +34,17 @@ def run_labels(rows: list[dict]) -> dict[str, str]:
         recorded = json.loads(r["result"]).get("label") if r.get("result") else None
         labels[r["model"]] = recorded or labels.get(r["model"]) or label_of(r["model"])
     return labels
+
+
+def mixed_note(rows: list[dict], marked: bool, lang: str) -> str | None:
+    """Words for a store whose runs came from different code or settings (resumed with --allow-mixed), else None."""
+    from mnistlab.runs.outcome import identity
+
+    identities = {json.dumps(identity(env), sort_keys=True) for r in rows
+                  if (env := json.loads(r["environment"] or "{}")).get("code")}
+    if not marked and len(identities) <= 1:
+        return None
+    return t("mixed_store", lang, k=max(len(identities), 2))
 
 
 def tidy_csv(all_rows: list[dict]) -> str:
@@ -92,15 +103,17 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None) -> dict:
     try:
         all_rows = store.all_rows(conn)
         counts = store.counts(conn)
+        marked_mixed = bool(store.get_meta(conn, "mixed"))
     finally:
         conn.close()
     rows = [r for r in all_rows if r["status"] in ("done", "diverged")]
+    mixed = mixed_note(rows, marked_mixed, lang)
     if not rows:
         raise SummaryError(f"{folder}: the store holds no finished run yet")
     models = model_order({r["model"] for r in all_rows})
     labels = run_labels(all_rows)
-    aggregates = stats.aggregate(rows, models)
-    comparisons = stats.paired_comparisons(rows, models)
+    aggregates = aggregate(rows, models)
+    comparisons = paired_comparisons(rows, models)
     out = Path(out) if out is not None else folder
     figures = out / "figures"
     paths = [write_atomic(out / "runs.csv", tidy_csv(all_rows))]
@@ -111,7 +124,7 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None) -> dict:
     for kind in ("noise", "shift"):
         paths += sweep_plots.robustness_figure(rows, kind, models, labels, figures, lang)
     paths += sweep_plots.per_class_figures(rows, models, labels, figures, lang)
-    summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "models": models,
+    summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "mixed": mixed, "models": models,
                "labels": labels, "aggregates": aggregates, "comparisons": comparisons,
                "findings": [describe_comparison(c, labels, lang) for c in comparisons]}
     paths.append(write_atomic(out / "summary.json", to_json(summary)))
