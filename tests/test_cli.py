@@ -37,7 +37,10 @@ def test_run_writes_every_output(tiny_run):
     assert float(rows[1][3]) == mlp["test_acc"]
     assert set(payload["environment"]) >= {"torch", "numpy", "device", "python"}
     assert payload["data"]["md5"]["train-images-idx3-ubyte"] == "6bbc9ace898e44ae57da46a324031adb"
-    assert "precision" in (tiny_run / "classification_report_cnn.txt").read_text()
+    report = (tiny_run / "classification_report_cnn.txt").read_text()
+    cnn = payload["models"]["cnn"]
+    assert f"{cnn['test_acc']:.4f}" in report.split("accuracy")[1].split("\n")[0]  # the run's own accuracy
+    assert f"{cnn['report']['7']['recall']:.4f}" in report  # and its own per-class numbers
 
 
 def test_weights_load_back_and_reproduce_accuracy(tiny_run, device_data):

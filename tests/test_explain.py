@@ -23,8 +23,10 @@ def test_explain_writes_figures_and_numbers(trained_run, capsys):
     numbers = json.loads((trained_run / "explain.json").read_text())
     for model in ("mlp", "cnn"):
         n = numbers[model]
-        assert n["points"] == 1500 and 0.5 < n["knn10_acc"] <= 1 and -1 <= n["silhouette"] <= 1
-        assert 0 < n["attribution_on_digit"] <= 1
+        assert n["points"] == 1500 and n["knn10_acc"] > 0.5
+        assert n["silhouette"] > 0.05  # classes form clusters (0 would be no structure at all)
+        # the attribution lies on the digit more than a map spread evenly over the image would
+        assert n["attribution_on_digit"] > numbers["digit_area_fraction"]
     # Trained features separate digits far better than chance (0.1), and better than raw chance clusters.
     assert numbers["cnn"]["knn10_acc"] > 0.8
     assert len(numbers["examples"]) == 12
