@@ -16,10 +16,10 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     """
     from mnistlab.data.mnist import load_mnist
     from mnistlab.data.resident import ResidentData
+    from mnistlab.errors import RunDirError
     from mnistlab.figures.run import run_figures
     from mnistlab.runs.folder import existing_key, run_key, write_run
     from mnistlab.runs.job import Job
-    from mnistlab.errors import RunDirError
     from mnistlab.runs.outcome import RunResults
     from mnistlab.sweeps.executors.local import LocalExecutor
     from mnistlab.training.device import resolve_device

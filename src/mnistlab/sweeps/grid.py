@@ -48,7 +48,7 @@ class SweepSpec:
                         out.append((variant["label"], validate(RunConfig.from_dict(values))))
         return out
 
-    def merged_with(self, other: "SweepSpec") -> "SweepSpec":
+    def merged_with(self, other: SweepSpec) -> SweepSpec:
         """The union of two grids over the same base config (a sweep folder may grow, never change)."""
         if other.base != self.base or other.study != self.study:
             diff = sorted(k for k in set(self.base) | set(other.base) if self.base.get(k) != other.base.get(k))

@@ -19,6 +19,7 @@ from mnistlab.runs.outcome import FINISHED
 from mnistlab.sweeps.executors.base import Executor
 from mnistlab.sweeps.grid import SweepSpec, load_spec, save_spec
 
+
 @contextmanager
 def exclusive(folder: Path):
     """Hold the folder's lock for the whole sweep; a second sweep on it is refused at once."""

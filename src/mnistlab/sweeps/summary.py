@@ -6,13 +6,13 @@ import io
 import json
 from pathlib import Path
 
-from mnistlab.stats import aggregate, paired_comparisons
 from mnistlab.atomic import to_json, write_atomic
 from mnistlab.errors import SummaryError
 from mnistlab.i18n import t
 from mnistlab.models.registry import label_of, model_order
 from mnistlab.runs import store
 from mnistlab.runs.folder import RESULTADOS_COLUMNS
+from mnistlab.stats import aggregate, paired_comparisons
 from mnistlab.sweeps.findings import describe_comparison
 
 TIDY_COLUMNS = ["key", "variant", "model", "samples_per_class", "seed", "status", *store.METRICS, "message"]

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 
-from mnistlab.runs.outcome import ModelResult, Outcome, environment
-
 from mnistlab.errors import ExecutorError
+from mnistlab.runs.outcome import ModelResult, Outcome, environment
 
 
 def _train_remote(arrays: dict, job: dict, device: str, threads: int):
