@@ -171,7 +171,8 @@ def load_mnist(folder: Path | None = None, log=lambda msg: None) -> Mnist:
     return load_dataset(SPEC, folder, log=log)
 
 
-def normalize(x: torch.Tensor, mean: float = MEAN, std: float = STD, *, spec: DatasetSpec | None = None) -> torch.Tensor:
+def normalize(x: torch.Tensor, mean: float = MEAN, std: float = STD, *,
+              spec: DatasetSpec | None = None) -> torch.Tensor:
     """(x - mean) / std: MNIST's constants unless a dataset's spec (or its mean and std) is given."""
     if spec is not None:
         mean, std = spec.mean, spec.std

@@ -6,8 +6,8 @@ verified by the MD5 of its uncompressed bytes before anything reads it.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from mnistlab.errors import DataError
 
