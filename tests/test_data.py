@@ -196,6 +196,21 @@ def test_corrupt_deflate_body_is_a_data_error_naming_the_file(mnist, tmp_path):
     assert len(problems) == 1 and str(bad) in problems[0] and "corrupt" in problems[0]
 
 
+@pytest.mark.parametrize("damage", [
+    lambda gz: b"\x1f\x8c" + gz[2:],                       # not a gzip header
+    lambda gz: gz[:len(gz) // 2],                           # cut short
+    lambda gz: gz[:-8] + bytes(8),                          # CRC and length wrong
+    lambda gz: gz + b"trailing garbage",
+    lambda gz: gz[:40] + b"\xff" * 64 + gz[104:],
+])
+def test_every_damaged_gzip_is_a_corrupt_file(mnist, tmp_path, damage):
+    name = "t10k-labels-idx1-ubyte"
+    bad = tmp_path / f"{name}.gz"
+    bad.write_bytes(damage(gzip.compress((mnist.folder / name).read_bytes())))
+    found, problems = find_verified(tmp_path)
+    assert not found and len(problems) == 1 and problems[0].startswith(f"{bad}: corrupt file")
+
+
 def test_corrupt_cached_file_is_refetched_into_the_cache(mnist, tmp_path, monkeypatch):
     monkeypatch.setenv("MNISTLAB_DATA", str(tmp_path))
     _copy_files(mnist.folder, tmp_path, [n for n in IDX_MD5 if n != "t10k-labels-idx1-ubyte"])

@@ -11,8 +11,8 @@ import numpy as np
 
 from mnistlab.errors import DataError
 
-# What a damaged or foreign gzip stream can raise while it is read.
-_DECODE_ERRORS = (gzip.BadGzipFile, zlib.error, EOFError, struct.error)
+# What a damaged or foreign gzip stream can raise while it is read (gzip.BadGzipFile is an OSError).
+_DECODE_ERRORS = (OSError, zlib.error, EOFError, struct.error)
 
 
 def encode_idx(array: np.ndarray) -> bytes:
