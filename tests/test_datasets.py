@@ -176,3 +176,8 @@ def test_mirror_fetch_goes_to_the_cache_only(tmp_path, monkeypatch):
         assert stat.S_IMODE((folder / f.name).stat().st_mode) == 0o644
     data = load_dataset(spec)  # now from the cache, no source asked
     assert data.folder == folder and data.train_labels.tolist() == arrays[1].tolist()
+
+
+def test_data_dir_of_the_other_dataset_is_named(debian_folder):
+    with pytest.raises(DataError, match="they are Fashion-MNIST's files: --dataset fashion-mnist"):
+        ensure_dataset("mnist", debian_folder)

@@ -15,7 +15,7 @@ import torch
 
 from mnistlab.atomic import write_atomic
 from mnistlab.data.idx import decode_idx, inflate_bounded, read_bounded
-from mnistlab.data.registry import DatasetSpec, get_dataset
+from mnistlab.data.registry import DatasetSpec, get_dataset, list_datasets
 from mnistlab.errors import DataError
 
 
@@ -139,9 +139,11 @@ def _read_data_dir(spec: DatasetSpec, folder: Path) -> dict[str, bytes]:
         raise DataError(f"--data-dir {folder}: not a folder")
     found, problems = _scan(folder, spec)
     if len(found) < len(spec.files):
-        raise DataError(f"--data-dir {folder}: {_missing(spec, found, problems)}. It is only read, never repaired: "
-                        f"put the verified {spec.label} files there, or leave out --data-dir to use the cache "
-                        f"({dataset_cache(spec)})")
+        others = [o for o in list_datasets() if o.name != spec.name and len(_scan(folder, o)[0]) == len(o.files)]
+        mixup = "".join(f" (they are {o.label}'s files: --dataset {o.name})" for o in others)
+        raise DataError(f"--data-dir {folder}: {_missing(spec, found, problems)}{mixup}. It is only read, never "
+                        f"repaired: put the verified {spec.label} files there, or leave out --data-dir to use the "
+                        f"cache ({dataset_cache(spec)})")
     return found
 
 
