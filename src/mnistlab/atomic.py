@@ -7,6 +7,22 @@ import os
 import tempfile
 from pathlib import Path
 
+_PROC_STATUS = "/proc/self/status"
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the OS tells it (Linux), else set and restored."""
+    try:
+        with open(_PROC_STATUS) as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o077)  # the strictest value, so a file another thread creates meanwhile is never too open
+    os.umask(old)
+    return old
+
 
 def write_atomic(path: Path, data: bytes | str) -> Path:
     path = Path(path)
@@ -15,6 +31,8 @@ def write_atomic(path: Path, data: bytes | str) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600; give the mode a plain open() would
+                os.fchmod(f.fileno(), 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
