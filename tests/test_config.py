@@ -5,7 +5,6 @@ from mnistlab.config import ConfigError, RunConfig, class_counts, parse_imbalanc
 
 @pytest.mark.parametrize("changes,needle", [
     ({"samples_per_class": 0}, "--samples-per-class 0"),
-    ({"samples_per_class": 5422}, "5421"),
     ({"val_split": 1.5}, "--val-split 1.5"),
     ({"val_split": 0.0}, "--val-split 0.0"),
     ({"epochs": 0}, "--epochs 0"),
@@ -70,3 +69,18 @@ def test_imbalance_profiles_give_requested_counts():
     assert longtail[0] == 1000 and longtail[-1] == 10
     assert all(a > b for a, b in zip(longtail, longtail[1:]))
     assert parse_imbalance("longtail:0.5") == ("longtail", [], 0.5)
+
+
+@pytest.mark.parametrize("changes,needle", [
+    ({"samples_per_class": 5422}, "from 1 to 5421"),
+    ({"samples_per_class": 6001, "dataset": "fashion-mnist"}, "from 1 to 6000"),
+    ({"dataset": "nosuch"}, "--dataset 'nosuch': unknown dataset; choose from mnist, fashion-mnist"),
+    ({"model": "resnet"}, "unknown model"),
+])
+def test_jobs_check_what_the_registries_know(changes, needle):
+    from mnistlab.runs.job import check
+
+    with pytest.raises(ConfigError) as e:
+        check(RunConfig().with_(**changes))
+    assert needle in str(e.value)
+    check(RunConfig(samples_per_class=6000, dataset="fashion-mnist"))  # Fashion-MNIST has 6,000 per class

@@ -14,12 +14,12 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     configs: a RunConfig or a list of them, one per model. on_epoch(model, epoch, train_loss, train_acc,
     val_loss, val_acc) is called after every epoch. Returns a RunResults (a list of ModelResult).
     """
-    from mnistlab.data.mnist import load_mnist
+    from mnistlab.data.loader import load_dataset
     from mnistlab.data.resident import ResidentData
     from mnistlab.errors import RunDirError
     from mnistlab.figures.run import run_figures
     from mnistlab.runs.folder import existing_key, run_key, write_run
-    from mnistlab.runs.job import Job
+    from mnistlab.runs.job import Job, check
     from mnistlab.runs.outcome import RunResults
     from mnistlab.sweeps.executors.local import LocalExecutor
     from mnistlab.training.device import resolve_device
@@ -30,8 +30,13 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     if twice:
         raise ConfigError(f"model {twice[0]!r} is given twice; a run folder holds one run per model "
                           "(use sweep_runs for several seeds or budgets)")
+    datasets = sorted({c.dataset for c in configs})
+    if len(datasets) > 1:
+        raise ConfigError(f"--dataset: one run folder holds one dataset, got {', '.join(datasets)}")
+    for c in configs:
+        check(c)
     torch_device = resolve_device(device)
-    mnist = load_mnist(data_dir, log=log)
+    mnist = load_dataset(configs[0].dataset, data_dir, log=log)
     jobs = [Job.of(c, mnist.checksums) for c in configs]
     if out is not None:
         if existing_key(out) not in (None, run_key(job.key for job in jobs)) and not overwrite:
@@ -50,7 +55,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     if out is not None:
         write_run(Path(out), list(results), {o.job.model: o.model for o in outcomes}, outcomes[0].environment,
                   {"folder": str(mnist.folder), "md5": mnist.checksums},
-                  draw=lambda staging: run_figures(results, staging / "figures", lang))
+                  draw=lambda staging: run_figures(results, staging / "figures", lang, mnist.spec))
     return results
 
 
@@ -83,10 +88,9 @@ def sweep_runs(out: str | Path, *, budgets=(50, 100, 300, 1000), seeds=range(5),
 def explain_models(folder: str | Path, *, tsne: bool = True, gradcam: bool = True, max_points: int = 10_000,
                    lang: str = "pt", data_dir=None) -> dict:
     """t-SNE + separation numbers, Grad-CAM/saliency and worst-error figures for a run folder."""
-    from mnistlab.data.mnist import load_mnist
-    from mnistlab.explain.run import explain_run
+    from mnistlab.explain.run import explain_run, load_run_dataset
 
-    return explain_run(Path(folder), load_mnist(data_dir), do_tsne=tsne, do_gradcam=gradcam,
+    return explain_run(Path(folder), load_run_dataset(Path(folder), data_dir), do_tsne=tsne, do_gradcam=gradcam,
                        max_points=max_points, lang=lang)
 
 

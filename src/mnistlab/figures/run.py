@@ -68,12 +68,17 @@ def per_class_recall(series: list[dict], title: str, stem: Path, lang: str = "pt
     return save(fig, stem)
 
 
-def run_figures(results: list, folder: Path, lang: str = "pt") -> list[Path]:
-    """Every figure of a run folder: curves and confusion matrix per model, per-class recall when imbalanced."""
+def run_figures(results: list, folder: Path, lang: str = "pt", dataset=None) -> list[Path]:
+    """Every figure of a run folder: curves and confusion matrix per model, per-class recall when imbalanced.
+
+    `dataset` (a DatasetSpec) puts its class names on the confusion matrix when they are not the digits."""
     paths: list[Path] = []
+    names = dataset.class_names(lang) if dataset is not None else None
+    if names is not None and list(names) == [str(d) for d in range(len(names))]:
+        names = None  # digits label themselves
     for r in results:
         paths += training_curves(r.history, r.model, r.label, folder, lang)
-        paths += confusion_matrix(r.confusion, r.model, r.label, folder, lang)
+        paths += confusion_matrix(r.confusion, r.model, r.label, folder, lang, class_names=names)
         if r.config["imbalance"]:
             recall = [r.report[str(c)]["recall"] for c in range(len(r.train_counts))]
             paths += per_class_recall([{"label": r.label, "counts": r.train_counts, "recall": recall}],

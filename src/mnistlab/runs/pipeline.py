@@ -7,7 +7,6 @@ import time
 import torch
 
 from mnistlab.data.corrupt import fixed_shift, salt_and_pepper
-from mnistlab.data.mnist import normalize
 from mnistlab.data.resident import ResidentData, Split
 from mnistlab.models.registry import build_model, count_params, get_spec
 from mnistlab.runs.job import Job
@@ -35,14 +34,14 @@ def assess(job: Job, data: ResidentData, model: torch.nn.Module, fitted: FitResu
         for level in levels:
             # The same corrupted test set for every model and seed: seeded by the level alone.
             gen = torch.Generator(device=device).manual_seed(int(level * 1000) + 7)
-            x = normalize(corrupt(data.test_raw, level, gen))
+            x = data.normalize(corrupt(data.test_raw, level, gen))
             robustness[kind][str(level)] = evaluate(model, x, data.test_y, cfg.precision)[1]
     eval_seconds = time.perf_counter() - start
 
     y_true, y_pred = data.test_y.cpu().numpy(), preds.cpu().numpy()
     h = fitted.history
     best = max(fitted.best_epoch, 1) - 1
-    labels = list(range(10))
+    labels = list(range(data.spec.num_classes))
     return ModelResult(
         model=cfg.model, key=job.key, config=cfg.to_dict(),
         status="diverged" if fitted.diverged else "done", message=fitted.message,
@@ -55,7 +54,7 @@ def assess(job: Job, data: ResidentData, model: torch.nn.Module, fitted: FitResu
         confusion=confusion_matrix(y_true, y_pred, labels=labels).tolist(),
         report=classification_report(y_true, y_pred, labels=labels, digits=4, output_dict=True, zero_division=0),
         report_text=classification_report(y_true, y_pred, labels=labels, digits=4, zero_division=0),
-        train_counts=torch.bincount(split.train_y, minlength=10).tolist(),
+        train_counts=torch.bincount(split.train_y, minlength=len(labels)).tolist(),
         robustness=robustness, train_seconds=fitted.train_seconds, eval_seconds=eval_seconds,
         label=get_spec(cfg.model).label,
     )

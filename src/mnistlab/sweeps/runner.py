@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mnistlab.errors import SweepError
 from mnistlab.runs import store
-from mnistlab.runs.job import Job
+from mnistlab.runs.job import Job, check
 from mnistlab.runs.outcome import FINISHED
 from mnistlab.sweeps.executors.base import Executor
 from mnistlab.sweeps.grid import SweepSpec, load_spec, save_spec
@@ -95,7 +95,7 @@ def check_identity(conn, current: dict, allow_mixed: bool, folder: Path) -> bool
 def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=None, executor: Executor | None = None,
               log=lambda msg: None, on_result=None, allow_mixed: bool = False) -> SweepOutcome:
     """Run what is missing of `spec` in `folder` and record every run in the store."""
-    from mnistlab.data.mnist import load_mnist
+    from mnistlab.data.loader import load_dataset
     from mnistlab.data.resident import ResidentData
     from mnistlab.runs.outcome import environment, identity
     from mnistlab.sweeps.executors.local import LocalExecutor
@@ -108,7 +108,9 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
             previous = load_spec(folder)
             spec = previous.merged_with(spec) if previous else spec
             plan = spec.plan()
-            mnist = load_mnist(data_dir, log=log)
+            for _, cfg in plan:
+                check(cfg)  # every model and the dataset's limits, before any data is read
+            mnist = load_dataset(plan[0][1].dataset, data_dir, log=log)
             jobs = [Job.of(cfg, mnist.checksums, variant) for variant, cfg in plan]
             conn = store.connect(folder, mnist.checksums)
             torch_device = resolve_device(device)

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 
 from mnistlab.config import RunConfig
 from mnistlab.data.corrupt import make_augment
-from mnistlab.data.mnist import normalize
 from mnistlab.data.resident import Split
 from mnistlab.training.device import autocast, memory_format
 from mnistlab.training.engine import EpochBook, EpochRecord, FitResult, OnEpoch
@@ -77,7 +76,7 @@ def fit(model: nn.Module, split: Split, cfg: RunConfig, on_epoch: OnEpoch | None
             if augment is not None:
                 xb = augment(xb, noise)
             with autocast(device, cfg.precision):
-                logits = model(normalize(xb).contiguous(memory_format=fmt)).float()
+                logits = model(split.normalize(xb).contiguous(memory_format=fmt)).float()
             loss = F.cross_entropy(logits, yb, weight=weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -18,7 +18,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mnistlab.config import RunConfig
-from mnistlab.data.mnist import normalize
 from mnistlab.data.resident import Split
 from mnistlab.training.device import autocast
 from mnistlab.training.engine import EpochBook, EpochRecord, FitResult, OnEpoch
@@ -68,7 +67,7 @@ def fit_stacked(models: list[nn.Module], splits: list[Split], cfgs: list[RunConf
         correct = torch.zeros(len(active), device=device, dtype=torch.long)
         for i in range(0, n, bs):
             idx = perms[:, i:i + bs]
-            xb, yb = normalize(train_x[rows, idx]), train_y[rows, idx]  # [A, B, 1, 28, 28], [A, B]
+            xb, yb = splits[0].normalize(train_x[rows, idx]), train_y[rows, idx]  # [A, B, 1, 28, 28], [A, B]
             with autocast(device, c0.precision):
                 logits = forward(params, buffers, xb).float()
             losses = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none").view(yb.shape).mean(1)

@@ -29,9 +29,9 @@ def _train_remote(arrays: dict, job: dict, device: str, threads: int):
     torch.set_num_threads(threads)
     with warnings.catch_warnings():  # the object store hands out read-only arrays; we only read them
         warnings.simplefilter("ignore", UserWarning)
-        tensors = {k: torch.from_numpy(v) for k, v in arrays.items() if k != "checksums"}
+        tensors = {k: torch.from_numpy(v) for k, v in arrays.items() if k not in ("checksums", "name")}
     mnist = Mnist(tensors["train_images"], tensors["train_labels"], tensors["test_images"], tensors["test_labels"],
-                  folder=None, checksums=arrays["checksums"])
+                  folder=None, checksums=arrays["checksums"], name=arrays["name"])
     torch_device = resolve_device(device)
     outcome = execute(Job(RunConfig.from_dict(job["config"]), job["key"], job["variant"]),
                       ResidentData(mnist, torch_device), environment(torch_device))
@@ -77,7 +77,7 @@ class RayExecutor:
         m = data.mnist
         arrays = ray.put({"train_images": m.train_images.numpy(), "train_labels": m.train_labels.numpy(),
                           "test_images": m.test_images.numpy(), "test_labels": m.test_labels.numpy(),
-                          "checksums": m.checksums})  # once, shared by every task
+                          "checksums": m.checksums, "name": m.name})  # once, shared by every task
         task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries)(_train_remote)
         refs = {}
         for job in jobs:
