@@ -71,11 +71,11 @@ def run_content(folder: Path, out: Path, lang: str) -> dict:
 
 
 def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> dict:
+    from mnistlab.runs.store import read_runs
     from mnistlab.sweeps.runner import load_spec
     from mnistlab.sweeps.summary import summarize
 
-    summary = summarize(folder, lang, out=out)
-    counts = summary["counts"]
+    _, counts, _ = read_runs(folder)  # read-only: a sweep refused as partial leaves no report/ behind
     unfinished = {k: v for k, v in counts.items() if k not in ("done", "diverged")}
     partial = None
     if unfinished:
@@ -84,6 +84,7 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
             raise ReportError(f"{folder}: the sweep is not complete ({detail}); finish it with `mnistlab sweep --out "
                               f"{folder}` or pass --allow-partial to report what finished, marked as partial")
         partial = t("partial", lang, detail=detail)
+    summary = summarize(folder, lang, out=out)
     header = [t("variant", lang), t("model", lang), "n/cl.", "n", f"{t('test_acc', lang)} (%)", t("ci95", lang),
               t("stop_epoch", lang).split(" (")[0], "gap (pp)"]
     rows = []

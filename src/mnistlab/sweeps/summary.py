@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from pathlib import Path
 
 from mnistlab import stats
 from mnistlab.atomic import to_json, write_atomic
-from mnistlab.errors import SummaryError
+from mnistlab.errors import StoreError, SummaryError
 from mnistlab.i18n import t
 from mnistlab.runs import store
 from mnistlab.runs.folder import RESULTADOS_COLUMNS
@@ -66,22 +67,27 @@ def latex_table(aggregates: list[dict], lang: str = "pt") -> str:
     return "\n".join(lines).replace("_", r"\_")
 
 
-def summarize(folder: Path, lang: str = "pt", out: Path | None = None) -> dict:
+def _to_stderr(message: str) -> None:
+    print(f"mnistlab: {message}", file=sys.stderr)
+
+
+def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None) -> dict:
     """Write runs.csv, resultados/, summary.json, tables/aggregate.tex and figures/ from the store.
 
     Everything goes under `out` (default: the sweep folder itself; the report uses its own subfolder).
+    The store is only read. A run it cannot use is left out with a line to `log` (default: stderr).
     """
     from mnistlab.figures import sweep as sweep_plots
 
     folder = Path(folder)
     if not (folder / store.DB_NAME).is_file():
         raise SummaryError(f"{folder}: not a sweep folder (no {store.DB_NAME}); run `mnistlab sweep --out {folder}`")
-    conn = store.connect(folder)
     try:
-        all_rows = store.all_rows(conn)
-        counts = store.counts(conn)
-    finally:
-        conn.close()
+        all_rows, counts, left_out = store.read_runs(folder)
+    except StoreError as e:
+        raise SummaryError(str(e)) from None
+    for line in left_out:
+        (log or _to_stderr)(line)
     rows = [r for r in all_rows if r["status"] in ("done", "diverged")]
     if not rows:
         raise SummaryError(f"{folder}: the store holds no finished run yet")
@@ -98,7 +104,8 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None) -> dict:
         paths += sweep_plots.robustness_figure(rows, kind, figures, lang)
     paths += sweep_plots.per_class_figures(rows, figures, lang)
     summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "aggregates": aggregates,
-               "comparisons": comparisons, "findings": [stats.describe_comparison(c, lang) for c in comparisons]}
+               "comparisons": comparisons, "findings": [stats.describe_comparison(c, lang) for c in comparisons],
+               "left_out": left_out}
     paths.append(write_atomic(out / "summary.json", to_json(summary)))
     summary["paths"] = paths
     return summary
