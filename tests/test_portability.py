@@ -10,7 +10,8 @@ import pytest
 from helpers import store_rows
 
 # The CLI in a Python whose `import fcntl` fails, as on Windows.
-WITHOUT_FCNTL = "import sys; sys.modules['fcntl'] = None; from mnistlab.cli.main import main; sys.exit(main(sys.argv[1:]))"
+WITHOUT_FCNTL = ("import sys; sys.modules['fcntl'] = None; from mnistlab.cli.main import main; "
+                 "sys.exit(main(sys.argv[1:]))")
 # Holds a sweep folder's lock (taken the way `mnistlab sweep` takes it) until its stdin closes.
 HOLDER = """import sys
 sys.modules['fcntl'] = None
