@@ -1,12 +1,15 @@
 """Sweeps through a real Ray cluster on this machine (loopback only), against the local executor."""
+import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -19,6 +22,57 @@ from mnistlab.cli.main import main  # noqa: E402
 GRID = ["--budgets", "10", "20", "--seeds", "0-1", "--epochs", "2", "--threads", "1", "--quiet", "--no-summary"]
 # Ray >= 2.5x starts heads with token auth; clients send the token only with RAY_AUTH_MODE=token.
 ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+# Ray's single-machine mode, in which the test's own head and its clients keep to 127.0.0.1.
+HEAD_ENV = {**ENV, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+
+def _descendants(pid: int) -> set:
+    """The process and every process under it (Ray's GCS, raylet, agents and workers)."""
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        found.add(p)
+        for task in os.listdir(f"/proc/{p}/task") if os.path.isdir(f"/proc/{p}/task") else []:
+            try:
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+            except OSError:
+                pass  # ended meanwhile
+    return found
+
+
+def _listening(pids: set) -> dict:
+    """{'address:port': process name} of every TCP or UDP socket these processes listen on (from ss)."""
+    out = subprocess.run(["ss", "-Hltunp"], capture_output=True, text=True).stdout
+    found = {}
+    for line in out.splitlines():
+        fields = line.split()
+        owners = re.findall(r'\("([^"]+)",pid=(\d+)', line)
+        if len(fields) >= 5 and any(int(pid) in pids for _, pid in owners):
+            found[fields[4]] = owners[0][0]
+    return found
+
+
+def _loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]").split("%")[0]
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # '*' and the like: every interface
+    return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
+
+
+def _named(pids: set, prefix: str) -> list:
+    """Those of `pids` whose command line (a Ray worker's is its task's name) starts with prefix."""
+    found = []
+    for pid in sorted(pids):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if f.read().startswith(prefix.encode()):
+                    found.append(pid)
+        except OSError:
+            pass  # ended meanwhile
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +84,41 @@ def local_store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def head():
-    """A Ray head on loopback with two worker CPUs, started and stopped by the test."""
+    """A Ray head on loopback with two worker CPUs, started and stopped by the test: (address, its pid).
+
+    Its own session folder keeps other Ray users of this machine from finding it, and only its own
+    processes are stopped (`ray stop` would stop every Ray cluster on the machine).
+    """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     ray_bin = shutil.which("ray") or str(os.path.join(os.path.dirname(sys.executable), "ray"))
-    subprocess.run([ray_bin, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
-                    "--num-gpus=0", "--include-dashboard=false", "--disable-usage-stats"], check=True, env=ENV,
-                   capture_output=True)
-    yield f"127.0.0.1:{port}"
-    subprocess.run([ray_bin, "stop", "--force"], env=ENV, capture_output=True)
+    session = tempfile.mkdtemp(prefix="rh")  # short: Ray's unix sockets live under it
+    proc = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
+                             f"--temp-dir={session}", "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false",
+                             "--disable-usage-stats"], env=HEAD_ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while proc.poll() is None and time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.5)
+    assert proc.poll() is None, "ray start --head failed"
+    yield f"127.0.0.1:{port}", proc.pid
+    started = _descendants(proc.pid) - {proc.pid}
+    proc.send_signal(signal.SIGTERM)  # `ray start --block` stops what it started
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for pid in started:  # and whatever outlived it
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    shutil.rmtree(session, ignore_errors=True)
 
 
 def test_ray_local_instance_gives_the_same_store_as_local(local_store, tmp_path):
@@ -50,16 +129,35 @@ def test_ray_local_instance_gives_the_same_store_as_local(local_store, tmp_path)
     assert env["threads"] == 1
 
 
+@pytest.mark.skipif(not shutil.which("ss") or not os.path.isdir("/proc/self/task"), reason="needs Linux's ss")
+def test_a_cluster_started_for_a_sweep_listens_on_loopback_only(tmp_path):
+    cmd = [sys.executable, "-m", "mnistlab.cli", "sweep", "--budgets", "10", "--seeds", "0", "--epochs", "1",
+           "--models", "mlp", "--threads", "1", "--quiet", "--no-summary", "--executor", "ray",
+           "--out", str(tmp_path / "s")]
+    env = {k: v for k, v in ENV.items() if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seen = {}
+    while proc.poll() is None:
+        seen.update(_listening(_descendants(proc.pid)))
+        time.sleep(0.1)
+    _, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert {"gcs_server", "raylet"} <= set(seen.values()), seen  # the sockets of Ray's servers were seen
+    assert {a: n for a, n in seen.items() if not _loopback(a)} == {}
+    assert not any("dashboard" in n.lower() for n in seen.values()), seen  # no dashboard, no agent serving one
+
+
 def test_killed_worker_is_retried_and_the_sweep_completes(head, local_store, tmp_path):
     out = tmp_path / "killed"
     grid = ["--budgets", "10", "20", "40", "--seeds", "0-2", "--epochs", "4", "--threads", "1", "--quiet",
             "--no-summary"]
-    cmd = [sys.executable, "-m", "mnistlab.cli", "sweep", *grid, "--executor", "ray", "--ray-address", head,
+    address, head_pid = head
+    cmd = [sys.executable, "-m", "mnistlab.cli", "sweep", *grid, "--executor", "ray", "--ray-address", address,
            "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=HEAD_ENV)
     killed, deadline = None, time.time() + 120
     while killed is None and proc.poll() is None and time.time() < deadline:
-        pids = subprocess.run(["pgrep", "-f", "ray::_train_remote"], capture_output=True, text=True).stdout.split()
+        pids = _named(_descendants(head_pid), "ray::_train_remote")  # this head's workers, no one else's
         if pids:
             time.sleep(0.2)  # let it get into training
             os.kill(int(pids[0]), signal.SIGKILL)

@@ -127,6 +127,22 @@ def test_bad_grid_one_line_exit_2(args, needle, tmp_path, capsys):
     assert not (tmp_path / "s" / "store.sqlite").exists()
 
 
+@pytest.mark.parametrize("args,needle", [
+    (["--cpus-per-run", "0"], "--cpus-per-run 0"),
+    (["--cpus-per-run", "-2"], "--cpus-per-run -2"),
+    (["--gpus-per-run", "-1"], "--gpus-per-run -1"),
+    (["--gpus-per-run", "inf"], "--gpus-per-run inf"),
+    (["--gpus-per-run", "nan"], "--gpus-per-run nan"),
+])
+def test_bad_ray_shares_one_line_exit_2_before_anything_starts(args, needle, tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["sweep", "--budgets", "10", "--seeds", "0", "--epochs", "1", "--models", "mlp", "--quiet",
+                 "--executor", "ray", *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1, err
+    assert not (out / "store.sqlite").exists() and not (out / "sweep.json").exists()
+
+
 def test_foreign_store_and_other_config_are_refused(reference, tmp_path, capsys):
     other = tmp_path / "schema"
     other.mkdir()

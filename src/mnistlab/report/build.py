@@ -84,11 +84,11 @@ def _join(items: list[str], lang: str) -> str:
 
 
 def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> dict:
+    from mnistlab.runs.store import read_runs
     from mnistlab.sweeps.grid import load_spec
     from mnistlab.sweeps.summary import summarize
 
-    summary = summarize(folder, lang, out=out)
-    counts = summary["counts"]
+    _, counts, _ = read_runs(folder)  # read-only: a sweep refused as partial leaves no report/ behind
     unfinished = {k: v for k, v in counts.items() if k not in ("done", "diverged")}
     partial = None
     if unfinished:
@@ -97,6 +97,7 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
             raise ReportError(f"{folder}: the sweep is not complete ({detail}); finish it with `mnistlab sweep --out "
                               f"{folder}` or pass --allow-partial to report what finished, marked as partial")
         partial = t("partial", lang, detail=detail)
+    summary = summarize(folder, lang, out=out)
     if summary["mixed"]:  # shown where the partial warning goes: the numbers pool different code or settings
         partial = f"{partial} {summary['mixed']}" if partial else summary["mixed"]
     header = [t("variant", lang), t("model", lang), "n/cl.", "n", f"{t('test_acc', lang)} (%)", t("ci95", lang),

@@ -2,18 +2,23 @@
 
 A row is first written as `running` when a run starts, then replaced in one transaction by its final
 state (done / diverged / failed) with every metric. WAL mode: readers never block the writer.
+The sweep writes through `connect`; `summarize` and `report` read through `read_runs`, which never
+writes in the store or beside it.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
 import time
+from collections import Counter
 from pathlib import Path
 
 from mnistlab.errors import StoreError
 
 SCHEMA_VERSION = 1
 DB_NAME = "store.sqlite"
+STATUSES = ("running", "done", "diverged", "failed")
+FINISHED = ("done", "diverged")
 
 COLUMNS = """
     key TEXT PRIMARY KEY,
@@ -44,39 +49,176 @@ COLUMNS = """
 """
 METRICS = ("params", "test_acc", "test_loss", "best_val_loss", "final_val_acc", "best_val_acc", "best_epoch",
            "epochs_run", "gap_at_best", "balanced_acc", "macro_f1", "train_seconds", "eval_seconds")
+RUN_COLUMNS = tuple(line.split()[0] for line in COLUMNS.strip().splitlines())
+META_COLUMNS = ("name", "value")
+NEEDED = ("params", "test_acc", "best_epoch", "epochs_run")  # what the tables and figures take of a finished run
 
+
+def _tables(conn) -> dict[str, set]:
+    """Each table of the database with its column names."""
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()]
+    return {n: {c[0] for c in conn.execute("SELECT name FROM pragma_table_info(?)", (n,)).fetchall()} for n in names}
+
+
+def _not_ours(tables: dict, writer: bool) -> str | None:
+    """Why a database is not a mnistlab store, or None. The writer starts an empty one, or a lost runs table."""
+    if not tables:
+        return None if writer else "it holds no table"
+    for name, columns in (("meta", META_COLUMNS), ("runs", RUN_COLUMNS)):
+        if name in tables and not set(columns) <= tables[name]:
+            return f"its {name} table is not ours"
+    if "meta" not in tables:
+        return f"it holds other tables: {', '.join(sorted(tables))}"
+    if "runs" not in tables and not writer:
+        return "no runs table"
+    return None
+
+
+def _meta(conn, path: Path) -> dict:
+    """The store's meta values, data_md5 decoded; a damaged value is a one-line error."""
+    meta = {str(name): value for name, value in conn.execute("SELECT name, value FROM meta").fetchall()}
+    if "schema" in meta and str(meta["schema"]) != str(SCHEMA_VERSION):
+        raise StoreError(f"{path}: store schema {meta['schema']} is not this mnistlab's ({SCHEMA_VERSION}); "
+                         "use a new --out folder")
+    if "data_md5" in meta:
+        try:
+            meta["data_md5"] = json.loads(meta["data_md5"])
+        except (TypeError, ValueError):
+            raise StoreError(f"{path}: its meta value data_md5 is not JSON ({str(meta['data_md5'])[:40]!r}); "
+                             "the store is damaged: use a new --out folder") from None
+    return meta
 
 
 def connect(folder: Path, data_md5: dict | None = None) -> sqlite3.Connection:
-    """Open (or create) the store in `folder`, checking its schema and the data it was made from."""
+    """Open (or create) the store in `folder` for writing, checking its schema and the data it was made from."""
     path = Path(folder) / DB_NAME
     try:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)  # autocommit; explicit transactions
         conn.row_factory = sqlite3.Row
+        problem = _not_ours(_tables(conn), writer=True)  # before anything is written into it
+        if problem:
+            conn.close()
+            raise StoreError(f"{path}: not a mnistlab store ({problem}); use another --out")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
         conn.execute(f"CREATE TABLE IF NOT EXISTS runs ({COLUMNS})")
-        meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+        meta = _meta(conn, path)
     except sqlite3.DatabaseError as e:
-        raise StoreError(f"{path}: not a usable mnistlab store ({e})") from None
+        raise StoreError(f"{path}: not a mnistlab store ({e}); use another --out") from None
     if "schema" not in meta:
         with conn:
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             if data_md5:
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('data_md5', ?)", (json.dumps(data_md5, sort_keys=True),))
-    elif meta["schema"] != str(SCHEMA_VERSION):
-        raise StoreError(f"{path}: store schema {meta['schema']} is not this mnistlab's ({SCHEMA_VERSION}); "
-                         "use a new --out folder")
-    elif data_md5 and meta.get("data_md5") and json.loads(meta["data_md5"]) != data_md5:
+    elif data_md5 and meta.get("data_md5") and meta["data_md5"] != data_md5:
         raise StoreError(f"{path}: this store was made from a different data set (other MD5s); use a new --out folder")
     return conn
 
 
+def _open_readonly(path: Path, immutable: bool) -> sqlite3.Connection:
+    query = "mode=ro&immutable=1" if immutable else "mode=ro"
+    conn = None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True, timeout=30)
+        conn.row_factory = sqlite3.Row
+        problem = _not_ours(_tables(conn), writer=False)
+        if problem:
+            raise StoreError(f"{path}: not a mnistlab store ({problem})")
+        _meta(conn, path)
+        return conn
+    except BaseException as e:
+        if conn is not None:
+            conn.close()
+        if isinstance(e, sqlite3.OperationalError):
+            raise StoreError(f"{path}: cannot read it ({e})") from None
+        if isinstance(e, sqlite3.DatabaseError):
+            raise StoreError(f"{path}: not a mnistlab store ({e})") from None
+        raise
+
+
+def open_readonly(folder: Path) -> sqlite3.Connection:
+    """Open the store in `folder` for reading only: nothing is created, migrated or written, in it or beside it.
+
+    A sweep writing now keeps its log (-wal) beside the store, and SQLite reads through it. Without one
+    the file is the whole store: opened immutable, SQLite creates no -wal/-shm, even where it may not write.
+    """
+    path = Path(folder) / DB_NAME
+    return _open_readonly(path, immutable=not _has_log(path))
+
+
+def _has_log(path: Path) -> bool:
+    try:
+        return path.with_name(path.name + "-wal").exists()
+    except OSError:  # a folder we may not search: SQLite will say what it cannot open
+        return False
+
+
+def _fingerprint(path: Path) -> tuple:
+    try:
+        st = path.stat()
+    except OSError:
+        return ()
+    return st.st_ino, st.st_size, st.st_mtime_ns, _has_log(path)
+
+
+def row_problem(row) -> str | None:
+    """Why the summary cannot use this row (an edited or damaged store), or None."""
+    if row["status"] not in STATUSES:
+        return f"status {row['status']!r} is none of {', '.join(STATUSES)}"
+    if not isinstance(row["model"], str) or not row["model"]:
+        return f"model {row['model']!r} is not a model's name"
+    if not isinstance(row["samples_per_class"], int) or not isinstance(row["seed"], int):
+        return "its budget or seed is not a whole number"
+    if row["status"] not in FINISHED:
+        return None
+    missing = [m for m in NEEDED if not isinstance(row[m], (int, float))]
+    if missing:
+        return f"no {', '.join(missing)}"
+    try:
+        result, config = json.loads(row["result"]), json.loads(row["config"])
+    except (TypeError, ValueError):
+        return "its result or config is not JSON"
+    if not (isinstance(result, dict) and isinstance(result.get("history"), dict)
+            and isinstance(result.get("robustness"), dict) and isinstance(config, dict) and "imbalance" in config):
+        return "its result or config lacks what a finished run records"
+    return None
+
+
+def read_runs(folder: Path) -> tuple[list[dict], dict, list[str]]:
+    """Every usable run, the number of runs per status ('unreadable' for the others) and a line for each
+    run left out; read-only, from one consistent state of the store."""
+    path = Path(folder) / DB_NAME
+    for _ in range(3):
+        before = _fingerprint(path)
+        conn = open_readonly(folder)
+        try:
+            rows = all_rows(conn)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{path}: cannot read it ({e})") from None
+        finally:
+            conn.close()
+        if before and not before[-1] and _fingerprint(path) != before:
+            continue  # a sweep started or ended while the file was read without its log: read it again
+        break
+    usable, left_out, counts = [], [], Counter()
+    for row in rows:
+        problem = row_problem(row)
+        if problem is None:
+            usable.append(row)
+            counts[row["status"]] += 1
+        else:
+            left_out.append(f"{path}: run {row['key']} ({row['model']}, {row['samples_per_class']}/class, seed "
+                            f"{row['seed']}) left out: {problem}")
+            counts["unreadable"] += 1
+    return usable, dict(counts), left_out
+
+
 def status_of(conn, keys) -> dict:
-    rows = conn.execute("SELECT key, status FROM runs").fetchall()
+    """Each stored key's status; a row the summary could not use counts as 'unreadable', so it is run again."""
+    rows = conn.execute("SELECT * FROM runs").fetchall()
     wanted = set(keys)
-    return {r["key"]: r["status"] for r in rows if r["key"] in wanted}
+    return {r["key"]: r["status"] if row_problem(r) is None else "unreadable" for r in rows if r["key"] in wanted}
 
 
 def mark_running(conn, key: str, variant: str, config: dict) -> None:

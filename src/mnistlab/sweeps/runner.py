@@ -5,8 +5,6 @@ every key already `done`/`diverged` in the store and redoes only the rest.
 """
 from __future__ import annotations
 
-import fcntl
-import os
 import signal
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,18 +20,24 @@ from mnistlab.sweeps.grid import SweepSpec, load_spec, save_spec
 
 @contextmanager
 def exclusive(folder: Path):
-    """Hold the folder's lock for the whole sweep; a second sweep on it is refused at once."""
-    path = Path(folder) / ".lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """Hold the folder's lock for the whole sweep; a second sweep on it is refused at once.
+
+    An OS lock where there is one (flock on POSIX, msvcrt on Windows): a killed sweep leaves no stale lock.
+    """
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(Path(folder) / ".lock"), timeout=0)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SweepError(f"another sweep is writing to {folder} right now; wait for it to finish "
-                             "or use another --out") from None
+        lock.acquire()
+    except Timeout:
+        raise SweepError(f"another sweep is writing to {folder} right now; wait for it to finish "
+                         "or use another --out") from None
+    except OSError as e:
+        raise SweepError(f"--out {folder}: cannot lock it for the sweep ({e.strerror or e})") from None
+    try:
         yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 @contextmanager

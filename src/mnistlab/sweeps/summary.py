@@ -4,10 +4,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from pathlib import Path
 
 from mnistlab.atomic import to_json, write_atomic
-from mnistlab.errors import SummaryError
+from mnistlab.errors import StoreError, SummaryError
 from mnistlab.i18n import t
 from mnistlab.models.registry import label_of, model_order
 from mnistlab.runs import store
@@ -89,23 +90,32 @@ def latex_table(aggregates: list[dict], labels: dict[str, str], lang: str = "pt"
     return "\n".join(lines).replace("_", r"\_")
 
 
-def summarize(folder: Path, lang: str = "pt", out: Path | None = None) -> dict:
+def _to_stderr(message: str) -> None:
+    print(f"mnistlab: {message}", file=sys.stderr)
+
+
+def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None) -> dict:
     """Write runs.csv, resultados/, summary.json, tables/aggregate.tex and figures/ from the store.
 
     Everything goes under `out` (default: the sweep folder itself; the report uses its own subfolder).
+    The store is only read. A run it cannot use is left out with a line to `log` (default: stderr).
     """
     from mnistlab.figures import sweep as sweep_plots
 
     folder = Path(folder)
     if not (folder / store.DB_NAME).is_file():
         raise SummaryError(f"{folder}: not a sweep folder (no {store.DB_NAME}); run `mnistlab sweep --out {folder}`")
-    conn = store.connect(folder)
     try:
-        all_rows = store.all_rows(conn)
-        counts = store.counts(conn)
-        marked_mixed = bool(store.get_meta(conn, "mixed"))
-    finally:
-        conn.close()
+        all_rows, counts, left_out = store.read_runs(folder)
+        conn = store.open_readonly(folder)
+        try:
+            marked_mixed = bool(store.get_meta(conn, "mixed"))
+        finally:
+            conn.close()
+    except StoreError as e:
+        raise SummaryError(str(e)) from None
+    for line in left_out:
+        (log or _to_stderr)(line)
     rows = [r for r in all_rows if r["status"] in ("done", "diverged")]
     mixed = mixed_note(rows, marked_mixed, lang)
     if not rows:
@@ -126,7 +136,7 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None) -> dict:
     paths += sweep_plots.per_class_figures(rows, models, labels, figures, lang)
     summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "mixed": mixed, "models": models,
                "labels": labels, "aggregates": aggregates, "comparisons": comparisons,
-               "findings": [describe_comparison(c, labels, lang) for c in comparisons]}
+               "findings": [describe_comparison(c, labels, lang) for c in comparisons], "left_out": left_out}
     paths.append(write_atomic(out / "summary.json", to_json(summary)))
     summary["paths"] = paths
     return summary

@@ -3,13 +3,23 @@
 The driver keeps everything else: only it writes the SQLite store (so resume and crash-safety are
 exactly the local executor's), and results stream back as tasks finish. The data set goes to the
 object store once and every task reads it from there.
+
+A cluster started here for the sweep listens on loopback only, with no dashboard; another machine's
+workers join only a cluster the user started and named with --ray-address.
 """
 from __future__ import annotations
 
+import math
 import os
+from contextlib import contextmanager
 
 from mnistlab.errors import ExecutorError
 from mnistlab.runs.outcome import ModelResult, Outcome, environment
+
+# Ray's single-machine mode (its default on Windows and macOS): the node's IP is 127.0.0.1, and Ray binds
+# every server it starts (GCS, raylet, object manager, workers, agents) to the node's IP when that is
+# loopback, to all interfaces otherwise.
+SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 def _train_remote(arrays: dict, job: dict, device: str, threads: int):
@@ -38,16 +48,46 @@ def _train_remote(arrays: dict, job: dict, device: str, threads: int):
     return outcome.status, outcome.result.to_dict(), outcome.message, outcome.environment
 
 
+@contextmanager
+def _loopback_only():
+    """While Ray starts a cluster of its own here: single-machine mode, for Ray and the processes it starts."""
+    try:
+        from ray._private import ray_constants  # Ray reads the variable once, when imported: set its copy too
+    except ImportError:
+        ray_constants = None
+    saved_env = os.environ.get(SINGLE_MACHINE)
+    saved_flag = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ[SINGLE_MACHINE] = "0"
+    if saved_flag is not None:
+        ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if saved_env is None:
+            os.environ.pop(SINGLE_MACHINE, None)
+        else:
+            os.environ[SINGLE_MACHINE] = saved_env
+        if saved_flag is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+
+
+def check_shares(gpus_per_run: float, cpus_per_run: int) -> None:
+    """What one task may ask of a Ray node; a bad value is a one-line error before anything starts."""
+    if isinstance(cpus_per_run, bool) or not isinstance(cpus_per_run, int) or cpus_per_run < 1:
+        raise ExecutorError(f"--cpus-per-run {cpus_per_run}: give a whole number of CPUs, 1 or more")
+    if not math.isfinite(gpus_per_run) or gpus_per_run < 0 or gpus_per_run > 1 and gpus_per_run != int(gpus_per_run):
+        raise ExecutorError(f"--gpus-per-run {gpus_per_run}: use 0 (no GPU), a fraction in (0, 1] or a whole number")
+
+
 def ray_executor(address: str | None = None, gpus_per_run: float = 0.0, cpus_per_run: int = 1,
                  threads: int | None = None, max_retries: int = 2, device: str = "auto",
                  log=lambda msg: None) -> RayExecutor:
     """An executor that runs each job as a Ray task (see RayExecutor)."""
+    check_shares(gpus_per_run, cpus_per_run)
     try:
         import ray
     except ImportError:
         raise ExecutorError("--executor ray needs Ray: python -m pip install -e '.[ray]'") from None
-    if gpus_per_run < 0 or gpus_per_run > 1 and gpus_per_run != int(gpus_per_run):
-        raise ExecutorError(f"--gpus-per-run {gpus_per_run}: use a fraction in (0, 1] or a whole number")
     task_device = device if device != "auto" else ("cuda" if gpus_per_run > 0 else "cpu")
     return RayExecutor(ray, address, gpus_per_run, cpus_per_run, threads, max_retries, task_device, log)
 
@@ -65,12 +105,19 @@ class RayExecutor:
         threads, task_device = self.threads, self.task_device
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
         started_here = not ray.is_initialized()
-        if started_here:
+        if started_here and address not in (None, "local"):
             try:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
                          configure_logging=True)
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise ExecutorError(f"--ray-address {address}: cannot join the Ray cluster ({e})") from None
+        elif started_here:
+            try:  # "local": a new cluster, never one found through RAY_ADDRESS or a `ray start` on this machine
+                with _loopback_only():
+                    ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
+                             log_to_driver=False, logging_level="ERROR", configure_logging=True)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise ExecutorError(f"cannot start a local Ray instance ({e})") from None
         log(f"Ray: {ray.cluster_resources().get('CPU', 0):.0f} CPUs, {ray.cluster_resources().get('GPU', 0):.0f} "
             f"GPUs in the cluster; {len(jobs)} runs as tasks")
         self.driver_env = environment(data.device)

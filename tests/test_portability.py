@@ -1,0 +1,62 @@
+"""mnistlab where POSIX-only modules are missing (Windows has no fcntl): every command starts, and a sweep
+folder in use is still refused."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import store_rows
+
+# The CLI in a Python whose `import fcntl` fails, as on Windows.
+WITHOUT_FCNTL = ("import sys; sys.modules['fcntl'] = None; from mnistlab.cli.main import main; "
+                 "sys.exit(main(sys.argv[1:]))")
+# Holds a sweep folder's lock (taken the way `mnistlab sweep` takes it) until its stdin closes.
+HOLDER = """import sys
+sys.modules['fcntl'] = None
+from mnistlab.sweeps.runner import exclusive
+with exclusive(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+GRID = ["--budgets", "10", "--seeds", "0", "--epochs", "1", "--models", "mlp", "--quiet", "--no-summary"]
+
+
+def without_fcntl(*args):
+    return subprocess.run([sys.executable, "-c", WITHOUT_FCNTL, *args], capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("args", [[], ["data"], ["run"], ["sweep"], ["summarize"], ["explain"], ["report"]])
+def test_every_command_starts_without_fcntl(args):
+    proc = without_fcntl(*args, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: mnistlab") and "Traceback" not in proc.stderr
+
+
+def test_a_busy_folder_is_refused_without_fcntl_and_free_once_released(tmp_path):
+    out = tmp_path / "busy"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n", holder.stderr.read()
+        refused = without_fcntl("sweep", *GRID, "--out", str(out))
+        assert refused.returncode == 2, refused.stderr
+        assert "another sweep is writing to" in refused.stderr and "Traceback" not in refused.stderr
+        assert not (out / "store.sqlite").exists()
+    finally:
+        holder.communicate("", timeout=60)
+    assert holder.returncode == 0
+    done = without_fcntl("sweep", *GRID, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert [r["status"] for r, _ in store_rows(out).values()] == ["done"]
+
+
+def test_summarize_and_report_of_a_sweep_without_fcntl(tmp_path):
+    sweep = tmp_path / "sweep"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "legacy_sweep", sweep)
+    for command in (["summarize", str(sweep), "--lang", "en"], ["report", str(sweep), "--lang", "en", "--no-pdf"]):
+        proc = without_fcntl(*command)
+        assert proc.returncode == 0, proc.stderr
+    assert (sweep / "report" / "index.html").is_file() and (sweep / "summary.json").is_file()
