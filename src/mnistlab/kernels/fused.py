@@ -8,81 +8,36 @@
   alone. Equal to torch within float rounding (another summation order), not bit for bit.
 Together the CNN's step is 1.3-1.4x faster (`benchmarks/bench_step.py`, docs/performance.md).
 
-The C file is compiled once with the system's C compiler into ~/.cache/mnistlab/kernels (~0.3 s, keyed
-by source, flags and CPU); its OpenMP loops run on torch's own OpenMP runtime. Used only where it
-applies (CPU, float32, channels_last, even sizes, outside torch.func transforms; for conv1 also: no
-gradient wanted for x, no hooks on conv1); elsewhere, without a compiler, or with MNISTLAB_FUSED=0,
-torch's ops run. `status()` says which, and every run records it.
+The C file is compiled once with the system's C compiler into a private cache (~0.3 s, keyed by source,
+flags and CPU; build.py says what is trusted there); its OpenMP loops run on torch's own OpenMP runtime.
+Used only where it applies (CPU, float32, channels_last, even sizes, outside torch.func transforms; for
+conv1 also: no gradient wanted for x, no hooks on conv1); elsewhere, without a compiler, or with
+MNISTLAB_FUSED=0, torch's ops run. `status()` says which, and every run records it; `describe()` says more.
 """
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import hashlib
 import os
-import platform
-import shutil
 import subprocess
-import tempfile
 import threading
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-SOURCE = Path(__file__).with_name("pool_relu.c")
-FLAGS = ["-O3", "-march=native", "-fopenmp", "-shared", "-fPIC"]
+from mnistlab.kernels import build
+
 # Inside torch.func transforms (the batched trainer's vmap) tensors are wrapped and a ctypes kernel
 # cannot see their data; without this private check (a future torch may move it) the kernel stays off.
 _is_wrapped = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)
 _lock = threading.Lock()
 _lib = None      # the loaded library, once built
+_kernel = None   # what was loaded: path, OpenMP or not, why the cache was not used
 _why_not = None  # why the fused kernel is not used, once known
-
-
-def kernel_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "mnistlab" / "kernels"
-
-
-def _cpu_id() -> str:
-    """What -march=native compiles for: the CPU model and its flags (a shared home may span machines)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        return "\n".join(sorted({ln for ln in text.splitlines() if ln.startswith(("model name", "flags"))}))
-    except OSError:
-        return platform.processor() or platform.machine()
-
-
-def _build() -> ctypes.CDLL:
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        raise OSError("no C compiler (cc/gcc) on PATH")
-    tag = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode() + _cpu_id().encode()).hexdigest()[:16]
-    target = kernel_dir() / f"pool_relu-{tag}.so"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".so")
-        os.close(fd)
-        try:  # build beside the target, then rename: concurrent runs never load half a file
-            subprocess.run([compiler, *FLAGS, "-o", tmp, str(SOURCE)], check=True, capture_output=True, timeout=120)
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-    lib = ctypes.CDLL(str(target))
-    ptr, i64 = ctypes.c_void_p, ctypes.c_int64
-    lib.pool_relu_forward.argtypes = [ptr, ptr, ptr, i64, i64, i64, i64]
-    lib.pool_relu_backward.argtypes = [ptr, ptr, ptr, ptr, i64, i64, i64, i64]
-    lib.pool_relu_forward.restype = lib.pool_relu_backward.restype = None
-    lib.conv_pool_relu_forward.argtypes = [ptr, ptr, ptr, ptr, ptr, i64, i64, i64, i64]
-    lib.conv_pool_relu_backward.argtypes = [ptr, ptr, ptr, ptr, ptr, ptr, i64, i64, i64, i64]
-    lib.conv_pool_relu_forward.restype = lib.conv_pool_relu_backward.restype = None
-    return lib
 
 
 def _library():
     """The compiled kernel, or None (and the reason in status())."""
-    global _lib, _why_not
+    global _lib, _kernel, _why_not
     if _lib is not None or _why_not is not None:
         return _lib
     with _lock:
@@ -91,10 +46,10 @@ def _library():
                 _why_not = "off (MNISTLAB_FUSED=0)"
             else:
                 try:
-                    _lib = _build()
-                except (OSError, subprocess.SubprocessError) as e:
-                    detail = getattr(e, "stderr", b"") or b""
-                    _why_not = f"unavailable ({e}{': ' + detail.decode(errors='replace')[-200:] if detail else ''})"
+                    _kernel = build.load()
+                    _lib = _kernel.lib
+                except (build.Unavailable, OSError, subprocess.SubprocessError) as e:
+                    _why_not = f"unavailable ({' '.join(str(e).split())})"
     return _lib
 
 
@@ -111,15 +66,25 @@ def disabled():
 
 
 def status() -> str:
-    """'fused' or why not: recorded in every run's environment."""
-    return "fused" if _library() is not None else _why_not
+    """'fused' (', no OpenMP', ' (rebuilt privately: why)') or why not: recorded in every run's environment."""
+    if _library() is None:
+        return _why_not
+    text = "fused" if _kernel.openmp else "fused, no OpenMP"
+    return f"{text} (rebuilt privately: {_kernel.rebuilt_because})" if _kernel.rebuilt_because else text
+
+
+def describe() -> dict:
+    """What this machine uses for the CNN's fused layers, and why."""
+    used = _kernel if _library() is not None else None
+    return {"status": status(), "library": str(used.path) if used else None, "kernel_dir": str(build.kernel_dir()),
+            "compiler": build.compiler(), "openmp": used.openmp if used else None, "cpu_id": build.cpu_digest()}
 
 
 class _PoolReLU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         n, c, h, w = x.shape
-        out = torch.empty((n, c, h // 2, w // 2), memory_format=torch.channels_last)
+        out = torch.empty((n, c, h // 2, w // 2), dtype=torch.float32, memory_format=torch.channels_last)
         where = torch.empty((n, c, h // 2, w // 2), dtype=torch.uint8, memory_format=torch.channels_last)
         _lib.pool_relu_forward(x.data_ptr(), out.data_ptr(), where.data_ptr(), n, h, w, c)
         ctx.save_for_backward(out, where)
@@ -130,7 +95,7 @@ class _PoolReLU(torch.autograd.Function):
         out, where = ctx.saved_tensors
         n, c, ho, wo = out.shape
         grad_out = grad_out.contiguous(memory_format=torch.channels_last)
-        grad_in = torch.empty((n, c, 2 * ho, 2 * wo), memory_format=torch.channels_last)
+        grad_in = torch.empty((n, c, 2 * ho, 2 * wo), dtype=torch.float32, memory_format=torch.channels_last)
         _lib.pool_relu_backward(grad_out.data_ptr(), out.data_ptr(), where.data_ptr(), grad_in.data_ptr(),
                                 n, 2 * ho, 2 * wo, c)
         return grad_in
@@ -162,7 +127,7 @@ class _ConvPoolReLU(torch.autograd.Function):
         x = x.contiguous()
         taps = weight.detach().reshape(c, 9).t().contiguous()  # [9, c]: the kernel vectorizes over channels
         bias = bias.detach().contiguous()
-        out = torch.empty((n, c, h // 2, w // 2), memory_format=torch.channels_last)
+        out = torch.empty((n, c, h // 2, w // 2), dtype=torch.float32, memory_format=torch.channels_last)
         where = torch.empty((n, c, h // 2, w // 2), dtype=torch.uint8, memory_format=torch.channels_last)
         _lib.conv_pool_relu_forward(x.data_ptr(), taps.data_ptr(), bias.data_ptr(), out.data_ptr(),
                                     where.data_ptr(), n, h, w, c)
@@ -175,8 +140,8 @@ class _ConvPoolReLU(torch.autograd.Function):
         x, out, where = ctx.saved_tensors
         n, c, ho, wo = out.shape
         grad_out = grad_out.contiguous(memory_format=torch.channels_last)
-        per_sample = torch.empty((n, 10, c))
-        grad = torch.empty((10, c))  # 9 taps, then the bias
+        per_sample = torch.empty((n, 10, c), dtype=torch.float32)
+        grad = torch.empty((10, c), dtype=torch.float32)  # 9 taps, then the bias
         _lib.conv_pool_relu_backward(x.data_ptr(), grad_out.data_ptr(), out.data_ptr(), where.data_ptr(),
                                      per_sample.data_ptr(), grad.data_ptr(), n, 2 * ho, 2 * wo, c)
         grad_weight = grad[:9].t().reshape(ctx.weight_shape).contiguous(memory_format=torch.channels_last)
