@@ -174,6 +174,7 @@ def conv_pool_relu(x: torch.Tensor, conv: torch.nn.Conv2d) -> torch.Tensor:
     return pool_relu(conv(x))
 
 
+
 def cpu_digest() -> str:
     """A short digest of the CPU the kernels are built for (results differ in the last bits across CPUs)."""
-    return hashlib.sha256(_cpu_id().encode()).hexdigest()[:12]
+    return build.cpu_digest()

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from mnistlab.errors import StoreError
+from mnistlab.models.registry import list_models
 
 SCHEMA_VERSION = 1
 DB_NAME = "store.sqlite"
@@ -166,8 +167,8 @@ def row_problem(row) -> str | None:
     """Why the summary cannot use this row (an edited or damaged store), or None."""
     if row["status"] not in STATUSES:
         return f"status {row['status']!r} is none of {', '.join(STATUSES)}"
-    if not isinstance(row["model"], str) or not row["model"]:
-        return f"model {row['model']!r} is not a model's name"
+    if not isinstance(row["model"], str) or not (row["model"] in list_models() or ":" in row["model"]):
+        return f"model {row['model']!r} is neither a registered model ({', '.join(list_models())}) nor file.py:Class"
     if not isinstance(row["samples_per_class"], int) or not isinstance(row["seed"], int):
         return "its budget or seed is not a whole number"
     if row["status"] not in FINISHED:
