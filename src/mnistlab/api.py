@@ -39,7 +39,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     mnist = load_dataset(configs[0].dataset, data_dir, log=log)
     jobs = [Job.of(c, mnist.checksums) for c in configs]
     if out is not None:
-        if existing_key(out) not in (None, run_key(job.key for job in jobs)) and not overwrite:
+        if existing_key(Path(out)) not in (None, run_key(job.key for job in jobs)) and not overwrite:
             raise RunDirError(f"--out {out}: already holds a different run; pass --overwrite to replace it "
                               "or choose another --out")
     data = ResidentData(mnist, torch_device)
@@ -48,10 +48,10 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
         on_epoch(job.model, rec.epoch, rec.train_loss, rec.train_acc, rec.val_loss, rec.val_acc)
 
     outcomes = list(LocalExecutor(keep_going=False).map(jobs, data, on_epoch=epoch_line if on_epoch else None))
-    for o in outcomes:
+    results = RunResults(o.result for o in outcomes if o.result is not None)  # a failed job raised instead
+    for o, r in zip(outcomes, results):
         status = "DIVERGED: " if o.status == "diverged" else ""
-        log(f"[{o.result.label}] {status}{o.message or 'ran all epochs'}; test_acc={o.result.test_acc:.4f}")
-    results = RunResults(o.result for o in outcomes)
+        log(f"[{r.label}] {status}{o.message or 'ran all epochs'}; test_acc={r.test_acc:.4f}")
     if out is not None:
         write_run(Path(out), list(results), {o.job.model: o.model for o in outcomes}, outcomes[0].environment,
                   {"folder": str(mnist.folder), "md5": mnist.checksums},

@@ -166,8 +166,9 @@ def cmd_sweep(args) -> int:
         tag = "" if outcome.job.variant == "base" else f" [{outcome.job.variant}]"
         head = f"{label_of(cfg.model)} spc={cfg.samples_per_class} seed={cfg.seed}{tag}: "
         if result:
+            status = outcome.status if outcome.status != "done" else ""
             progress.console.print(head + f"test_acc={result.test_acc:.4f} epochs={result.epochs_run} "
-                                   f"({result.train_seconds:.1f}s) {outcome.status if outcome.status != 'done' else ''}")
+                                   f"({result.train_seconds:.1f}s) {status}")
         else:
             progress.console.print(head + f"FAILED {outcome.message.split(' | ')[0]}")
 
@@ -277,9 +278,9 @@ def cmd_explain(args) -> int:
                   f"{n['silhouette']:.4f} ({n['feature_layer']} layer, {n['feature_dim']} dims; t-SNE+metrics "
                   f"{n['tsne_seconds']:.1f}s)")
         if "attribution_on_digit" in n:
-            print(f"{label}: {100 * n['attribution_on_digit']:.1f}% of the "
-                  f"{'Grad-CAM' if n['attribution'] == 'gradcam' else 'saliency'} mass lies on or next to the digit, which covers "
-                  f"{100 * numbers['digit_area_fraction']:.1f}% of the image")
+            method = "Grad-CAM" if n["attribution"] == "gradcam" else "saliency"
+            print(f"{label}: {100 * n['attribution_on_digit']:.1f}% of the {method} mass lies on or next to the digit, "
+                  f"which covers {100 * numbers['digit_area_fraction']:.1f}% of the image")
     print(f"figures in {args.folder}/figures/, numbers in {args.folder}/explain.json")
     return 0
 

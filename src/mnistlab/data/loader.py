@@ -60,7 +60,8 @@ def _candidates(folder: Path, spec: DatasetSpec, name: str) -> list[Path]:
 
 def _scan(folder: Path, spec: DatasetSpec) -> tuple[dict[str, bytes], dict[str, list[str]]]:
     """Verified bytes of each file found in `folder`, and per file the problems of the copies that failed."""
-    found, problems = {}, {}
+    found: dict[str, bytes] = {}
+    problems: dict[str, list[str]] = {}
     for f in spec.files:
         for path in _candidates(Path(folder), spec, f.name):
             if not path.is_file():

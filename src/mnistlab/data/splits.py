@@ -12,12 +12,12 @@ def smallest_class_size(labels: torch.Tensor) -> int:
 def balanced_subset(labels: np.ndarray, counts: list[int], seed: int) -> np.ndarray:
     """Indices with counts[c] examples of class c, drawn as the notebook does (NumPy generator)."""
     rng = np.random.default_rng(seed)
-    chosen = []
+    picked: list[int] = []
     for c in range(len(counts)):
         idxs = np.where(labels == c)[0]
         rng.shuffle(idxs)
-        chosen.extend(idxs[:counts[c]])
-    chosen = np.array(chosen, dtype=np.int64)
+        picked.extend(idxs[:counts[c]])
+    chosen = np.array(picked, dtype=np.int64)
     rng.shuffle(chosen)
     return chosen
 
@@ -34,14 +34,14 @@ def split_train_val(chosen: np.ndarray, labels: np.ndarray, val_split: float, se
         n_val = int(val_split * len(chosen))
         perm = torch.randperm(len(chosen), generator=generator).numpy()
         return chosen[perm[:len(chosen) - n_val]], chosen[perm[len(chosen) - n_val:]]
-    train, val = [], []
+    train_parts, val_parts = [], []
     for c in range(int(labels.max()) + 1):
         members = chosen[labels[chosen] == c]
         perm = torch.randperm(len(members), generator=generator).numpy()
         n_val = int(round(val_split * len(members)))
-        train.append(members[perm[n_val:]])
-        val.append(members[perm[:n_val]])
-    train, val = np.concatenate(train), np.concatenate(val)
+        train_parts.append(members[perm[n_val:]])
+        val_parts.append(members[perm[:n_val]])
+    train, val = np.concatenate(train_parts), np.concatenate(val_parts)
     return train[torch.randperm(len(train), generator=generator).numpy()], val
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -115,7 +116,8 @@ def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam:
         raise RunDirError(f"{folder}: holds no model to explain")
     raw = to_float(mnist.test_images)
     x, labels = normalize(raw, spec=mnist.spec), mnist.test_labels.numpy()
-    figures, numbers, paths = Path(folder) / "figures", {}, []
+    figures, paths = Path(folder) / "figures", []
+    numbers: dict[str, Any] = {}
     with torch.inference_mode():
         logits = {name: torch.cat([m(x[i:i + 4096]) for i in range(0, len(x), 4096)]) for name, m in models.items()}
     preds = {name: lg.argmax(1).numpy() for name, lg in logits.items()}
@@ -138,9 +140,10 @@ def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam:
         idx = pick_examples(preds, labels)
         for name, model in models.items():
             target = torch.from_numpy(preds[name][idx])
-            layer = specs[name].attribution_layer(model)
-            maps = gradcam(model, layer, x[idx], target) if layer is not None else saliency(model, x[idx], target)
-            method = "gradcam" if layer is not None else "saliency"
+            cam_layer = specs[name].attribution_layer(model)
+            maps = (gradcam(model, cam_layer, x[idx], target) if cam_layer is not None
+                    else saliency(model, x[idx], target))
+            method = "gradcam" if cam_layer is not None else "saliency"
             paths += explain_plots.heatmap_grid(raw[idx].numpy(), maps.numpy(), labels[idx], preds[name][idx], name,
                                                 labels_of[name], method, figures, lang)
             numbers[name]["attribution_on_digit"] = mass_on_digit(maps, raw[idx])

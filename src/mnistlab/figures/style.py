@@ -6,10 +6,14 @@ import functools
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mnistlab.i18n import t
 
-STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3}
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+STYLE: dict[RcKeyType, Any] = {"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3}
 DPI = 150
 MARKERS = "osD^v<>ph*"
 LINESTYLES = ["-", "--", ":", "-."]

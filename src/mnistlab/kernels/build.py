@@ -252,7 +252,8 @@ def load() -> Kernel:
             return found
         why = found
     try:
-        path, openmp = _compile(folder if why is None else _fresh_folder(), remember=why is None)
+        target = folder if folder is not None and why is None else _fresh_folder()
+        path, openmp = _compile(target, remember=target is folder)
     except Unavailable as e:
         raise Unavailable(f"{e}; cache not used: {why}" if why else str(e)) from None
     return Kernel(_load(path), path, openmp, why)

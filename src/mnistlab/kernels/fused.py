@@ -67,8 +67,8 @@ def disabled():
 
 def status() -> str:
     """'fused' (', no OpenMP', ' (rebuilt privately: why)') or why not: recorded in every run's environment."""
-    if _library() is None:
-        return _why_not
+    if _library() is None or _kernel is None:
+        return _why_not or "off"
     text = "fused" if _kernel.openmp else "fused, no OpenMP"
     return f"{text} (rebuilt privately: {_kernel.rebuilt_because})" if _kernel.rebuilt_because else text
 
@@ -80,13 +80,20 @@ def describe() -> dict:
             "compiler": build.compiler(), "openmp": used.openmp if used else None, "cpu_id": build.cpu_digest()}
 
 
+def _loaded():
+    """The library, which the autograd functions below are only called with (callers check _library())."""
+    if _lib is None:
+        raise RuntimeError("the fused kernels are not loaded")
+    return _lib
+
+
 class _PoolReLU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         n, c, h, w = x.shape
         out = torch.empty((n, c, h // 2, w // 2), dtype=torch.float32, memory_format=torch.channels_last)
         where = torch.empty((n, c, h // 2, w // 2), dtype=torch.uint8, memory_format=torch.channels_last)
-        _lib.pool_relu_forward(x.data_ptr(), out.data_ptr(), where.data_ptr(), n, h, w, c)
+        _loaded().pool_relu_forward(x.data_ptr(), out.data_ptr(), where.data_ptr(), n, h, w, c)
         ctx.save_for_backward(out, where)
         return out
 
@@ -96,7 +103,7 @@ class _PoolReLU(torch.autograd.Function):
         n, c, ho, wo = out.shape
         grad_out = grad_out.contiguous(memory_format=torch.channels_last)
         grad_in = torch.empty((n, c, 2 * ho, 2 * wo), dtype=torch.float32, memory_format=torch.channels_last)
-        _lib.pool_relu_backward(grad_out.data_ptr(), out.data_ptr(), where.data_ptr(), grad_in.data_ptr(),
+        _loaded().pool_relu_backward(grad_out.data_ptr(), out.data_ptr(), where.data_ptr(), grad_in.data_ptr(),
                                 n, 2 * ho, 2 * wo, c)
         return grad_in
 
@@ -129,7 +136,7 @@ class _ConvPoolReLU(torch.autograd.Function):
         bias = bias.detach().contiguous()
         out = torch.empty((n, c, h // 2, w // 2), dtype=torch.float32, memory_format=torch.channels_last)
         where = torch.empty((n, c, h // 2, w // 2), dtype=torch.uint8, memory_format=torch.channels_last)
-        _lib.conv_pool_relu_forward(x.data_ptr(), taps.data_ptr(), bias.data_ptr(), out.data_ptr(),
+        _loaded().conv_pool_relu_forward(x.data_ptr(), taps.data_ptr(), bias.data_ptr(), out.data_ptr(),
                                     where.data_ptr(), n, h, w, c)
         ctx.save_for_backward(x, out, where)
         ctx.weight_shape = weight.shape
@@ -142,7 +149,7 @@ class _ConvPoolReLU(torch.autograd.Function):
         grad_out = grad_out.contiguous(memory_format=torch.channels_last)
         per_sample = torch.empty((n, 10, c), dtype=torch.float32)
         grad = torch.empty((10, c), dtype=torch.float32)  # 9 taps, then the bias
-        _lib.conv_pool_relu_backward(x.data_ptr(), grad_out.data_ptr(), out.data_ptr(), where.data_ptr(),
+        _loaded().conv_pool_relu_backward(x.data_ptr(), grad_out.data_ptr(), out.data_ptr(), where.data_ptr(),
                                      per_sample.data_ptr(), grad.data_ptr(), n, 2 * ho, 2 * wo, c)
         grad_weight = grad[:9].t().reshape(ctx.weight_shape).contiguous(memory_format=torch.channels_last)
         return None, grad_weight, grad[9].clone()

@@ -127,7 +127,8 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
 
 # ---------------------------------------------------------------- writers
 
-def latex(content: dict, lang: str) -> str:
+def latex(content: dict, lang: str) -> tuple[str, str]:
+    """The results table and the whole document."""
     cols = "l" * len(content["header"])
     body = [r"\begin{tabular}{" + cols + "}", r"\toprule", " & ".join(_tex(h) for h in content["header"]) + r" \\",
             r"\midrule"] + [" & ".join(_tex(str(v)) for v in row) + r" \\" for row in content["rows"]] + \

@@ -140,7 +140,8 @@ def load_run(folder: Path) -> dict:
     if not isinstance(payload, dict):
         raise RunDirError(f"{path}: not a mnistlab run (a JSON {type(payload).__name__}, not an object); {rerun}")
     if payload.get("kind") != "run" or payload.get("schema") != SCHEMA:
-        raise RunDirError(f"{path}: not a mnistlab run (kind {payload.get('kind')!r}, schema {payload.get('schema')!r})")
+        raise RunDirError(f"{path}: not a mnistlab run (kind {payload.get('kind')!r}, "
+                          f"schema {payload.get('schema')!r})")
     models = payload.get("models")
     if not isinstance(models, dict) or not models:
         raise RunDirError(f"{path}: lists no models (\"models\" is {_shown(models)}); {rerun}")

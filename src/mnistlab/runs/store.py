@@ -111,7 +111,8 @@ def connect(folder: Path, data_md5: dict | None = None) -> sqlite3.Connection:
         with conn:
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             if data_md5:
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('data_md5', ?)", (json.dumps(data_md5, sort_keys=True),))
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('data_md5', ?)",
+                             (json.dumps(data_md5, sort_keys=True),))
     elif data_md5 and meta.get("data_md5") and meta["data_md5"] != data_md5:
         raise StoreError(f"{path}: this store was made from a different data set (other MD5s); use a new --out folder")
     return conn
@@ -202,7 +203,7 @@ def read_runs(folder: Path) -> tuple[list[dict], dict, list[str]]:
         if before and not before[-1] and _fingerprint(path) != before:
             continue  # a sweep started or ended while the file was read without its log: read it again
         break
-    usable, left_out, counts = [], [], Counter()
+    usable, left_out, counts = [], [], Counter[str]()
     for row in rows:
         problem = row_problem(row)
         if problem is None:

@@ -72,7 +72,7 @@ def _read_journal(folder: Path) -> tuple[Path, Path] | None:
 
 def _finish(folder: Path, staging: Path | None, old: Path | None) -> None:
     """Complete a swap whose staging folder is whole (renames not yet done or half done), then tidy up."""
-    if staging is not None and (staging / COMPLETE_MARK).is_file():
+    if staging is not None and old is not None and (staging / COMPLETE_MARK).is_file():
         if os.path.lexists(folder):
             os.rename(folder, old)
         os.rename(staging, folder)

@@ -22,6 +22,7 @@ def describe_comparison(rec: dict, labels: dict[str, str], lang: str = "en") -> 
     tp, wp = (rec["ttest_p_holm"], rec["wilcoxon_p_holm"]) if family > 1 else (rec["ttest_p"], rec["wilcoxon_p"])
     sign = 1 if d["mean"] > 0 else -1  # the interval of the leader's advantage
     low, high = sorted((sign * d["ci_low"], sign * d["ci_high"]))
-    return t("sweep_finding" if family == 1 else "sweep_finding_pair", lang, spc=rec["samples_per_class"], variant=variant, lead=lead, other=other,
+    key = "sweep_finding" if family == 1 else "sweep_finding_pair"
+    return t(key, lang, spc=rec["samples_per_class"], variant=variant, lead=lead, other=other,
              diff=number(100 * abs(d["mean"]), lang), low=number(100 * low, lang), high=number(100 * high, lang),
              n=rec["n"], tp=f"{tp:.3g}", wp=f"{wp:.3g}", sure=sure)

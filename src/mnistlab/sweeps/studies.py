@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 NOISE_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3)
 SHIFT_LEVELS = (0.0, 1.0, 2.0, 3.0, 4.0)
 
-STUDIES = {
+STUDIES: dict[str, tuple[list[tuple[str, dict]], dict[str, Any], list[int] | None]] = {
     # name: (variants as (label, overrides), extra base settings, default budgets or None for the sweep's)
     "main": ([("base", {})], {}, None),
     "noise": ([("clean", {"noise": 0.0}), ("noisy0.1", {"noise": 0.1})], {"eval_noise": NOISE_LEVELS}, [300]),

@@ -30,7 +30,7 @@ def _csv(header, rows) -> str:
 
 def run_labels(rows: list[dict]) -> dict[str, str]:
     """Each model's display label: as recorded with its runs, else the registry's."""
-    labels = {}
+    labels: dict[str, str] = {}
     for r in rows:
         recorded = json.loads(r["result"]).get("label") if r.get("result") else None
         labels[r["model"]] = recorded or labels.get(r["model"]) or label_of(r["model"])
@@ -55,7 +55,7 @@ def tidy_csv(all_rows: list[dict]) -> str:
 
 def resultados_files(rows: list[dict], folder: Path, models: list[str], labels: dict[str, str]) -> list[Path]:
     """The notebook's resultados.csv for each (variant, budget, seed) cell of the sweep."""
-    cells = {}
+    cells: dict[tuple, list[dict]] = {}
     for r in rows:
         cells.setdefault((r["variant"], r["samples_per_class"], r["seed"]), []).append(r)
     paths = []

@@ -51,7 +51,7 @@ def fit(model: nn.Module, split: Split, cfg: RunConfig, on_epoch: OnEpoch | None
     device = train_x.device
     fmt = memory_format(model, device)
     if fmt == torch.channels_last:
-        model.to(memory_format=fmt)
+        model.to(memory_format=fmt)  # type: ignore[call-overload]  # torch's stubs omit memory_format
     weights = class_weights(train_y) if cfg.remedy == "weighted" else None
     sample_weights = class_weights(train_y)[train_y] if cfg.remedy == "oversample" else None
     augment = make_augment(cfg.noise, cfg.shift, cfg.scale)

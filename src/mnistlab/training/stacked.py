@@ -79,7 +79,8 @@ def fit_stacked(models: list[nn.Module], splits: list[Split], cfgs: list[RunConf
         with torch.inference_mode(), autocast(device, c0.precision):
             val_logits = torch.cat([forward(params, buffers, val_x[:, j:j + 256]).float()
                                     for j in range(0, n_val, 256)], dim=1)
-        val_loss = F.cross_entropy(val_logits.flatten(0, 1), val_y.flatten(), reduction="none").view(val_y.shape).mean(1)
+        val_loss = (F.cross_entropy(val_logits.flatten(0, 1), val_y.flatten(), reduction="none")
+                    .view(val_y.shape).mean(1))
         val_acc = (val_logits.argmax(-1) == val_y).float().mean(1)
         stats = torch.stack([loss_sum / n, correct.float() / n, val_loss, val_acc]).cpu().tolist()  # one sync
         still = []
@@ -88,7 +89,11 @@ def fit_stacked(models: list[nn.Module], splits: list[Split], cfgs: list[RunConf
             rec = EpochRecord(epoch, tl, round(ta * n) / n, vl, round(va * n_val) / n_val)  # exact fractions
             if on_epoch is not None:
                 on_epoch(m, rec)
-            snapshot = lambda row=row: {k: v.detach()[row].clone() for k, v in {**params, **buffers}.items()}  # noqa: E731
+            state = {**params, **buffers}
+
+            def snapshot(row=row, state=state):
+                return {k: v.detach()[row].clone() for k, v in state.items()}
+
             if books[m].record(rec, snapshot):
                 still.append(row)
         if not still:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from contextlib import contextmanager
+from typing import Any
 
 from mnistlab.errors import ExecutorError
 from mnistlab.runs.outcome import ModelResult, Outcome, environment
@@ -45,12 +46,14 @@ def _train_remote(arrays: dict, job: dict, device: str, threads: int):
     torch_device = resolve_device(device)
     outcome = execute(Job(RunConfig.from_dict(job["config"]), job["key"], job["variant"]),
                       ResidentData(mnist, torch_device), environment(torch_device))
-    return outcome.status, outcome.result.to_dict(), outcome.message, outcome.environment
+    result = outcome.result.to_dict() if outcome.result is not None else None
+    return outcome.status, result, outcome.message, outcome.environment
 
 
 @contextmanager
 def _loopback_only():
     """While Ray starts a cluster of its own here: single-machine mode, for Ray and the processes it starts."""
+    ray_constants: Any
     try:
         from ray._private import ray_constants  # Ray reads the variable once, when imported: set its copy too
     except ImportError:
@@ -140,8 +143,8 @@ class RayExecutor:
                 try:
                     status, result, message, env = ray.get(ready[0])
                 except Exception as e:  # noqa: BLE001 - retries exhausted or the run raised: recorded as failed
-                    yield Outcome(job, "failed", None, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
-                                  self.driver_env)
+                    reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                    yield Outcome(job, "failed", None, reason, self.driver_env)
                     continue
                 yield Outcome(job, status, ModelResult.from_dict(result), message, env)
         finally:  # Ctrl-C or an error in the driver: outstanding tasks are cancelled

@@ -34,7 +34,7 @@ class StackedExecutor:
             try:
                 splits = [data.split(job.config) for job in group]
                 models = [build_model(job.config).to(data.device) for job in group]
-                callback = (lambda i, rec: on_epoch(group[i], rec)) if on_epoch else None
+                callback = (lambda i, rec, group=group: on_epoch(group[i], rec)) if on_epoch else None
                 fitted = fit_stacked(models, splits, [job.config for job in group], callback)
             except Exception as e:  # noqa: BLE001 - recorded per run, the sweep goes on
                 for job in group:
