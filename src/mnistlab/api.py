@@ -19,6 +19,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     from mnistlab.runs.folder import existing_key, run_key, write_run
     from mnistlab.runs.job import Job
     from mnistlab.errors import RunDirError
+    from mnistlab.runs.memory import check_fits
     from mnistlab.runs.outcome import RunResults
     from mnistlab.sweeps.executors.local import LocalExecutor
     from mnistlab.training.device import resolve_device
@@ -30,6 +31,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
         raise ConfigError(f"model {twice[0]!r} is given twice; a run folder holds one run per model "
                           "(use sweep_runs for several seeds or budgets)")
     torch_device = resolve_device(device)
+    check_fits(configs, device=torch_device)  # before anything is allocated: the OOM killer says nothing
     mnist = load_mnist(data_dir, log=log)
     jobs = [Job.of(c, mnist.checksums) for c in configs]
     if out is not None:

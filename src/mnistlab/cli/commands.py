@@ -1,10 +1,13 @@
 """What each CLI command does; cli.py only parses. Every handler returns an exit status."""
 from __future__ import annotations
 
+import math
+import os
 import sys
 from pathlib import Path
 
 from mnistlab.cli.args import UsageError, add_config_args, configs_from_args
+from mnistlab.cli.failures import writing
 
 
 def log(message: str) -> None:
@@ -12,12 +15,23 @@ def log(message: str) -> None:
 
 
 def _writable(folder: Path, flag: str = "--out") -> None:
+    """Prove a file can be written where `folder` is, or will be created, without creating anything."""
     from mnistlab.atomic import check_writable
 
+    existing = Path(folder)
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{flag} {folder}: cannot write there ({existing} is a file, not a folder)")
     try:
-        check_writable(folder)
+        check_writable(existing)
     except OSError as e:
         raise UsageError(f"{flag} {folder}: cannot write there ({e.strerror or e})") from None
+
+
+def _threads(value) -> None:
+    if value is not None and value < 1:
+        raise UsageError(f"--threads {value}: must be an integer >= 1")
 
 
 def _setup_torch(args):
@@ -73,8 +87,9 @@ def cmd_run(args) -> int:
             log(f"[{label_of(model)}] epoch {epoch:02d} | train_loss={train_loss:.4f} acc={train_acc:.4f} | "
                 f"val_loss={val_loss:.4f} acc={val_acc:.4f}")
 
-    results = run(configs, out, data_dir=args.data_dir, device=args.device, lang=args.lang,
-                  overwrite=args.overwrite, on_epoch=on_epoch, log=log)
+    with writing(out):
+        results = run(configs, out, data_dir=args.data_dir, device=args.device, lang=args.lang,
+                      overwrite=args.overwrite, on_epoch=on_epoch, log=log)
     if not args.quiet:
         print_run_summary(results)
     print(f"results in {out}/ (resultados.csv, results.json, figures/, *.safetensors)")
@@ -83,37 +98,46 @@ def cmd_run(args) -> int:
 
 # ---------------------------------------------------------------- mnistlab sweep / summarize
 
-def parse_int_list(tokens, flag: str, low: int = 0) -> list[int] | None:
-    """['0-4', '7'] -> [0, 1, 2, 3, 4, 7]; None when the flag was not given."""
+def parse_int_list(tokens, flag: str, low: int = 0, high: int = 2**32 - 1) -> list[int] | None:
+    """['0-4', '7'] -> [0, 1, 2, 3, 4, 7]; None when the flag was not given.
+
+    Ranges are checked before any list is built: `--seeds 0-1000000000` is refused, not allocated."""
     from mnistlab.config import ConfigError
+    from mnistlab.sweeps.grid import MAX_RUNS
 
     if tokens is None:
         return None
-    values = []
+    ranges = []
     for token in tokens:
         try:
-            a, _, b = token.partition("-")
-            values += list(range(int(a), int(b) + 1)) if b else [int(a)]
+            a, dash, b = token.partition("-")
+            first, last = int(a), int(b) if dash else int(a)
         except ValueError:
             raise ConfigError(f"{flag} {token!r}: use integers or ranges like 0-4") from None
-    if not values:
+        if last < first:
+            raise ConfigError(f"{flag} {token}: a range runs from low to high, e.g. {last}-{first}")
+        bad = first if first < low else last if last > high else None
+        if bad is not None:
+            raise ConfigError(f"{flag} {bad}: must be from {low} to {high}")
+        ranges.append((first, last))
+    if not ranges:
         raise ConfigError(f"{flag}: empty list; give at least one value")
-    bad = [v for v in values if v < low]
-    if bad:
-        raise ConfigError(f"{flag} {bad[0]}: must be >= {low}")
-    return sorted(set(values))
+    size = sum(last - first + 1 for first, last in ranges)
+    if size > MAX_RUNS:
+        raise ConfigError(f"{flag} {' '.join(tokens)}: {size:,} values; a sweep holds at most {MAX_RUNS:,} runs")
+    return sorted({v for first, last in ranges for v in range(first, last + 1)})
 
 
 def spec_from_args(args, stored):
     """The sweep asked for: flags where given, else what the folder already holds, else the defaults."""
-    from mnistlab.config import RunConfig
+    from mnistlab.config import SMALLEST_CLASS, RunConfig
     from mnistlab.sweeps.grid import SweepSpec, base_config
     from mnistlab.sweeps.studies import apply_study
 
     base_cfg = base_config(configs_from_args(args, samples_per_class=1000, seed=0)[0])
     defaults = SweepSpec()
     spec = SweepSpec(base=base_cfg, models=list(dict.fromkeys(args.models)),
-                     budgets=parse_int_list(args.budgets, "--budgets", low=1) or defaults.budgets,
+                     budgets=parse_int_list(args.budgets, "--budgets", low=1, high=SMALLEST_CLASS) or defaults.budgets,
                      seeds=parse_int_list(args.seeds, "--seeds") or defaults.seeds)
     spec = apply_study(spec, args.study, budgets_given=args.budgets is not None)
     untouched = (args.budgets is None and args.seeds is None and args.study == "main"
@@ -138,10 +162,14 @@ def cmd_sweep(args) -> int:
     from mnistlab.sweeps.runner import run_sweep
 
     out = args.out
-    _writable(out)
+    if args.cpus_per_run < 1:
+        raise UsageError(f"--cpus-per-run {args.cpus_per_run}: must be an integer >= 1")
+    if not (math.isfinite(args.gpus_per_run) and args.gpus_per_run >= 0):
+        raise UsageError(f"--gpus-per-run {args.gpus_per_run}: must be a finite number >= 0, e.g. 0.25")
     spec = spec_from_args(args, load_spec(out))
     plan_size = len(spec.plan())
     _setup_torch(args)
+    _writable(out)  # every flag is checked before --out is created (run_sweep creates it)
     executor = make_executor(args)
     progress = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("ETA"), TimeRemainingColumn(), disable=args.quiet, transient=False)
@@ -162,7 +190,7 @@ def cmd_sweep(args) -> int:
         else:
             progress.console.print(head + f"FAILED {outcome.message.split(' | ')[0]}")
 
-    with progress:
+    with progress, writing(out):
         try:
             outcome = run_sweep(out, spec, device=args.device, data_dir=args.data_dir, executor=executor,
                                 log=log, on_result=on_result, allow_mixed=args.allow_mixed)
@@ -181,7 +209,8 @@ def cmd_sweep(args) -> int:
     for key, message in outcome.failed:
         log(f"  failed {key}: {message.split(' | ')[0]}")
     if not args.no_summary:
-        print_summary(out, args.lang)
+        with writing(out):
+            print_summary(out, args.lang)
     return 1 if outcome.failed else 0
 
 
@@ -235,7 +264,8 @@ def cmd_summarize(args) -> int:
     from mnistlab.sweeps.summary import SummaryError
 
     try:
-        print_summary(args.folder, args.lang)
+        with writing(args.folder, "summarize a copy of it"):
+            print_summary(args.folder, args.lang)
     except SummaryError as e:
         raise UsageError(str(e)) from None
     return 0
@@ -248,6 +278,7 @@ def cmd_explain(args) -> int:
     from mnistlab.explain.run import explain_run
     from mnistlab.runs.folder import load_run
 
+    _threads(args.threads)
     load_run(args.folder)  # a clear error before any data is loaded
     if not 50 <= args.max_points <= 10_000:
         raise UsageError(f"--max-points {args.max_points}: must be from 50 to 10000")
@@ -257,9 +288,10 @@ def cmd_explain(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    numbers = explain_run(args.folder, load_mnist(args.data_dir, log=log), do_tsne=args.tsne,
-                          do_gradcam=args.gradcam, feature_layer=args.mlp_layer, max_points=args.max_points,
-                          lang=args.lang, log=log)
+    mnist = load_mnist(args.data_dir, log=log)
+    with writing(args.folder, "explain a copy of it"):
+        numbers = explain_run(args.folder, mnist, do_tsne=args.tsne, do_gradcam=args.gradcam,
+                              feature_layer=args.mlp_layer, max_points=args.max_points, lang=args.lang, log=log)
     for model, n in numbers.items():
         if not isinstance(n, dict):
             continue
@@ -281,8 +313,9 @@ def cmd_explain(args) -> int:
 def cmd_report(args) -> int:
     from mnistlab.report.build import build_report
 
-    made = build_report(args.folder, lang=args.lang, allow_partial=args.allow_partial, compile=not args.no_pdf,
-                        log=log)
+    with writing(args.folder, "report on a copy of it"):
+        made = build_report(args.folder, lang=args.lang, allow_partial=args.allow_partial,
+                            compile=not args.no_pdf, log=log)
     print(f"LaTeX: {made['tex']}" + (f"\nPDF:   {made['pdf']}" if made["pdf"] else " (not compiled)"))
     print(f"HTML:  {made['html']} (self-contained, figures embedded)")
     if made["content"]["partial"]:
@@ -402,3 +435,7 @@ def register(sub) -> None:
     p.add_argument("folder", type=Path, help="sweep folder (holding store.sqlite)")
     add_lang_arg(p, "figures and tables")
     p.set_defaults(handler=cmd_summarize)
+
+    from mnistlab.cli import doctor
+
+    doctor.register(sub)

@@ -78,6 +78,38 @@ def latex_table(aggregates: list[dict], labels: dict[str, str], lang: str = "pt"
     return "\n".join(lines).replace("_", r"\_")
 
 
+# What a finished run's row must hold for the statistics (a diverged run may lack a finite best val loss).
+REQUIRED = {"done": ("params", "test_acc", "best_val_loss", "final_val_acc", "best_epoch", "epochs_run", "gap_at_best"),
+            "diverged": ("params", "test_acc", "final_val_acc", "best_epoch", "epochs_run", "gap_at_best")}
+
+
+def check_store(conn, rows: list[dict], path: Path) -> None:
+    """SummaryError naming the first damaged record: statistics from a store edited or damaged outside mnistlab
+    would be silently wrong, so nothing is summarized from it."""
+    damaged = "the store was edited or damaged outside mnistlab: rerun the sweep into a new --out"
+    for name, value in conn.execute("SELECT name, value FROM meta").fetchall():
+        try:
+            json.loads(value)
+        except (TypeError, ValueError):
+            raise SummaryError(f"{path}: its {name!r} record is not JSON; {damaged}") from None
+    for r in rows:
+        run = f"run {r['key']} ({r['model']}, {r['samples_per_class']} per class, seed {r['seed']})"
+        missing = [m for m in REQUIRED.get(r["status"], ()) if r[m] is None]
+        if missing:
+            raise SummaryError(f"{path}: {run} is {r['status']} but has no {', '.join(missing)}; {damaged}")
+        for column in ("config", "result"):
+            if r[column] is None and (column == "config" or r["status"] not in REQUIRED):
+                continue
+            try:
+                value = json.loads(r[column])
+            except (TypeError, ValueError):
+                value = None
+            if not isinstance(value, dict):
+                raise SummaryError(f"{path}: {run} has an unreadable {column} (not a JSON object); {damaged}")
+            if column == "config" and value.get("model") != r["model"]:
+                raise SummaryError(f"{path}: {run} holds the config of a {value.get('model')!r} model; {damaged}")
+
+
 def summarize(folder: Path, lang: str = "pt", out: Path | None = None) -> dict:
     """Write runs.csv, resultados/, summary.json, tables/aggregate.tex and figures/ from the store.
 
@@ -92,6 +124,7 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None) -> dict:
     try:
         all_rows = store.all_rows(conn)
         counts = store.counts(conn)
+        check_store(conn, all_rows, folder / store.DB_NAME)
     finally:
         conn.close()
     rows = [r for r in all_rows if r["status"] in ("done", "diverged")]
