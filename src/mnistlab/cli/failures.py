@@ -43,9 +43,20 @@ def write_failure(exc: BaseException, where: str | Path | None = None, elsewhere
     kind = _kind(exc)
     if kind is None:
         return None
-    place = where if where is not None else getattr(exc, "filename", None) or "a file"
+    filename = getattr(exc, "filename", None)
+    if filename and (where is None or not _near(filename, where)):
+        # Not where this command writes (e.g. a data file it reads): name that file, not the output folder.
+        fix = "free space" if kind[0] == "space" else "check its permissions"
+        return WriteError(f"cannot use {filename}: {kind[1]}; {fix}")
+    place = where if where is not None else "a file"
     fix = "free space" if kind[0] == "space" else "make it writable"
     return WriteError(f"cannot write to {place}: {kind[1]}; {fix} or {elsewhere}")
+
+
+def _near(filename, where) -> bool:
+    """Whether `filename` lies in `where` or beside it (a folder is replaced through siblings in its parent)."""
+    path, folder = Path(filename).resolve(), Path(where).resolve()
+    return path == folder or folder.parent in path.parents
 
 
 @contextmanager
