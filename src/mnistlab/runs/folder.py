@@ -75,8 +75,8 @@ def _check_replaceable(folder: Path) -> None:
     if (folder / "results.json").is_file():
         return
     if (folder / "store.sqlite").exists() or (folder / "sweep.json").exists():
-        raise RunDirError(f"--out {folder}: is a sweep folder (mnistlab sweep); a run needs a folder of its own: "
-                          "choose another --out")
+        raise RunDirError(f"--out {folder}: is a sweep folder (mnistlab sweep), not a mnistlab run folder; a run "
+                          "needs a folder of its own: choose another --out")
     try:
         names = sorted(os.listdir(folder))
     except OSError as e:
