@@ -20,6 +20,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     from mnistlab.figures.run import run_figures
     from mnistlab.runs.folder import existing_key, run_key, write_run
     from mnistlab.runs.job import Job, check
+    from mnistlab.runs.memory import check_fits
     from mnistlab.runs.outcome import RunResults
     from mnistlab.sweeps.executors.local import LocalExecutor
     from mnistlab.training.device import resolve_device
@@ -36,6 +37,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     for c in configs:
         check(c)
     torch_device = resolve_device(device)
+    check_fits(configs, device=torch_device)  # before anything is allocated: the OOM killer says nothing
     mnist = load_dataset(configs[0].dataset, data_dir, log=log)
     jobs = [Job.of(c, mnist.checksums) for c in configs]
     if out is not None:

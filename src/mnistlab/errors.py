@@ -40,3 +40,7 @@ class ReportError(MnistlabError):
 
 class ExecutorError(MnistlabError):
     """An executor that cannot start (Ray missing, cluster unreachable)."""
+
+
+class WriteError(MnistlabError):
+    """A folder mnistlab must write to is full, read-only, or not the user's to write."""

@@ -1,34 +1,12 @@
 """What each CLI command does; cli.py only parses. Every handler returns an exit status."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from mnistlab.cli.args import UsageError, add_config_args, configs_from_args
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _writable(folder: Path, flag: str = "--out") -> None:
-    from mnistlab.atomic import check_writable
-
-    try:
-        check_writable(folder)
-    except OSError as e:
-        raise UsageError(f"{flag} {folder}: cannot write there ({e.strerror or e})") from None
-
-
-def _setup_torch(args):
-    import torch
-
-    from mnistlab.training.device import resolve_device
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    return resolve_device(args.device)
-
+from mnistlab.cli.common import setup_torch, set_threads, check_out_writable, log
+from mnistlab.cli.failures import writing
+from mnistlab.cli.sweep import cmd_summarize, cmd_sweep
 
 # ---------------------------------------------------------------- mnistlab data
 
@@ -74,181 +52,21 @@ def cmd_run(args) -> int:
 
     configs = configs_from_args(args)
     out = args.out or Path("runs") / f"spc{configs[0].samples_per_class}_seed{configs[0].seed}"
-    _setup_torch(args)
-    _writable(out)
+    setup_torch(args)
+    check_out_writable(out)
 
     def on_epoch(model, epoch, train_loss, train_acc, val_loss, val_acc):
         if not args.quiet:
             log(f"[{label_of(model)}] epoch {epoch:02d} | train_loss={train_loss:.4f} acc={train_acc:.4f} | "
                 f"val_loss={val_loss:.4f} acc={val_acc:.4f}")
 
-    results = run(configs, out, data_dir=args.data_dir, device=args.device, lang=args.lang,
-                  overwrite=args.overwrite, on_epoch=on_epoch, log=log)
+    with writing(out):
+        results = run(configs, out, data_dir=args.data_dir, device=args.device, lang=args.lang,
+                      overwrite=args.overwrite, on_epoch=on_epoch, log=log)
     if not args.quiet:
         print_run_summary(results)
     print(f"results in {out}/ (resultados.csv, results.json, figures/, *.safetensors)")
     return 1 if any(r.status == "diverged" for r in results) else 0
-
-
-# ---------------------------------------------------------------- mnistlab sweep / summarize
-
-def parse_int_list(tokens, flag: str, low: int = 0) -> list[int] | None:
-    """['0-4', '7'] -> [0, 1, 2, 3, 4, 7]; None when the flag was not given."""
-    from mnistlab.config import ConfigError
-
-    if tokens is None:
-        return None
-    values = []
-    for token in tokens:
-        try:
-            a, _, b = token.partition("-")
-            values += list(range(int(a), int(b) + 1)) if b else [int(a)]
-        except ValueError:
-            raise ConfigError(f"{flag} {token!r}: use integers or ranges like 0-4") from None
-    if not values:
-        raise ConfigError(f"{flag}: empty list; give at least one value")
-    bad = [v for v in values if v < low]
-    if bad:
-        raise ConfigError(f"{flag} {bad[0]}: must be >= {low}")
-    return sorted(set(values))
-
-
-def spec_from_args(args, stored):
-    """The sweep asked for: flags where given, else what the folder already holds, else the defaults."""
-    from mnistlab.config import RunConfig
-    from mnistlab.sweeps.grid import SweepSpec, base_config
-    from mnistlab.sweeps.studies import apply_study
-
-    base_cfg = base_config(configs_from_args(args, samples_per_class=1000, seed=0)[0])
-    defaults = SweepSpec()
-    spec = SweepSpec(base=base_cfg, models=list(dict.fromkeys(args.models)),
-                     budgets=parse_int_list(args.budgets, "--budgets", low=1) or defaults.budgets,
-                     seeds=parse_int_list(args.seeds, "--seeds") or defaults.seeds)
-    spec = apply_study(spec, args.study, budgets_given=args.budgets is not None)
-    untouched = (args.budgets is None and args.seeds is None and args.study == "main"
-                 and spec.models == defaults.models and base_cfg == base_config(RunConfig()))
-    if stored is not None and untouched:
-        return stored  # `mnistlab sweep --out DIR` again: finish what that folder asked for
-    return spec
-
-
-def cmd_sweep(args) -> int:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    from mnistlab.models.registry import label_of
-    from mnistlab.sweeps.grid import load_spec
-    from mnistlab.sweeps.runner import run_sweep
-
-    out = args.out
-    _writable(out)
-    spec = spec_from_args(args, load_spec(out))
-    plan_size = len(spec.plan())
-    _setup_torch(args)
-    executor = make_executor(args)
-    progress = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("ETA"), TimeRemainingColumn(), disable=args.quiet, transient=False)
-    task = progress.add_task("runs", total=plan_size)
-    done_count = [0]
-
-    def on_result(outcome):
-        done_count[0] += 1
-        progress.advance(task)
-        if args.quiet:
-            return
-        cfg, result = outcome.job.config, outcome.result
-        tag = "" if outcome.job.variant == "base" else f" [{outcome.job.variant}]"
-        head = f"{label_of(cfg.model)} spc={cfg.samples_per_class} seed={cfg.seed}{tag}: "
-        if result:
-            status = outcome.status if outcome.status != "done" else ""
-            progress.console.print(head + f"test_acc={result.test_acc:.4f} epochs={result.epochs_run} "
-                                   f"({result.train_seconds:.1f}s) {status}")
-        else:
-            progress.console.print(head + f"FAILED {outcome.message.split(' | ')[0]}")
-
-    with progress:
-        try:
-            outcome = run_sweep(out, spec, device=args.device, data_dir=args.data_dir, executor=executor,
-                                log=log, on_result=on_result, allow_mixed=args.allow_mixed)
-        except KeyboardInterrupt:  # before the first run started: nothing to count yet
-            log(f"interrupted: {done_count[0]} runs finished now; resume with `mnistlab sweep --out {out}`")
-            return 130
-        progress.update(task, completed=outcome.skipped + done_count[0])
-    if outcome.mixed:
-        log(f"note: {out} now holds results of different code or settings (--allow-mixed); the summary says so")
-    if outcome.interrupted:
-        log(f"interrupted: {outcome.skipped + outcome.finished} of {outcome.total} runs are done and stored; "
-            f"resume with `mnistlab sweep --out {out}`")
-        return 130
-    log(f"{outcome.total} runs: {outcome.skipped} already in the store, {outcome.finished} run now, "
-        f"{len(outcome.failed)} failed")
-    for key, message in outcome.failed:
-        log(f"  failed {key}: {message.split(' | ')[0]}")
-    if not args.no_summary:
-        print_summary(out, args.lang)
-    return 1 if outcome.failed else 0
-
-
-def make_executor(args):
-    if args.executor == "local":
-        from mnistlab.sweeps.executors.stacked import StackedExecutor
-        from mnistlab.training.device import resolve_device
-
-        if args.batched == "off":
-            return None
-        if args.batched == "on" or resolve_device(args.device).type == "cuda":
-            return StackedExecutor()
-        # auto on CPU: off. It measured faster for the MLP only (~1.3x; the vmapped CNN is ~2x slower), and
-        # a batched run's last float bits depend on which seeds share its batch, which would break the
-        # bit-identical stores that CPU resume guarantees. See docs/performance.md.
-        return None
-    from mnistlab.sweeps.executors.ray import ray_executor
-
-    return ray_executor(address=args.ray_address, gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run,
-                        threads=args.threads, device=args.device, log=log)
-
-
-def print_summary(folder: Path, lang: str) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    from mnistlab.sweeps.summary import summarize
-
-    summary = summarize(folder, lang)
-    table = Table(title=f"{folder} — test accuracy over seeds", box=box.SIMPLE_HEAD)
-    for col in ("variant", "model", "per class", "n", "mean", "sd", "95% CI", "epochs", "gap"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for a in summary["aggregates"]:
-        acc = a["test_acc"]
-        table.add_row(a["variant"], summary["labels"][a["model"]], str(a["samples_per_class"]), str(a["n"]),
-                      f"{acc['mean']:.4f}", f"{acc['sd']:.4f}", f"[{acc['ci_low']:.4f}, {acc['ci_high']:.4f}]",
-                      f"{a['epochs_run']['mean']:.1f}", f"{100 * a['gap_at_best']['mean']:.1f} pp")
-    console = Console(width=120)
-    console.print(table)
-    for line in summary["findings"]:
-        console.print("• " + line)
-    if summary.get("mixed"):
-        console.print(f"[bold]mixed[/bold]: {summary['mixed']}")
-    if not summary["complete"]:
-        console.print(f"[bold]partial[/bold]: the store holds runs not finished ({summary['counts']})")
-    console.print(f"tables, figures and CSV written under {folder}/")
-
-
-def cmd_summarize(args) -> int:
-    from mnistlab.sweeps.summary import SummaryError
-
-    try:
-        print_summary(args.folder, args.lang)
-    except SummaryError as e:
-        raise UsageError(str(e)) from None
-    return 0
 
 
 # ---------------------------------------------------------------- mnistlab explain
@@ -257,6 +75,7 @@ def cmd_explain(args) -> int:
     from mnistlab.explain.run import explain_run, load_run_dataset
     from mnistlab.runs.folder import load_run
 
+    set_threads(args.threads)
     load_run(args.folder)  # a clear error before any data is loaded
     if not 50 <= args.max_points <= 10_000:
         raise UsageError(f"--max-points {args.max_points}: must be from 50 to 10000")
@@ -266,9 +85,10 @@ def cmd_explain(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    numbers = explain_run(args.folder, load_run_dataset(args.folder, args.data_dir, log), do_tsne=args.tsne,
-                          do_gradcam=args.gradcam, feature_layer=args.mlp_layer, max_points=args.max_points,
-                          lang=args.lang, log=log)
+    mnist = load_run_dataset(args.folder, args.data_dir, log)
+    with writing(args.folder, "explain a copy of it"):
+        numbers = explain_run(args.folder, mnist, do_tsne=args.tsne, do_gradcam=args.gradcam,
+                              feature_layer=args.mlp_layer, max_points=args.max_points, lang=args.lang, log=log)
     for model, n in numbers.items():
         if not isinstance(n, dict):
             continue
@@ -290,8 +110,9 @@ def cmd_explain(args) -> int:
 def cmd_report(args) -> int:
     from mnistlab.report.build import build_report
 
-    made = build_report(args.folder, lang=args.lang, allow_partial=args.allow_partial, compile=not args.no_pdf,
-                        log=log)
+    with writing(args.folder, "report on a copy of it"):
+        made = build_report(args.folder, lang=args.lang, allow_partial=args.allow_partial,
+                            compile=not args.no_pdf, log=log)
     print(f"LaTeX: {made['tex']}" + (f"\nPDF:   {made['pdf']}" if made["pdf"] else " (not compiled)"))
     print(f"HTML:  {made['html']} (self-contained, figures embedded)")
     if made["content"]["partial"]:
@@ -414,3 +235,7 @@ def register(sub) -> None:
     p.add_argument("folder", type=Path, help="sweep folder (holding store.sqlite)")
     add_lang_arg(p, "figures and tables")
     p.set_defaults(handler=cmd_summarize)
+
+    from mnistlab.cli import doctor
+
+    doctor.register(sub)

@@ -4,10 +4,13 @@ Bad input never gives a traceback: one line on stderr naming the bad value, exit
 """
 from __future__ import annotations
 
+import argparse
+import sqlite3
 import sys
 
 from mnistlab.cli.args import Parser
-from mnistlab.errors import MnistlabError
+from mnistlab.cli.failures import write_failure
+from mnistlab.errors import MnistlabError, UsageError
 
 
 def build_parser() -> Parser:
@@ -27,11 +30,17 @@ def main(argv=None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "handler", None):
-            parser.print_help()
-            return 2
+            commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            raise UsageError(f"give a command: {', '.join(commands)} (see mnistlab --help)")
         return args.handler(args) or 0
     except MnistlabError as e:
         print(f"mnistlab: error: {e}", file=sys.stderr)
+        return 2
+    except (OSError, sqlite3.OperationalError) as e:  # a full disk or a read-only folder no handler named
+        failure = write_failure(e)
+        if failure is None:
+            raise
+        print(f"mnistlab: error: {failure}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nmnistlab: interrupted; files already written are complete, nothing half-written was left",

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from mnistlab.atomic import check_writable, to_json, write_atomic
-from mnistlab.config import RunConfig
+from mnistlab.config import RunConfig, validate
 from mnistlab.errors import ConfigError, RunDirError
 from mnistlab.models.registry import build_model, label_of, list_models
 from mnistlab.runs.swap import COMPLETE_MARK, recover, replacing
@@ -23,7 +23,7 @@ SCHEMA = 1
 # What explain and report read from each model's entry in results.json.
 MODEL_FIELDS = ("config", "history", "confusion", "params", "epochs_run", "best_epoch", "best_val_loss",
                 "final_val_acc", "test_acc")
-HISTORY_FIELDS = ("train_loss", "train_acc", "val_loss", "val_acc")
+HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 METRIC_FIELDS = ("params", "epochs_run", "best_epoch", "best_val_loss", "final_val_acc", "test_acc")
 
 
@@ -74,6 +74,9 @@ def _check_replaceable(folder: Path) -> None:
         raise RunDirError(f"--out {folder}: is a file, not a folder; choose another --out")
     if (folder / "results.json").is_file():
         return
+    if (folder / "store.sqlite").exists() or (folder / "sweep.json").exists():
+        raise RunDirError(f"--out {folder}: is a sweep folder (mnistlab sweep), not a mnistlab run folder; a run "
+                          "needs a folder of its own: choose another --out")
     try:
         names = sorted(os.listdir(folder))
     except OSError as e:
@@ -164,15 +167,21 @@ def _check_model(path: Path, name: str, entry, rerun: str) -> None:
     if missing:
         raise RunDirError(f"{path}: model {name!r} lacks {', '.join(map(repr, missing))}; {rerun}")
     history = entry["history"]
-    if not isinstance(history, dict) or not all(isinstance(history.get(k), list) for k in HISTORY_FIELDS):
-        raise RunDirError(f"{path}: model {name!r} has no usable history (lists {', '.join(HISTORY_FIELDS)}); "
-                          f"{rerun}")
+    if (not isinstance(history, dict) or not all(isinstance(history.get(k), list) for k in HISTORY_FIELDS)
+            or not history["epoch"] or len({len(history[k]) for k in HISTORY_FIELDS}) != 1):
+        raise RunDirError(f"{path}: model {name!r} has no usable history (lists {', '.join(HISTORY_FIELDS)}, one "
+                          f"entry per epoch); {rerun}")
+    confusion = entry["confusion"]
+    if not (isinstance(confusion, list) and confusion and all(
+            isinstance(row, list) and len(row) == len(confusion) and all(type(v) is int for v in row)
+            for row in confusion)):
+        raise RunDirError(f"{path}: model {name!r} has no usable confusion matrix (a square list of counts); {rerun}")
     bad = [k for k in METRIC_FIELDS if entry[k] is not None and (isinstance(entry[k], bool)
                                                                or not isinstance(entry[k], (int, float)))]
     if bad:
         raise RunDirError(f"{path}: model {name!r} has non-numeric {', '.join(map(repr, bad))}; {rerun}")
     try:
-        cfg = RunConfig.from_dict(entry["config"])
+        cfg = validate(RunConfig.from_dict(entry["config"]))
     except (ConfigError, TypeError, ValueError, AttributeError) as e:
         raise RunDirError(f"{path}: model {name!r} has an unusable config ({e}); {rerun}") from None
     if cfg.model != name:

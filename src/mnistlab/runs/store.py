@@ -114,6 +114,7 @@ def connect(folder: Path, data_md5: dict | None = None) -> sqlite3.Connection:
                 conn.execute("INSERT OR IGNORE INTO meta VALUES ('data_md5', ?)",
                              (json.dumps(data_md5, sort_keys=True),))
     elif data_md5 and meta.get("data_md5") and meta["data_md5"] != data_md5:
+        conn.close()  # closed now, not when collected: an open store keeps its -wal and -shm files beside it
         raise StoreError(f"{path}: this store was made from a different data set (other MD5s); use a new --out folder")
     return conn
 

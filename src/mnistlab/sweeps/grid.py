@@ -67,10 +67,26 @@ def load_spec(folder: Path) -> SweepSpec | None:
         return None
     try:
         spec = SweepSpec(**json.loads(path.read_text()))
+        _check_types(spec)
         spec.base = {**base_config(RunConfig()), **spec.base}  # fields added since it was written: at default
-        return spec
-    except (ValueError, TypeError) as e:
-        raise SweepError(f"{path}: unreadable sweep spec ({e})") from None
+        validate(RunConfig.from_dict(spec.base))
+    except (ValueError, TypeError, ConfigError) as e:
+        raise SweepError(f"{path}: unreadable sweep spec ({e}); use another --out") from None
+    return spec
+
+
+def _check_types(spec: SweepSpec) -> None:
+    """A sweep.json edited by hand or damaged: each field of the kind mnistlab wrote."""
+    ints = lambda xs: isinstance(xs, list) and all(type(x) is int for x in xs)  # noqa: E731
+    checks = {"base": isinstance(spec.base, dict), "budgets": ints(spec.budgets), "seeds": ints(spec.seeds),
+              "models": isinstance(spec.models, list) and all(isinstance(m, str) for m in spec.models),
+              "variants": isinstance(spec.variants, list) and all(
+                  isinstance(v, dict) and isinstance(v.get("label"), str) and isinstance(v.get("overrides"), dict)
+                  for v in spec.variants),
+              "study": isinstance(spec.study, str)}
+    bad = [name for name, ok in checks.items() if not ok]
+    if bad:
+        raise TypeError(f"{bad[0]!r} is not what mnistlab writes there")
 
 
 def save_spec(folder: Path, spec: SweepSpec) -> None:

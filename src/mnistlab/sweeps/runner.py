@@ -71,18 +71,26 @@ class SweepOutcome:
     mixed: bool = False
 
 
+def _meta(conn, name: str, folder: Path):
+    try:
+        return store.get_meta(conn, name)
+    except ValueError:  # not JSON: the store was edited or damaged by something other than mnistlab
+        raise SweepError(f"{folder / store.DB_NAME}: its {name!r} record is damaged (not JSON); the store cannot "
+                         "be resumed safely: use another --out") from None
+
+
 def check_identity(conn, current: dict, allow_mixed: bool, folder: Path) -> bool:
     """Refuse to add results made by other code, kernels, threads or CPU to a store (unless allowed).
 
     Returns whether the store is (now) mixed. A store from before identities were recorded has none.
     """
-    recorded = store.get_meta(conn, "identity")
+    recorded = _meta(conn, "identity", folder)
     has_runs = bool(store.counts(conn))
     if recorded is None and not has_runs:
         store.set_meta(conn, "identity", current)
-        return bool(store.get_meta(conn, "mixed"))
+        return bool(_meta(conn, "mixed", folder))
     if recorded == current:
-        return bool(store.get_meta(conn, "mixed"))
+        return bool(_meta(conn, "mixed", folder))
     if recorded is None:
         why = "it was written by an older mnistlab that recorded no code identity"
     else:
@@ -101,34 +109,49 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
     """Run what is missing of `spec` in `folder` and record every run in the store."""
     from mnistlab.data.loader import load_dataset
     from mnistlab.data.resident import ResidentData
+    from mnistlab.runs.memory import check_fits
     from mnistlab.runs.outcome import environment, identity
     from mnistlab.sweeps.executors.local import LocalExecutor
     from mnistlab.training.device import resolve_device
 
     folder = Path(folder)
+    if (folder / "results.json").exists():
+        raise SweepError(f"--out {folder}: is a run folder (mnistlab run); a sweep needs a folder of its own: "
+                         "choose another --out")
+    # Everything that can be refused is checked before the folder is created.
+    with deferred_interrupt():
+        previous = load_spec(folder)
+        spec = previous.merged_with(spec) if previous else spec
+        plan = spec.plan()
+        for _, cfg in plan:
+            check(cfg)  # every model and the dataset's limits, before any data is read
+        torch_device = resolve_device(device)
+        check_fits([cfg for _, cfg in plan], device=torch_device)
+        mnist = load_dataset(plan[0][1].dataset, data_dir, log=log)
     folder.mkdir(parents=True, exist_ok=True)
     with exclusive(folder):
         with deferred_interrupt():
-            previous = load_spec(folder)
-            spec = previous.merged_with(spec) if previous else spec
-            plan = spec.plan()
-            for _, cfg in plan:
-                check(cfg)  # every model and the dataset's limits, before any data is read
-            mnist = load_dataset(plan[0][1].dataset, data_dir, log=log)
+            current = load_spec(folder)
+            if current != previous:  # another sweep grew the folder in between: add to what it holds now
+                spec = current.merged_with(spec) if current else spec
+                plan = spec.plan()
             jobs = [Job.of(cfg, mnist.checksums, variant) for variant, cfg in plan]
             conn = store.connect(folder, mnist.checksums)
-            torch_device = resolve_device(device)
-            status = store.status_of(conn, [job.key for job in jobs])
-            pending = [job for job in jobs if status.get(job.key) not in FINISHED]
-            outcome = SweepOutcome(total=len(jobs), skipped=len(jobs) - len(pending), finished=0, failed=[])
-            if not pending:
+            try:
+                status = store.status_of(conn, [job.key for job in jobs])
+                pending = [job for job in jobs if status.get(job.key) not in FINISHED]
+                outcome = SweepOutcome(total=len(jobs), skipped=len(jobs) - len(pending), finished=0, failed=[])
+                if not pending:
+                    save_spec(folder, spec)
+                    conn.close()
+                    return outcome
+                outcome.mixed = check_identity(conn, identity(environment(torch_device)), allow_mixed, folder)
                 save_spec(folder, spec)
-                conn.close()
-                return outcome
-            outcome.mixed = check_identity(conn, identity(environment(torch_device)), allow_mixed, folder)
-            save_spec(folder, spec)
-            data = ResidentData(mnist, torch_device)
-            import sklearn.metrics  # noqa: F401 - the first run's import, here where Ctrl-C is held
+                data = ResidentData(mnist, torch_device)
+                import sklearn.metrics  # noqa: F401 - the first run's import, here where Ctrl-C is held
+            except BaseException:
+                conn.close()  # now: an open store keeps its -wal and -shm files beside it
+                raise
         start = lambda job: store.mark_running(conn, job.key, job.variant, job.config.to_dict())  # noqa: E731
         try:
             for done in (executor or LocalExecutor()).map(pending, data, on_start=start):

@@ -1,0 +1,42 @@
+"""What the command handlers share: logging to stderr, checks of --out and --threads, torch's setup."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from mnistlab.cli.args import UsageError
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def check_out_writable(folder: Path, flag: str = "--out") -> None:
+    """Prove a file can be written where `folder` is, or will be created, without creating anything."""
+    from mnistlab.atomic import check_writable
+
+    existing = Path(folder)
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{flag} {folder}: cannot write there ({existing} is a file, not a folder)")
+    try:
+        check_writable(existing)
+    except OSError as e:
+        raise UsageError(f"{flag} {folder}: cannot write there ({e.strerror or e})") from None
+
+
+def set_threads(value) -> None:
+    if value is not None and value < 1:
+        raise UsageError(f"--threads {value}: must be an integer >= 1")
+
+
+def setup_torch(args):
+    import torch
+
+    from mnistlab.training.device import resolve_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return resolve_device(args.device)

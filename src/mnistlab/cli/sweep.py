@@ -1,0 +1,183 @@
+"""`mnistlab sweep` and `mnistlab summarize`: the grid from the flags, the executor, the printed summary."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from mnistlab.cli.args import UsageError, configs_from_args
+from mnistlab.cli.common import setup_torch, check_out_writable, log
+from mnistlab.cli.failures import writing
+
+
+def parse_int_list(tokens, flag: str, low: int = 0, high: int = 2**32 - 1) -> list[int] | None:
+    """['0-4', '7'] -> [0, 1, 2, 3, 4, 7]; None when the flag was not given.
+
+    Ranges are checked before any list is built: `--seeds 0-1000000000` is refused, not allocated."""
+    from mnistlab.config import ConfigError
+    from mnistlab.sweeps.grid import MAX_RUNS
+
+    if tokens is None:
+        return None
+    ranges = []
+    for token in tokens:
+        try:
+            a, dash, b = token.partition("-")
+            first, last = int(a), int(b) if dash else int(a)
+        except ValueError:
+            raise ConfigError(f"{flag} {token!r}: use integers or ranges like 0-4") from None
+        if last < first:
+            raise ConfigError(f"{flag} {token}: a range runs from low to high, e.g. {last}-{first}")
+        bad = first if first < low else last if last > high else None
+        if bad is not None:
+            raise ConfigError(f"{flag} {bad}: must be from {low} to {high}")
+        ranges.append((first, last))
+    if not ranges:
+        raise ConfigError(f"{flag}: empty list; give at least one value")
+    size = sum(last - first + 1 for first, last in ranges)
+    if size > MAX_RUNS:
+        raise ConfigError(f"{flag} {' '.join(tokens)}: {size:,} values; a sweep holds at most {MAX_RUNS:,} runs")
+    return sorted({v for first, last in ranges for v in range(first, last + 1)})
+
+
+def spec_from_args(args, stored):
+    """The sweep asked for: flags where given, else what the folder already holds, else the defaults."""
+    from mnistlab.config import MAX_PER_CLASS, RunConfig
+    from mnistlab.sweeps.grid import SweepSpec, base_config
+    from mnistlab.sweeps.studies import apply_study
+
+    base_cfg = base_config(configs_from_args(args, samples_per_class=1000, seed=0)[0])
+    defaults = SweepSpec()
+    spec = SweepSpec(base=base_cfg, models=list(dict.fromkeys(args.models)),
+                     budgets=parse_int_list(args.budgets, "--budgets", low=1, high=MAX_PER_CLASS) or defaults.budgets,
+                     seeds=parse_int_list(args.seeds, "--seeds") or defaults.seeds)
+    spec = apply_study(spec, args.study, budgets_given=args.budgets is not None)
+    untouched = (args.budgets is None and args.seeds is None and args.study == "main"
+                 and spec.models == defaults.models and base_cfg == base_config(RunConfig()))
+    if stored is not None and untouched:
+        return stored  # `mnistlab sweep --out DIR` again: finish what that folder asked for
+    return spec
+
+
+def cmd_sweep(args) -> int:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from mnistlab.models.registry import label_of
+    from mnistlab.sweeps.grid import load_spec
+    from mnistlab.sweeps.runner import run_sweep
+
+    out = args.out
+    if args.cpus_per_run < 1:
+        raise UsageError(f"--cpus-per-run {args.cpus_per_run}: must be an integer >= 1")
+    if not (math.isfinite(args.gpus_per_run) and args.gpus_per_run >= 0):
+        raise UsageError(f"--gpus-per-run {args.gpus_per_run}: must be a finite number >= 0, e.g. 0.25")
+    spec = spec_from_args(args, load_spec(out))
+    plan_size = len(spec.plan())
+    setup_torch(args)
+    check_out_writable(out)  # every flag is checked before --out is created (run_sweep creates it)
+    executor = make_executor(args)
+    progress = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("ETA"), TimeRemainingColumn(), disable=args.quiet, transient=False)
+    task = progress.add_task("runs", total=plan_size)
+    done_count = [0]
+
+    def on_result(outcome):
+        done_count[0] += 1
+        progress.advance(task)
+        if args.quiet:
+            return
+        cfg, result = outcome.job.config, outcome.result
+        tag = "" if outcome.job.variant == "base" else f" [{outcome.job.variant}]"
+        head = f"{label_of(cfg.model)} spc={cfg.samples_per_class} seed={cfg.seed}{tag}: "
+        if result:
+            status = outcome.status if outcome.status != "done" else ""
+            progress.console.print(head + f"test_acc={result.test_acc:.4f} epochs={result.epochs_run} "
+                                   f"({result.train_seconds:.1f}s) {status}")
+        else:
+            progress.console.print(head + f"FAILED {outcome.message.split(' | ')[0]}")
+
+    with progress, writing(out):
+        try:
+            outcome = run_sweep(out, spec, device=args.device, data_dir=args.data_dir, executor=executor,
+                                log=log, on_result=on_result, allow_mixed=args.allow_mixed)
+        except KeyboardInterrupt:  # before the first run started: nothing to count yet
+            log(f"interrupted: {done_count[0]} runs finished now; resume with `mnistlab sweep --out {out}`")
+            return 130
+        progress.update(task, completed=outcome.skipped + done_count[0])
+    if outcome.mixed:
+        log(f"note: {out} now holds results of different code or settings (--allow-mixed); the summary says so")
+    if outcome.interrupted:
+        log(f"interrupted: {outcome.skipped + outcome.finished} of {outcome.total} runs are done and stored; "
+            f"resume with `mnistlab sweep --out {out}`")
+        return 130
+    log(f"{outcome.total} runs: {outcome.skipped} already in the store, {outcome.finished} run now, "
+        f"{len(outcome.failed)} failed")
+    for key, message in outcome.failed:
+        log(f"  failed {key}: {message.split(' | ')[0]}")
+    if not args.no_summary:
+        with writing(out):
+            print_summary(out, args.lang)
+    return 1 if outcome.failed else 0
+
+
+def make_executor(args):
+    if args.executor == "local":
+        from mnistlab.sweeps.executors.stacked import StackedExecutor
+        from mnistlab.training.device import resolve_device
+
+        if args.batched == "off":
+            return None
+        if args.batched == "on" or resolve_device(args.device).type == "cuda":
+            return StackedExecutor()
+        # auto on CPU: off. It measured faster for the MLP only (~1.3x; the vmapped CNN is ~2x slower), and
+        # a batched run's last float bits depend on which seeds share its batch, which would break the
+        # bit-identical stores that CPU resume guarantees. See docs/performance.md.
+        return None
+    from mnistlab.sweeps.executors.ray import ray_executor
+
+    return ray_executor(address=args.ray_address, gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run,
+                        threads=args.threads, device=args.device, log=log)
+
+
+def print_summary(folder: Path, lang: str) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from mnistlab.sweeps.summary import summarize
+
+    summary = summarize(folder, lang)
+    table = Table(title=f"{folder} — test accuracy over seeds", box=box.SIMPLE_HEAD)
+    for col in ("variant", "model", "per class", "n", "mean", "sd", "95% CI", "epochs", "gap"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for a in summary["aggregates"]:
+        acc = a["test_acc"]
+        table.add_row(a["variant"], summary["labels"][a["model"]], str(a["samples_per_class"]), str(a["n"]),
+                      f"{acc['mean']:.4f}", f"{acc['sd']:.4f}", f"[{acc['ci_low']:.4f}, {acc['ci_high']:.4f}]",
+                      f"{a['epochs_run']['mean']:.1f}", f"{100 * a['gap_at_best']['mean']:.1f} pp")
+    console = Console(width=120)
+    console.print(table)
+    for line in summary["findings"]:
+        console.print("• " + line)
+    if summary.get("mixed"):
+        console.print(f"[bold]mixed[/bold]: {summary['mixed']}")
+    if not summary["complete"]:
+        console.print(f"[bold]partial[/bold]: the store holds runs not finished ({summary['counts']})")
+    console.print(f"tables, figures and CSV written under {folder}/")
+
+
+def cmd_summarize(args) -> int:
+    from mnistlab.sweeps.summary import SummaryError
+
+    try:
+        with writing(args.folder, "summarize a copy of it"):
+            print_summary(args.folder, args.lang)
+    except SummaryError as e:
+        raise UsageError(str(e)) from None
+    return 0

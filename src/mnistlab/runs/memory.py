@@ -1,0 +1,149 @@
+"""Will a run fit in memory? Estimated on torch's meta device (nothing is allocated) and checked before training.
+
+The kernel's OOM killer gives no error to catch: a run the machine cannot hold is refused in one line instead.
+The estimate is deliberately generous: parameters with their gradients, Adam's two moments and the best epoch's
+weights kept aside; every layer's output at the batch size, kept for backward with its gradient and a temporary;
+and the dataset as it lies in memory.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import torch
+
+from mnistlab.config import RunConfig, class_counts, flag_of
+from mnistlab.errors import ConfigError
+from mnistlab.models.registry import get_spec
+
+FLOAT = 4               # bytes of a float32
+TRAINING_COPIES = 5     # weights, gradients, Adam's exp_avg and exp_avg_sq, the best epoch's weights
+ACTIVATION_COPIES = 3   # a layer's output kept for backward, its gradient, one temporary
+EVAL_BATCH = 256        # the batch evaluate() runs the test set in (no gradients)
+PIXELS = 28 * 28
+RESIDENT_BYTES = 70_000 * PIXELS + 2 * 10_000 * PIXELS * FLOAT  # uint8 MNIST, the test set raw + normalized
+SIZE_FIELDS = ("mlp_hidden", "cnn_c1", "cnn_c2", "cnn_fc", "batch_size", "samples_per_class")
+GIB = 2**30
+
+
+@functools.lru_cache(maxsize=64)
+def _shape_numbers(cfg: RunConfig) -> tuple[int, int] | None:
+    """(parameters, layer-output elements per sample) of the model `cfg` describes, from a meta-device pass."""
+    spec = get_spec(cfg.model)
+    sizes: list[int] = []
+
+    def count(module, args, out):
+        if isinstance(out, torch.Tensor):
+            sizes.append(out.numel())
+
+    try:
+        with torch.device("meta"):
+            model = spec.builder(cfg)
+        leaves = [m for m in model.modules() if next(m.children(), None) is None]
+        hooks = [m.register_forward_hook(count) for m in leaves]
+        try:
+            with torch.no_grad():
+                model(torch.empty(1, 1, 28, 28, device="meta"))
+        finally:
+            for hook in hooks:
+                hook.remove()
+    except Exception:  # noqa: BLE001 - a model that cannot run on meta is not refused: training says what is wrong
+        return None
+    return sum(p.numel() for p in model.parameters()), sum(sizes)
+
+
+def model_numbers(cfg: RunConfig) -> tuple[int, int] | None:
+    """(parameters, activation elements per sample), or None when the model cannot be sized without running it."""
+    # The grid's own axes do not change the model's shape: one meta pass per model and size, not per run.
+    return _shape_numbers(cfg.with_(seed=0, samples_per_class=1, eval_noise=(), eval_shift=()))
+
+
+def training_bytes(cfg: RunConfig) -> int | None:
+    """The model's share: parameters x TRAINING_COPIES and its activations at the batch size (or at evaluation's)."""
+    numbers = model_numbers(cfg)
+    if numbers is None:
+        return None
+    params, per_sample = numbers
+    batch = min(cfg.batch_size, sum(class_counts(cfg)))  # a batch never holds more than the training pool
+    return FLOAT * (params * TRAINING_COPIES + per_sample * max(ACTIVATION_COPIES * batch, EVAL_BATCH))
+
+
+def data_bytes(cfg: RunConfig) -> int:
+    """MNIST and the test set resident in memory, plus this run's train/val pool as floats (and a normalized copy)."""
+    return RESIDENT_BYTES + 2 * sum(class_counts(cfg)) * PIXELS * FLOAT
+
+
+def estimate_bytes(cfg: RunConfig) -> int | None:
+    """What one run of `cfg` needs at its peak, in bytes (None when the model cannot be sized on meta)."""
+    model = training_bytes(cfg)
+    return None if model is None else model + data_bytes(cfg)
+
+
+def _meminfo_available() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_room() -> int | None:
+    """Room left under this process's cgroup (v2) memory limit: a container may hold less than the machine."""
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit == "max":
+            return None
+        return int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def available_bytes(device=None) -> int | None:
+    """Memory a new run may use: free memory on a CUDA device, else the machine's available memory (and the
+    container's limit); None when it cannot be read (then nothing is refused)."""
+    if device is not None and torch.device(device).type == "cuda":
+        try:
+            return torch.cuda.mem_get_info(torch.device(device))[0]
+        except (RuntimeError, AssertionError):
+            return None
+    try:
+        import psutil
+
+        found = [psutil.virtual_memory().available]
+    except ImportError:
+        found = [_meminfo_available()]
+    if os.name == "posix":
+        found.append(_cgroup_room())
+    known = [v for v in found if v is not None]
+    return min(known) if known else None
+
+
+def _named(cfg: RunConfig, need: int) -> str:
+    """The flags that make this run large: those whose default would shrink it by a tenth or more."""
+    defaults = RunConfig()
+    big = []
+    for name in SIZE_FIELDS:
+        default = getattr(defaults, name)
+        if getattr(cfg, name) != default:
+            smaller = estimate_bytes(cfg.with_(**{name: default}))
+            if smaller is not None and smaller <= 0.9 * need:
+                big.append(f"{flag_of(name)} {getattr(cfg, name)}")
+    return " ".join(big) or f"--models {cfg.model}"
+
+
+def check_fits(cfgs, available: int | None = None, device=None) -> None:
+    """ConfigError when the largest of these runs (they run one at a time) needs more memory than is available."""
+    sized = [(need, cfg) for cfg in cfgs if (need := estimate_bytes(cfg)) is not None]
+    if not sized:
+        return
+    if available is None:
+        available = available_bytes(device)
+    need, worst = max(sized, key=lambda pair: pair[0])
+    if available is None or need <= available:
+        return
+    raise ConfigError(f"{_named(worst, need)}: a run needs ~{need / GIB:.1f} GiB, this machine has "
+                      f"~{available / GIB:.1f} GiB available; use smaller widths or --batch-size")
+
