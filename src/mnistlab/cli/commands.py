@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mnistlab.cli.args import UsageError, add_config_args, configs_from_args
-from mnistlab.cli.common import setup_torch, set_threads, check_out_writable, log
+from mnistlab.cli.common import check_out_writable, log, set_threads, setup_torch
 from mnistlab.cli.failures import writing
 from mnistlab.cli.sweep import cmd_summarize, cmd_sweep
 

@@ -5,7 +5,7 @@ import math
 from pathlib import Path
 
 from mnistlab.cli.args import UsageError, configs_from_args
-from mnistlab.cli.common import setup_torch, check_out_writable, log
+from mnistlab.cli.common import check_out_writable, log, setup_torch
 from mnistlab.cli.failures import writing
 
 
