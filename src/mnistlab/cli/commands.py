@@ -110,9 +110,10 @@ def spec_from_args(args, stored):
     from mnistlab.sweeps.grid import SweepSpec, base_config
     from mnistlab.sweeps.studies import apply_study
 
-    base_cfg = base_config(configs_from_args(args, samples_per_class=1000, seed=0)[0])
+    configs = configs_from_args(args, samples_per_class=1000, seed=0)
+    base_cfg = base_config(configs[0])
     defaults = SweepSpec()
-    spec = SweepSpec(base=base_cfg, models=list(dict.fromkeys(args.models)),
+    spec = SweepSpec(base=base_cfg, models=[cfg.model for cfg in configs],
                      budgets=parse_int_list(args.budgets, "--budgets", low=1) or defaults.budgets,
                      seeds=parse_int_list(args.seeds, "--seeds") or defaults.seeds)
     spec = apply_study(spec, args.study, budgets_given=args.budgets is not None)
@@ -294,12 +295,18 @@ def cmd_report(args) -> int:
 
 def cmd_models(args) -> int:
     from mnistlab.config import RunConfig
+    from mnistlab.errors import ConfigError
     from mnistlab.models.registry import count_params, get_spec, list_models
 
     for name in list_models():
-        spec = get_spec(name)
-        params = count_params(spec.build(RunConfig(model=name)))
+        try:  # an installed package's model is loaded here; a broken one is named on its row, the rest listed
+            spec = get_spec(name)
+            params = count_params(spec.build(RunConfig(model=name)))
+        except ConfigError as e:
+            print(f"{name:10s} {'-':10s} {'-':>9s}         unusable: {e}")
+            continue
         print(f"{name:10s} {spec.label:10s} {params:>9,} params  from {spec.source}")
+    print("also: --models path/to/file.py:Class or package.module:Class (see README, 'Bring your own model')")
     return 0
 
 
@@ -392,8 +399,9 @@ def register(sub) -> None:
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("models", help="list the registered models with their parameter counts",
-                       description="Every model `--models` accepts by name, with its label, parameter count at the "
-                       "default sizes, and where it comes from.")
+                       description="Every model `--models` accepts by name (mnistlab's own and those installed "
+                       "packages add through the entry-point group mnistlab.models), with its label, parameter "
+                       "count at the default sizes, and where it comes from.")
     p.set_defaults(handler=cmd_models)
 
     p = sub.add_parser("summarize", help="tables, statistics and figures of a sweep, from its store (no training)",

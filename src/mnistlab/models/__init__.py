@@ -1,5 +1,6 @@
 """Models: the registry (register_model / get_model / list_models) and the architectures it knows."""
 from mnistlab.models.notebook import MLP, SmallCNN
+from mnistlab.models.reference import LeNet5, LogReg
 from mnistlab.models.registry import (
     ModelSpec,
     build_model,
@@ -13,6 +14,6 @@ from mnistlab.models.registry import (
     train_flops_per_sample,
 )
 
-__all__ = ["MLP", "SmallCNN", "ModelSpec", "build_model", "count_params", "get_model", "get_spec", "label_of",
+__all__ = ["MLP", "SmallCNN", "LeNet5", "LogReg", "ModelSpec", "build_model", "count_params", "get_model", "get_spec", "label_of",
            "list_models", "model_order", "register_model",
            "train_flops_per_sample"]
