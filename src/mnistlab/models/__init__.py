@@ -14,6 +14,6 @@ from mnistlab.models.registry import (
     train_flops_per_sample,
 )
 
-__all__ = ["MLP", "SmallCNN", "LeNet5", "LogReg", "ModelSpec", "build_model", "count_params", "get_model", "get_spec", "label_of",
-           "list_models", "model_order", "register_model",
+__all__ = ["MLP", "SmallCNN", "LeNet5", "LogReg", "ModelSpec", "build_model", "count_params", "get_model", "get_spec",
+           "label_of", "list_models", "model_order", "register_model",
            "train_flops_per_sample"]
