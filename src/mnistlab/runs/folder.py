@@ -223,6 +223,6 @@ def load_model(folder: Path, model: str) -> tuple[torch.nn.Module, RunConfig]:
     try:
         net.load_state_dict(state)
     except RuntimeError as e:  # names or shapes that are not this architecture's
-        raise RunDirError(f"{Path(folder) / f'{file_stem(model)}.safetensors'}: not the weights of this run's {model} "
-                          f"({_first_line(e)}); rerun `mnistlab run --out {folder}`") from None
+        raise RunDirError(f"{Path(folder) / f'{file_stem(model)}.safetensors'}: not the weights of this run's "
+                          f"{model} ({_first_line(e)}); rerun `mnistlab run --out {folder}`") from None
     return net.eval(), cfg
