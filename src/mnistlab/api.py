@@ -18,6 +18,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     from mnistlab.data.resident import ResidentData
     from mnistlab.errors import RunDirError
     from mnistlab.figures.run import run_figures
+    from mnistlab.models.registry import get_spec
     from mnistlab.runs.folder import existing_key, run_key, write_run
     from mnistlab.runs.job import Job, check
     from mnistlab.runs.memory import check_fits
@@ -26,7 +27,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     from mnistlab.training.device import resolve_device
 
     configs = [configs] if isinstance(configs, RunConfig) else list(configs)
-    seen = [c.model for c in configs]
+    seen = [get_spec(c.model).name for c in configs]  # user models resolved (and checked) before any data
     twice = sorted({m for m in seen if seen.count(m) > 1})
     if twice:
         raise ConfigError(f"model {twice[0]!r} is given twice; a run folder holds one run per model "
@@ -76,12 +77,14 @@ def sweep_runs(out: str | Path, *, budgets=(50, 100, 300, 1000), seeds=range(5),
     config: any RunConfig field shared by every run (epochs=10, lr=3e-3, ...).
     """
     from mnistlab.config import validate
+    from mnistlab.models.registry import get_spec
     from mnistlab.sweeps.grid import SweepSpec, base_config
     from mnistlab.sweeps.runner import run_sweep
     from mnistlab.sweeps.studies import apply_study
     from mnistlab.sweeps.summary import summarize
 
-    spec = apply_study(SweepSpec(base=base_config(validate(RunConfig(**config))), models=list(models),
+    models = [get_spec(m).name for m in models]  # user models resolved (and checked) first, by absolute path
+    spec = apply_study(SweepSpec(base=base_config(validate(RunConfig(**config))), models=models,
                                  budgets=sorted(set(budgets)), seeds=sorted(set(seeds))), study, budgets_given=True)
     run_sweep(Path(out), spec, device=device, data_dir=data_dir, log=log, allow_mixed=allow_mixed)
     return summarize(Path(out), lang)

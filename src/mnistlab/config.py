@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from mnistlab.errors import ConfigError
@@ -88,6 +89,10 @@ class RunConfig:
                                group="corruption", metavar="PIXELS")
     dataset: str = option("mnist", "dataset: mnist or fashion-mnist (`mnistlab data --dataset NAME` fetches and "
                           "verifies it)", metavar="NAME")
+    # Filled in when a job is made: a user model's code is part of its runs' key ("" for mnistlab's own).
+    model_source: str = option("", "SHA-256 of a user model's source file (set by mnistlab)", flag=None,
+                               allowed="a SHA-256 hex digest, or empty for mnistlab's own models",
+                               check=lambda v: isinstance(v, str) and re.fullmatch("(?:[0-9a-f]{64})?", v) is not None)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -44,7 +44,8 @@ def add_config_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
     groups = {key: p.add_argument_group(title) for key, title in GROUPS.items()}
     groups["experiment"].add_argument(
         "--models", nargs="+", default=list(NOTEBOOK_MODELS), metavar="MODEL",
-        help=f"models to train, registered names (`mnistlab models` lists them; default: {' '.join(NOTEBOOK_MODELS)})")
+        help="models to train: registered names (`mnistlab models` lists them), path/to/file.py:Class or "
+        f"package.module:Class (default: {' '.join(NOTEBOOK_MODELS)})")
     for f in fields(RunConfig):
         meta = f.metadata
         if meta["flag"] is None or (multi and f.name in PER_RUN_ONLY):
@@ -72,7 +73,7 @@ def add_config_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
 
 
 def configs_from_args(args, samples_per_class=None, seed=None) -> list[RunConfig]:
-    """One validated RunConfig per requested model (the model names are checked by the registry later)."""
+    """One validated RunConfig per requested model (each model resolved and checked by the registry)."""
     values = {f.name: getattr(args, f.name) for f in fields(RunConfig) if hasattr(args, f.name)}
     values.update({k: tuple(v) for k, v in values.items() if isinstance(v, list)})
     values.update(parse_augment(args.augment))
@@ -84,6 +85,7 @@ def configs_from_args(args, samples_per_class=None, seed=None) -> list[RunConfig
         raise ConfigError(f"--threads {args.threads}: must be >= 1")
     from mnistlab.models.registry import get_spec
 
-    for model in args.models:
-        get_spec(model)  # an unknown name: one line listing the registered ones, before any work
-    return [validate(RunConfig(**{**values, "model": model})) for model in dict.fromkeys(args.models)]
+    # Resolved before any work: an unknown name or a broken user model is one line; a file spec is named by
+    # its absolute path from here on, so every later step (and a resume from elsewhere) finds the same file.
+    models = [get_spec(model).name for model in args.models]
+    return [validate(RunConfig(**{**values, "model": model})) for model in dict.fromkeys(models)]

@@ -124,12 +124,18 @@ def cmd_report(args) -> int:
 
 def cmd_models(args) -> int:
     from mnistlab.config import RunConfig
+    from mnistlab.errors import ConfigError
     from mnistlab.models.registry import count_params, get_spec, list_models
 
     for name in list_models():
-        spec = get_spec(name)
-        params = count_params(spec.build(RunConfig(model=name)))
+        try:  # an installed package's model is loaded here; a broken one is named on its row, the rest listed
+            spec = get_spec(name)
+            params = count_params(spec.build(RunConfig(model=name)))
+        except ConfigError as e:
+            print(f"{name:10s} {'-':10s} {'-':>9s}         unusable: {e}")
+            continue
         print(f"{name:10s} {spec.label:10s} {params:>9,} params  from {spec.source}")
+    print("also: --models path/to/file.py:Class or package.module:Class (see README, 'Bring your own model')")
     return 0
 
 
@@ -225,8 +231,9 @@ def register(sub) -> None:
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("models", help="list the registered models with their parameter counts",
-                       description="Every model `--models` accepts by name, with its label, parameter count at the "
-                       "default sizes, and where it comes from.")
+                       description="Every model `--models` accepts by name (mnistlab's own and those installed "
+                       "packages add through the entry-point group mnistlab.models), with its label, parameter "
+                       "count at the default sizes, and where it comes from.")
     p.set_defaults(handler=cmd_models)
 
     p = sub.add_parser("summarize", help="tables, statistics and figures of a sweep, from its store (no training)",

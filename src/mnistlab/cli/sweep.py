@@ -45,9 +45,10 @@ def spec_from_args(args, stored):
     from mnistlab.sweeps.grid import SweepSpec, base_config
     from mnistlab.sweeps.studies import apply_study
 
-    base_cfg = base_config(configs_from_args(args, samples_per_class=1000, seed=0)[0])
+    configs = configs_from_args(args, samples_per_class=1000, seed=0)
+    base_cfg = base_config(configs[0])
     defaults = SweepSpec()
-    spec = SweepSpec(base=base_cfg, models=list(dict.fromkeys(args.models)),
+    spec = SweepSpec(base=base_cfg, models=[cfg.model for cfg in configs],
                      budgets=parse_int_list(args.budgets, "--budgets", low=1, high=MAX_PER_CLASS) or defaults.budgets,
                      seeds=parse_int_list(args.seeds, "--seeds") or defaults.seeds)
     spec = apply_study(spec, args.study, budgets_given=args.budgets is not None)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from mnistlab.atomic import to_json, write_atomic
 from mnistlab.data.mnist import Mnist, normalize, to_float
 from mnistlab.errors import RunDirError
-from mnistlab.models.registry import ModelSpec, get_spec
+from mnistlab.models.registry import ModelSpec, file_stem, get_spec
 from mnistlab.runs.folder import load_model, load_run
 
 
@@ -123,8 +123,8 @@ def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam:
     preds = {name: lg.argmax(1).numpy() for name, lg in logits.items()}
     for name, model in models.items():
         numbers[name] = {"test_acc": float((preds[name] == labels).mean()), "label": labels_of[name]}
-        paths += explain_plots.misclassified(raw.numpy(), labels, torch.softmax(logits[name], 1).numpy(), name,
-                                             labels_of[name], figures, lang)
+        paths += explain_plots.misclassified(raw.numpy(), labels, torch.softmax(logits[name], 1).numpy(),
+                                             file_stem(name), labels_of[name], figures, lang)
         if do_tsne:
             layer = feature_layer if feature_layer in specs[name].feature_layers else "penultimate"
             start = time.perf_counter()
@@ -134,8 +134,8 @@ def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam:
             log(f"[{labels_of[name]}] t-SNE of {len(feats):,} test features ({layer} layer, {feats.shape[1]} dims)")
             embedding = tsne(feats)
             numbers[name]["tsne_seconds"] = time.perf_counter() - start
-            paths += explain_plots.tsne_scatter(embedding, labels[:max_points], name, labels_of[name], numbers[name],
-                                                figures, lang)
+            paths += explain_plots.tsne_scatter(embedding, labels[:max_points], file_stem(name), labels_of[name],
+                                                numbers[name], figures, lang)
     if do_gradcam:
         idx = pick_examples(preds, labels)
         for name, model in models.items():
@@ -144,8 +144,8 @@ def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam:
             maps = (gradcam(model, cam_layer, x[idx], target) if cam_layer is not None
                     else saliency(model, x[idx], target))
             method = "gradcam" if cam_layer is not None else "saliency"
-            paths += explain_plots.heatmap_grid(raw[idx].numpy(), maps.numpy(), labels[idx], preds[name][idx], name,
-                                                labels_of[name], method, figures, lang)
+            paths += explain_plots.heatmap_grid(raw[idx].numpy(), maps.numpy(), labels[idx], preds[name][idx],
+                                                file_stem(name), labels_of[name], method, figures, lang)
             numbers[name]["attribution_on_digit"] = mass_on_digit(maps, raw[idx])
             numbers[name]["attribution"] = method
         numbers["examples"] = idx.tolist()

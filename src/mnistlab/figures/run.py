@@ -7,6 +7,7 @@ import numpy as np
 
 from mnistlab.figures.style import MARKERS, new_figure, save, styled
 from mnistlab.i18n import t
+from mnistlab.models.registry import file_stem
 
 
 @styled
@@ -77,10 +78,11 @@ def run_figures(results: list, folder: Path, lang: str = "pt", dataset=None) -> 
     if names is not None and list(names) == [str(d) for d in range(len(names))]:
         names = None  # digits label themselves
     for r in results:
-        paths += training_curves(r.history, r.model, r.label, folder, lang)
-        paths += confusion_matrix(r.confusion, r.model, r.label, folder, lang, class_names=names)
+        stem = file_stem(r.model)  # a user model's name is a path: its files get a safe stem
+        paths += training_curves(r.history, stem, r.label, folder, lang)
+        paths += confusion_matrix(r.confusion, stem, r.label, folder, lang, class_names=names)
         if r.config["imbalance"]:
             recall = [r.report[str(c)]["recall"] for c in range(len(r.train_counts))]
             paths += per_class_recall([{"label": r.label, "counts": r.train_counts, "recall": recall}],
-                                      t("per_class_title", lang, model=r.label), folder / f"per_class_{r.model}", lang)
+                                      t("per_class_title", lang, model=r.label), folder / f"per_class_{stem}", lang)
     return paths

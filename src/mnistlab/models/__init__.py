@@ -4,6 +4,7 @@ Importing any module of this package first runs this file, which imports the mod
 registers its models, so the registry is complete whichever module a caller imports.
 """
 from mnistlab.models.notebook import MLP, SmallCNN
+from mnistlab.models.reference import LeNet5, LogReg
 from mnistlab.models.registry import (
     ModelSpec,
     build_model,
@@ -17,6 +18,6 @@ from mnistlab.models.registry import (
     train_flops_per_sample,
 )
 
-__all__ = ["MLP", "SmallCNN", "ModelSpec", "build_model", "count_params", "get_model", "get_spec", "label_of",
-           "list_models", "model_order", "register_model",
+__all__ = ["MLP", "SmallCNN", "LeNet5", "LogReg", "ModelSpec", "build_model", "count_params", "get_model", "get_spec",
+           "label_of", "list_models", "model_order", "register_model",
            "train_flops_per_sample"]

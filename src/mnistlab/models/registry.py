@@ -5,9 +5,15 @@
 
     get_model("mlp", mlp_hidden=128)   # an nn.Module, seeded from the config's seed
     list_models()                      # ['mlp', 'cnn', ...] in registration order
+    get_spec("nets/my.py:Net")         # a user model (models.user), registered on first use
+
+Besides registered names, get_spec takes `path/to/file.py:attr`, `package.module:attr` and the names of
+the entry-point group `mnistlab.models`; it resolves them once and registers them under their name.
 """
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -45,6 +51,9 @@ class ModelSpec:
     # Multiply-adds x2 of one forward pass x3 (forward + backward), for the benchmarks; None if unknown.
     flops_per_sample: Callable[[RunConfig], float] | None = None
     stackable: bool = True  # can be trained K at a time with torch.func (pure functional forward)
+    # User models only: the file their code comes from and its SHA-256 (part of every run's key).
+    source_file: str = ""
+    source_sha256: str = ""
 
     def build(self, cfg: RunConfig) -> nn.Module:
         """The model `cfg` describes, initialised from cfg.seed without touching the global RNG."""
@@ -74,31 +83,83 @@ def unregister_model(name: str) -> None:
 
 
 def list_models() -> list[str]:
-    return list(_REGISTRY)
+    """Registered names (the notebook's first), then models of installed packages' entry points."""
+    from mnistlab.models.user import entry_points
+
+    return list(_REGISTRY) + [name for name in entry_points() if name not in _REGISTRY]
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The spec of a registered model, or a one-line ConfigError listing the registered names."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"--models {name!r}: unknown model; choose from {', '.join(_REGISTRY)}") from None
+    """The spec of a model name or user-model spec, or a one-line ConfigError saying what is wrong.
+
+    A user model is re-read when its file changed since it was resolved, so its hash is always the file's."""
+    from mnistlab.models import user
+
+    key = user.canonical(name)
+    spec = _REGISTRY.get(key)
+    if spec is not None and not (spec.source_file and user.changed(spec)):
+        return spec
+    reload = spec is not None  # its file changed: import it afresh
+    points = user.entry_points()
+    if key in points:
+        spec = user.from_entry_point(points[key], reload=reload)
+    elif user.is_spec(key):
+        spec = user.resolve(name, reload=reload)
+    else:
+        raise ConfigError(f"--models {name!r}: unknown model; choose from {', '.join(list_models())}, or give "
+                          "path/to/file.py:Class or package.module:Class") from None
+    _REGISTRY[key] = spec
+    return spec
 
 
 def get_model(name: str, **config) -> nn.Module:
     """The model `name` built from a RunConfig with these fields (the rest at their defaults)."""
-    return get_spec(name).build(RunConfig(**{**config, "model": name}))
+    return build_model(RunConfig(**{**config, "model": name}))
 
 
 def build_model(cfg: RunConfig) -> nn.Module:
-    """The model a config names, initialised from its seed."""
-    return get_spec(cfg.model).build(cfg)
+    """The model a config names, initialised from its seed; a user model must still be the code the run used."""
+    spec = get_spec(cfg.model)
+    if cfg.model_source and cfg.model_source != spec.source_sha256:
+        raise ConfigError(f"model {cfg.model}: {spec.source_file or 'its source'} changed since the run was set up "
+                          f"(sha256 {spec.source_sha256[:12]}..., the run's {cfg.model_source[:12]}...); restore "
+                          "that version or start a new run")
+    return spec.build(cfg)
 
 
 def label_of(name: str) -> str:
-    """A model's display label; its name in capitals when it is not registered here."""
-    spec = _REGISTRY.get(name)
-    return spec.label if spec else name.upper()
+    """A model's display label; for a name nothing resolves, its capitals (or a spec's attribute name)."""
+    from mnistlab.models import user
+
+    spec = _REGISTRY.get(user.canonical(name))
+    if spec is not None:
+        return spec.label
+    if name in user.entry_points() or user.is_spec(name):
+        try:
+            return get_spec(name).label
+        except ConfigError:  # gone or broken since: its attribute name still says which model it was
+            return name.rpartition(":")[2] or name
+    return name.upper()
+
+
+_SAFE_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+
+
+def file_stem(name: str) -> str:
+    """The model's part of a file name in a run folder: its name when that is safe, else a readable tail of a
+    user-model spec plus a hash of the whole spec (paths hold separators and colons)."""
+    if _SAFE_STEM.match(name):
+        return name
+    tail = re.split(r"[\\/]", name)[-1]
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", tail).strip("_")[:48] or "model"
+    return f"{readable}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def is_model_name(name: str) -> bool:
+    """Whether `name` names a model get_spec may resolve (without resolving it)."""
+    from mnistlab.models import user
+
+    return name in list_models() or user.is_spec(name)
 
 
 def model_order(names) -> list[str]:

@@ -33,24 +33,24 @@ def _pct(value: float, lang: str) -> str:
 
 def run_content(folder: Path, out: Path, lang: str) -> dict:
     from mnistlab.figures import run as plots
-    from mnistlab.models.registry import label_of
+    from mnistlab.models.registry import file_stem, label_of
     from mnistlab.runs.folder import check_weights, load_run
     from mnistlab.runs.outcome import ModelResult
 
     payload = load_run(folder)
     for name in payload["models"]:  # weights kept beside these results must be the ones they describe
-        if (Path(folder) / f"{name}.safetensors").exists():
+        if (Path(folder) / f"{file_stem(name)}.safetensors").exists():
             check_weights(folder, payload, name)
     models = {name: ModelResult.from_dict(r) for name, r in payload["models"].items()}
     labels = {name: r.label or label_of(name) for name, r in models.items()}
     figures = []
     for name, r in models.items():
-        label = labels[name]
-        plots.training_curves(r.history, name, label, out / "figures", lang)
-        plots.confusion_matrix(r.confusion, name, label, out / "figures", lang)
-        figures += [(f"{name}_curves_loss", t("cap_curves_loss", lang, model=label)),
-                    (f"{name}_curves_acc", t("cap_curves_acc", lang, model=label)),
-                    (f"cm_{name}", t("cap_cm", lang, model=label))]
+        label, stem = labels[name], file_stem(name)
+        plots.training_curves(r.history, stem, label, out / "figures", lang)
+        plots.confusion_matrix(r.confusion, stem, label, out / "figures", lang)
+        figures += [(f"{stem}_curves_loss", t("cap_curves_loss", lang, model=label)),
+                    (f"{stem}_curves_acc", t("cap_curves_acc", lang, model=label)),
+                    (f"cm_{stem}", t("cap_cm", lang, model=label))]
     for extra in sorted((Path(folder) / "figures").glob("*.pdf")):  # explain figures, as they were drawn
         if extra.stem.split("_")[0] in ("tsne", "gradcam", "saliency", "misclassified", "per"):
             shutil.copy(extra, out / "figures" / extra.name)
@@ -72,7 +72,7 @@ def run_content(folder: Path, out: Path, lang: str) -> dict:
         stops = [t("run_stop_item", lang, model=labels[n], ep=r.epochs_run, best=r.best_epoch)
                  for n, r in models.items()]
         findings[-1] += " " + t("run_stops", lang, items=_join(stops, lang))
-    config = {k: v for k, v in next(iter(models.values())).config.items() if k != "model"}
+    config = {k: v for k, v in next(iter(models.values())).config.items() if k not in ("model", "model_source")}
     return {"kind": "run", "title": t("report_run", lang), "config": config, "header": header, "rows": rows,
             "findings": findings, "figures": figures, "partial": None}
 

@@ -15,7 +15,7 @@ import torch
 from mnistlab.atomic import check_writable, to_json, write_atomic
 from mnistlab.config import RunConfig, validate
 from mnistlab.errors import ConfigError, RunDirError
-from mnistlab.models.registry import build_model, label_of, list_models
+from mnistlab.models.registry import build_model, file_stem, is_model_name, label_of, list_models
 from mnistlab.runs.swap import COMPLETE_MARK, recover, replacing
 
 RESULTADOS_COLUMNS = ["modelo", "best_val_loss", "final_val_acc", "test_acc", "params"]  # the notebook's
@@ -111,11 +111,12 @@ def _write_files(staging: Path, results: list, models: dict, env: dict, data: di
 
     written, hashes = [], {}
     for r in results:
+        stem = file_stem(r.model)  # a user model's name is a path: its files get a safe stem
         state = {k: v.detach().cpu().contiguous() for k, v in models[r.model].state_dict().items()}
         weights = safetensors_bytes(state, metadata={"config": json.dumps(r.config)})
         hashes[r.model] = hashlib.sha256(weights).hexdigest()
-        written.append(write_atomic(staging / f"{r.model}.safetensors", weights))
-        written.append(write_atomic(staging / f"classification_report_{r.model}.txt", r.report_text))
+        written.append(write_atomic(staging / f"{stem}.safetensors", weights))
+        written.append(write_atomic(staging / f"classification_report_{stem}.txt", r.report_text))
     if draw is not None:
         written += draw(staging)
     written.append(write_atomic(staging / "resultados.csv", resultados_csv(results)))
@@ -159,7 +160,7 @@ def _shown(value) -> str:
 
 def _check_model(path: Path, name: str, entry, rerun: str) -> None:
     """One model's entry holds what explain and report read, with values of the right kind."""
-    if name not in list_models():
+    if not is_model_name(name):
         raise RunDirError(f"{path}: unknown model {name!r} (known: {', '.join(list_models())}); {rerun}")
     if not isinstance(entry, dict):
         raise RunDirError(f"{path}: model {name!r} is a JSON {type(entry).__name__}, not an object; {rerun}")
@@ -196,7 +197,7 @@ def check_weights(folder: Path, payload: dict, model: str) -> dict:
     """
     from safetensors.torch import load
 
-    path = Path(folder) / f"{model}.safetensors"
+    path = Path(folder) / f"{file_stem(model)}.safetensors"
     rerun = f"rerun `mnistlab run --out {folder}`"
     if not path.is_file():
         raise RunDirError(f"{path}: weights missing; {rerun}")
@@ -227,6 +228,6 @@ def load_model(folder: Path, model: str) -> tuple[torch.nn.Module, RunConfig]:
     try:
         net.load_state_dict(state)
     except RuntimeError as e:  # names or shapes that are not this architecture's
-        raise RunDirError(f"{Path(folder) / f'{model}.safetensors'}: not the weights of this run's {model} "
-                          f"({_first_line(e)}); rerun `mnistlab run --out {folder}`") from None
+        raise RunDirError(f"{Path(folder) / f'{file_stem(model)}.safetensors'}: not the weights of this run's "
+                          f"{model} ({_first_line(e)}); rerun `mnistlab run --out {folder}`") from None
     return net.eval(), cfg

@@ -33,8 +33,11 @@ class Job:
 
     @classmethod
     def of(cls, cfg: RunConfig, data_md5: dict, variant: str = "base") -> Job:
-        """A checked job; a ConfigError names what is wrong."""
+        """A checked job; a ConfigError names what is wrong. A user model is named by its canonical spec and
+        its source's hash joins the config, so the key changes with the model's code."""
         check(cfg)
+        spec = get_spec(cfg.model)
+        cfg = cfg.with_(model=spec.name, model_source=spec.source_sha256)
         return cls(cfg, cfg.key(data_md5), variant)
 
     @property

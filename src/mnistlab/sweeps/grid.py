@@ -12,7 +12,7 @@ from mnistlab.errors import ConfigError, SweepError
 MAX_RUNS = 100_000  # a grid beyond this is a typo (--seeds 0-1000000000), not a plan
 
 SPEC_NAME = "sweep.json"
-GRID_FIELDS = ("model", "samples_per_class", "seed")
+GRID_FIELDS = ("model", "samples_per_class", "seed", "model_source")  # model_source: set per job
 
 
 def base_config(cfg: RunConfig) -> dict:

@@ -104,6 +104,29 @@ def check_identity(conn, current: dict, allow_mixed: bool, folder: Path) -> bool
     return True
 
 
+def check_model_sources(conn, jobs: list[Job], allow_mixed: bool, folder: Path) -> bool:
+    """Refuse to add runs of an edited user model beside its earlier version's runs (unless allowed).
+
+    Its new runs have new keys (the source hash is in the key), so without this they would silently pool
+    with the old ones under one model name. Returns whether the store became mixed here."""
+    from mnistlab.models.registry import get_spec
+
+    recorded = store.get_meta(conn, "model_sources") or {}
+    current = {job.model: job.config.model_source for job in jobs if job.config.model_source}
+    edited = [m for m, digest in current.items() if recorded.get(m) not in (None, digest)]
+    if edited:
+        model = edited[0]
+        why = (f"the model file {get_spec(model).source_file} changed since its runs here were made (sha256 "
+               f"{recorded[model][:12]}... -> {current[model][:12]}...)")
+        if not allow_mixed:
+            raise SweepError(f"{folder}: cannot resume: {why}; new results would pool with old ones. Restore the "
+                             "file, use another --out, or pass --allow-mixed to add them anyway (marked as mixed)")
+        store.set_meta(conn, "mixed", True)
+    if any(recorded.get(m) != digest for m, digest in current.items()):
+        store.set_meta(conn, "model_sources", {**recorded, **current})
+    return bool(edited)
+
+
 def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=None, executor: Executor | None = None,
               log=lambda msg: None, on_result=None, allow_mixed: bool = False) -> SweepOutcome:
     """Run what is missing of `spec` in `folder` and record every run in the store."""
@@ -147,6 +170,7 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
                     return outcome
                 outcome.mixed = check_identity(conn, identity(environment(torch_device)), allow_mixed, folder)
                 save_spec(folder, spec)
+                outcome.mixed = check_model_sources(conn, jobs, allow_mixed, folder) or outcome.mixed
                 data = ResidentData(mnist, torch_device)
                 import sklearn.metrics  # noqa: F401 - the first run's import, here where Ctrl-C is held
             except BaseException:

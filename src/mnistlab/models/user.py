@@ -1,0 +1,244 @@
+"""User models: `path/to/file.py:attr`, `package.module:attr` and the entry-point group `mnistlab.models`.
+
+`attr` is an nn.Module subclass or a function returning one, called with `num_classes` and `input_shape`
+only where its signature accepts them. Resolving one imports it, builds it once and checks it on a batch
+of two zero images (one line, ConfigError, for everything that can go wrong), and gives a ModelSpec whose
+source_sha256 (the file's bytes; for a module, its file's) enters the key of every run of it.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import os
+import re
+import sys
+from importlib.metadata import EntryPoint
+
+import torch
+import torch.nn as nn
+
+from mnistlab.errors import ConfigError
+from mnistlab.models.registry import ModelSpec
+
+NUM_CLASSES = 10
+INPUT_SHAPE = (1, 28, 28)
+GROUP = "mnistlab.models"
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+_entry_points_cache: dict[tuple, dict[str, EntryPoint]] = {}
+
+
+def is_spec(name: str) -> bool:
+    """Whether `name` has the form of a user-model spec: a file or module, a colon, a (dotted) attribute."""
+    where, _, attr = name.rpartition(":")
+    return bool(where) and _MODULE_NAME.match(attr) is not None
+
+
+def _is_file(where: str) -> bool:
+    return where.endswith(".py") or "/" in where or "\\" in where
+
+
+def canonical(name: str) -> str:
+    """The name a model is registered and stored under: a file spec with its absolute path, else `name`."""
+    where, _, attr = name.rpartition(":")
+    if not (where and attr and _is_file(where)) or re.match(r"[A-Za-z]:[\\/]", where):
+        return name  # not a file spec, or a Windows path already absolute
+    return f"{os.path.abspath(where)}:{attr}"
+
+
+def sha256_of(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def changed(spec: ModelSpec) -> bool:
+    """Whether a user model's source file is no longer the one it was resolved from."""
+    try:
+        return sha256_of(spec.source_file) != spec.source_sha256
+    except OSError:
+        return True
+
+
+def entry_points() -> dict[str, EntryPoint]:
+    """The installed packages' models by name (the first of equal names), loaded only when asked for."""
+    key = tuple(sys.path)
+    if key not in _entry_points_cache:
+        from importlib.metadata import entry_points as installed
+
+        found: dict[str, EntryPoint] = {}
+        for ep in installed(group=GROUP):
+            found.setdefault(ep.name, ep)
+        _entry_points_cache.clear()
+        _entry_points_cache[key] = found
+    return _entry_points_cache[key]
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
+
+
+def _import_file(spec_name: str, path: str, reload: bool):
+    """Import a .py file under a module name of its own (from its path's hash), its folder on sys.path meanwhile."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"--models {spec_name}: no such file {path}")
+    module_name = "mnistlab_user_" + hashlib.sha256(path.encode()).hexdigest()[:16]
+    if module_name in sys.modules and not reload:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"--models {spec_name}: {path} cannot be imported as Python source")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickle look the module up while it runs
+    folder = os.path.dirname(path)
+    sys.path.insert(0, folder)  # its own helper modules beside it import as they would in a script
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as e:
+        sys.modules.pop(module_name, None)
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        raise ConfigError(f"--models {spec_name}: importing {path} failed: {_first_line(e)}") from None
+    finally:
+        sys.path.remove(folder)
+    return module
+
+
+def _import_module(spec_name: str, module_name: str, reload: bool):
+    if not _MODULE_NAME.match(module_name):
+        raise ConfigError(f"--models {spec_name}: {module_name!r} is neither a .py file nor a module name; "
+                          "give path/to/file.py:Class or package.module:Class")
+    added = os.getcwd() not in sys.path and "" not in sys.path
+    if added:  # a module of the project the command runs in, as `python -m` would find it
+        sys.path.append(os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+        return importlib.reload(module) if reload else module
+    except Exception as e:  # noqa: BLE001 - the module's own error, first line
+        raise ConfigError(f"--models {spec_name}: importing {module_name} failed: {_first_line(e)}") from None
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
+
+
+def _attribute(spec_name: str, module, attr: str, where: str):
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            defined = sorted(n for n, v in vars(module).items()
+                             if inspect.isclass(v) and issubclass(v, nn.Module) and v.__module__ == module.__name__)
+            hint = f" (it defines {', '.join(defined)})" if defined else ""
+            raise ConfigError(f"--models {spec_name}: {where} has no attribute {attr!r}{hint}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def resolve(name: str, reload: bool = False) -> ModelSpec:
+    """The ModelSpec of `path/to/file.py:attr` or `package.module:attr`, checked; registered by the registry."""
+    key = canonical(name)
+    where, _, attr = key.rpartition(":")
+    if _is_file(where):
+        module = _import_file(name, where, reload)
+        source, source_file = where, where
+    else:
+        module = _import_module(name, where, reload)
+        source, source_file = where, getattr(module, "__file__", None) or ""
+    return from_object(name, key, _attribute(name, module, attr, where), source, source_file)
+
+
+def from_entry_point(ep: EntryPoint, reload: bool = False) -> ModelSpec:
+    """The ModelSpec of an installed package's model (entry-point group `mnistlab.models`)."""
+    module_name, _, attr = ep.value.partition(":")
+    what = f"{ep.name} (entry point {ep.value})"
+    module = _import_module(what, module_name.strip(), reload)
+    obj = _attribute(what, module, attr.strip(), module_name) if attr.strip() else module
+    dist = f" from {ep.dist.name} {ep.dist.version}" if ep.dist is not None else ""
+    return from_object(what, ep.name, obj, f"entry point {ep.value}{dist}", getattr(module, "__file__", None) or "")
+
+
+def _call(obj):
+    """obj(**the keyword arguments its signature accepts among num_classes and input_shape)."""
+    offered = {"num_classes": NUM_CLASSES, "input_shape": INPUT_SHAPE}
+    try:
+        params = inspect.signature(obj).parameters
+    except (TypeError, ValueError):  # no signature to read (a builtin): called bare
+        return obj()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return obj(**offered)
+    return obj(**{k: v for k, v in offered.items() if k in params})
+
+
+def from_object(spec_name: str, name: str, obj, source: str, source_file: str) -> ModelSpec:
+    """A checked ModelSpec for an nn.Module class or a function returning one."""
+    if inspect.isclass(obj) and not issubclass(obj, nn.Module):
+        raise ConfigError(f"--models {spec_name}: {obj.__name__} is a class but not a torch.nn.Module subclass")
+    if not callable(obj) or isinstance(obj, nn.Module):
+        raise ConfigError(f"--models {spec_name}: not an nn.Module class or a function returning one (it is of type "
+                          f"{type(obj).__name__})")
+
+    def builder(cfg=None) -> nn.Module:
+        model = _call(obj)
+        if not isinstance(model, nn.Module):
+            raise ConfigError(f"--models {spec_name}: {getattr(obj, '__name__', 'it')}() returned an object of type "
+                              f"{type(model).__name__}, not an nn.Module")
+        return model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        try:
+            model = builder()
+        except ConfigError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the user's constructor: its own message
+            raise ConfigError(f"--models {spec_name}: building it failed: {_first_line(e)}") from None
+        check_output(spec_name, model)
+        stackable = getattr(obj, "stackable", None)
+        if not isinstance(stackable, bool):
+            stackable = vmaps(builder)
+    label = getattr(obj, "label", None)
+    if not (isinstance(label, str) and label):
+        label = str(getattr(obj, "__name__", name))
+    digest = sha256_of(source_file) if source_file else ""
+    return ModelSpec(name=name, label=label, builder=builder, source=source, stackable=stackable,
+                     source_file=source_file, source_sha256=digest)
+
+
+def check_output(spec_name: str, model: nn.Module) -> None:
+    """One batch of two zero images must give (2, 10) float logits, and something must be trainable."""
+    expected = (2, NUM_CLASSES)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ConfigError(f"--models {spec_name}: has no trainable parameters")
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            out = model.eval()(torch.zeros(2, *INPUT_SHAPE))
+    except Exception as e:  # noqa: BLE001 - the user's forward: its own message
+        raise ConfigError(f"--models {spec_name}: forward pass on a batch of 2 images of shape {INPUT_SHAPE} "
+                          f"failed: {_first_line(e)}") from None
+    finally:
+        model.train(was_training)
+    if not isinstance(out, torch.Tensor):
+        raise ConfigError(f"--models {spec_name}: output of type {type(out).__name__}, expected {expected} logits")
+    if tuple(out.shape) != expected:
+        raise ConfigError(f"--models {spec_name}: output shape {tuple(out.shape)}, expected {expected} logits")
+    if not out.is_floating_point():
+        raise ConfigError(f"--models {spec_name}: output dtype {out.dtype}, expected floating-point logits")
+
+
+def vmaps(builder) -> bool:
+    """Whether two copies train as one torch.func stack (as the stacked trainer runs them): tried, forward and
+    backward, on two zero images; any failure means the model trains alone."""
+    from torch.func import functional_call, stack_module_state, vmap
+
+    try:
+        models = [builder(), builder()]
+        params, buffers = stack_module_state(models)
+        skeleton = copy.deepcopy(models[0]).to("meta")
+        forward = vmap(lambda p, b, x: functional_call(skeleton, (p, b), (x,)))
+        out = forward(params, buffers, torch.zeros(2, 2, *INPUT_SHAPE))
+        out.float().sum().backward()
+        return tuple(out.shape) == (2, 2, NUM_CLASSES)
+    except Exception:  # noqa: BLE001 - whatever vmap cannot do, the solo trainer can
+        return False
