@@ -81,6 +81,13 @@ class Alone(Flat):
     stackable = False
 
 
+class Weightless(nn.Module):
+    """No __init__ of its own (nn.Module's takes no model arguments) and nothing to train."""
+
+    def forward(self, x):
+        return x.flatten(1)[:, :10]
+
+
 class Plain:
     pass
 
@@ -210,6 +217,7 @@ BAD_IMPORT = "raise ImportError('nets need the frobnicator package')\n"
     ("returns_int", "returns_int() returned an object of type int, not an nn.Module"),
     ("Nope", "has no attribute 'Nope'"),
     ("Five", "output shape (2, 5), expected (2, 10) logits"),
+    ("Weightless", "has no trainable parameters"),
     ("bad", "importing"),
 ])
 def test_bad_models_are_one_line_exit_2(attr, needle, nets, tmp_path, capsys):
