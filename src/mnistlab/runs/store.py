@@ -91,31 +91,40 @@ def _meta(conn, path: Path) -> dict:
 
 
 def connect(folder: Path, data_md5: dict | None = None) -> sqlite3.Connection:
-    """Open (or create) the store in `folder` for writing, checking its schema and the data it was made from."""
+    """Open (or create) the store in `folder` for writing, checking its schema and the data it was made from.
+
+    Everything is checked before the first write (WAL mode included), so a refused store is left as it was."""
     path = Path(folder) / DB_NAME
     try:
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)  # autocommit; explicit transactions
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{path}: cannot open it ({e}); use another --out") from None
+    try:
         conn.row_factory = sqlite3.Row
-        problem = _not_ours(_tables(conn), writer=True)  # before anything is written into it
+        tables = _tables(conn)
+        problem = _not_ours(tables, writer=True)
         if problem:
-            conn.close()
             raise StoreError(f"{path}: not a mnistlab store ({problem}); use another --out")
+        meta = _meta(conn, path) if "meta" in tables else {}
+        if data_md5 and meta.get("data_md5") and meta["data_md5"] != data_md5:
+            raise StoreError(f"{path}: this store was made from a different data set (other MD5s); "
+                             "use a new --out folder")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
         conn.execute(f"CREATE TABLE IF NOT EXISTS runs ({COLUMNS})")
-        meta = _meta(conn, path)
+        if "schema" not in meta:
+            with conn:
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                if data_md5:
+                    conn.execute("INSERT OR IGNORE INTO meta VALUES ('data_md5', ?)",
+                                 (json.dumps(data_md5, sort_keys=True),))
     except sqlite3.DatabaseError as e:
+        conn.close()  # now: an open store keeps its -wal and -shm files beside it
         raise StoreError(f"{path}: not a mnistlab store ({e}); use another --out") from None
-    if "schema" not in meta:
-        with conn:
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            if data_md5:
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('data_md5', ?)",
-                             (json.dumps(data_md5, sort_keys=True),))
-    elif data_md5 and meta.get("data_md5") and meta["data_md5"] != data_md5:
-        conn.close()  # closed now, not when collected: an open store keeps its -wal and -shm files beside it
-        raise StoreError(f"{path}: this store was made from a different data set (other MD5s); use a new --out folder")
+    except StoreError:
+        conn.close()
+        raise
     return conn
 
 
