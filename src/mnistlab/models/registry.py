@@ -15,52 +15,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-import torch
 import torch.nn as nn
 
+import mnistlab.models.user as user
 from mnistlab.config import RunConfig
 from mnistlab.errors import ConfigError
-
-
-def last_of(kind: type[nn.Module]) -> Callable[[nn.Module], nn.Module | None]:
-    """A finder for the last submodule of a type (the default embedding and Grad-CAM layers)."""
-
-    def find(model: nn.Module) -> nn.Module | None:
-        found = [m for m in model.modules() if isinstance(m, kind)]
-        return found[-1] if found else None
-
-    return find
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything the rest of mnistlab needs to know about one model."""
-
-    name: str
-    label: str
-    builder: Callable[[RunConfig], nn.Module]
-    source: str = "mnistlab"
-    # t-SNE features: the input of this layer (default: the last Linear, i.e. the classifier's input).
-    embedding_layer: Callable[[nn.Module], nn.Module | None] = field(default=last_of(nn.Linear))
-    # Extra named feature layers a user may ask for (e.g. the MLP's first hidden layer, as the notebook does).
-    feature_layers: dict[str, Callable[[nn.Module], nn.Module]] = field(default_factory=dict)
-    # Grad-CAM attributes to this layer's output; None means gradient saliency instead.
-    attribution_layer: Callable[[nn.Module], nn.Module | None] = field(default=last_of(nn.Conv2d))
-    # Multiply-adds x2 of one forward pass x3 (forward + backward), for the benchmarks; None if unknown.
-    flops_per_sample: Callable[[RunConfig], float] | None = None
-    stackable: bool = True  # can be trained K at a time with torch.func (pure functional forward)
-    # User models only: the file their code comes from and its SHA-256 (part of every run's key).
-    source_file: str = ""
-    source_sha256: str = ""
-
-    def build(self, cfg: RunConfig) -> nn.Module:
-        """The model `cfg` describes, initialised from cfg.seed without touching the global RNG."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed)
-            return self.builder(cfg)
-
+from mnistlab.models.spec import ModelSpec, last_of  # noqa: F401 - last_of: part of the registry's API
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
@@ -84,17 +45,13 @@ def unregister_model(name: str) -> None:
 
 def list_models() -> list[str]:
     """Registered names (the notebook's first), then models of installed packages' entry points."""
-    from mnistlab.models.user import entry_points
-
-    return list(_REGISTRY) + [name for name in entry_points() if name not in _REGISTRY]
+    return list(_REGISTRY) + [name for name in user.entry_points() if name not in _REGISTRY]
 
 
 def get_spec(name: str) -> ModelSpec:
     """The spec of a model name or user-model spec, or a one-line ConfigError saying what is wrong.
 
     A user model is re-read when its file changed since it was resolved, so its hash is always the file's."""
-    from mnistlab.models import user
-
     key = user.canonical(name)
     spec = _REGISTRY.get(key)
     if spec is not None and not (spec.source_file and user.changed(spec)):
@@ -129,8 +86,6 @@ def build_model(cfg: RunConfig) -> nn.Module:
 
 def label_of(name: str) -> str:
     """A model's display label; for a name nothing resolves, its capitals (or a spec's attribute name)."""
-    from mnistlab.models import user
-
     spec = _REGISTRY.get(user.canonical(name))
     if spec is not None:
         return spec.label
@@ -157,8 +112,6 @@ def file_stem(name: str) -> str:
 
 def is_model_name(name: str) -> bool:
     """Whether `name` names a model get_spec may resolve (without resolving it)."""
-    from mnistlab.models import user
-
     return name in list_models() or user.is_spec(name)
 
 

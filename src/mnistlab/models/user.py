@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 
 from mnistlab.errors import ConfigError
-from mnistlab.models.registry import ModelSpec
+from mnistlab.models.spec import ModelSpec
 
 NUM_CLASSES = 10
 INPUT_SHAPE = (1, 28, 28)
