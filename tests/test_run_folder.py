@@ -91,7 +91,8 @@ def quick_figures(monkeypatch):
         return [write_atomic(Path(folder) / f"{stem}.{ext}", b"figure") for stem in stems for ext in ("png", "pdf")]
     monkeypatch.setattr(plots, "training_curves", lambda history, model, label, folder, lang:
                         save(folder, f"{model}_curves_loss", f"{model}_curves_acc"))
-    monkeypatch.setattr(plots, "confusion_matrix", lambda confusion, model, label, folder, lang: save(folder, f"cm_{model}"))
+    monkeypatch.setattr(plots, "confusion_matrix",
+                        lambda confusion, model, label, folder, lang, class_names=None: save(folder, f"cm_{model}"))
 
 
 def _hooked(on_call):
