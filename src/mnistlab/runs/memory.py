@@ -1,4 +1,4 @@
-"""Will a run fit in memory? Estimated on torch's meta device (nothing is allocated) and checked before training.
+"""Will a run fit in memory? Estimated from one sample's pass (a large model's on the meta device) before training.
 
 The kernel's OOM killer gives no error to catch: a run the machine cannot hold is refused in one line instead.
 The estimate is deliberately generous: parameters with their gradients, Adam's two moments and the best epoch's
@@ -27,9 +27,16 @@ SIZE_FIELDS = ("mlp_hidden", "cnn_c1", "cnn_c2", "cnn_fc", "batch_size", "sample
 GIB = 2**30
 
 
+REAL_PASS_PARAMS = 16_000_000  # up to 64 MB of weights a batch-of-one pass on the CPU costs less than meta's
+
+
 @functools.lru_cache(maxsize=64)
 def _shape_numbers(cfg: RunConfig) -> tuple[int, int] | None:
-    """(parameters, layer-output elements per sample) of the model `cfg` describes, from a meta-device pass."""
+    """(parameters, layer-output elements per sample) of the model `cfg` describes, from one pass of one sample.
+
+    The model is built on the meta device (nothing allocated) to count its parameters. A small one is then built
+    and run on the CPU: torch's meta kernels for common ops (relu) import ~800 modules on first use, ~2 s a
+    process. A large one runs on meta, so that sizing it allocates nothing."""
     spec = get_spec(cfg.model)
     sizes: list[int] = []
 
@@ -40,17 +47,22 @@ def _shape_numbers(cfg: RunConfig) -> tuple[int, int] | None:
     try:
         with torch.device("meta"):
             model = spec.builder(cfg)
+        params = sum(p.numel() for p in model.parameters())
+        device = "cpu" if params <= REAL_PASS_PARAMS else "meta"
+        if device == "cpu":
+            with torch.random.fork_rng(devices=[]):  # built again for real; the caller's random stream is untouched
+                model = spec.builder(cfg)
         leaves = [m for m in model.modules() if next(m.children(), None) is None]
         hooks = [m.register_forward_hook(count) for m in leaves]
         try:
             with torch.no_grad():
-                model(torch.empty(1, 1, 28, 28, device="meta"))
+                model.eval()(torch.zeros(1, 1, 28, 28, device=device))
         finally:
             for hook in hooks:
                 hook.remove()
-    except Exception:  # noqa: BLE001 - a model that cannot run on meta is not refused: training says what is wrong
+    except Exception:  # noqa: BLE001 - a model that cannot run here is not refused: training says what is wrong
         return None
-    return sum(p.numel() for p in model.parameters()), sum(sizes)
+    return params, sum(sizes)
 
 
 def model_numbers(cfg: RunConfig) -> tuple[int, int] | None:
