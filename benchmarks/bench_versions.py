@@ -49,9 +49,12 @@ def main():
     p.add_argument("--sweep-budgets", nargs="+", default=["50", "100", "300", "1000"])
     p.add_argument("--sweep-seeds", nargs="+", default=["0", "1", "2", "3", "4"])
     p.add_argument("--skip-sweep", action="store_true")
+    p.add_argument("--skip-run", action="store_true")
     args = p.parse_args()
     sides = {"before": args.before.resolve() / "src", "after": HERE.parent / "src"}
-    compare("run", sides, lambda out, i: ["run", "--quiet", "--seed", str(i), "--out", str(out)], args.pairs)
+    if not args.skip_run:
+        compare("run", sides, lambda out, i: ["run", "--quiet", "--seed", str(i), "--out", str(out)],
+                args.pairs)
     if not args.skip_sweep:
         compare("sweep", sides, lambda out, i: ["sweep", "--quiet", "--out", str(out), "--budgets", *args.sweep_budgets,
                                                 "--seeds", *args.sweep_seeds], args.pairs)
