@@ -86,7 +86,8 @@ def validation_vs_test(pairs, models: list[str]) -> list[dict]:
             if not both:
                 continue
             val, test = map(np.asarray, zip(*both))
-            r = float(stats.pearsonr(val, test)[0]) if len(both) >= 3 and val.std() > 0 and test.std() > 0 else None
+            varies = len(both) >= 3 and len(set(val.tolist())) > 1 and len(set(test.tolist())) > 1
+            r = float(stats.pearsonr(val, test)[0]) if varies else None  # r is undefined for a constant column
             out.append({"model": model, "samples_per_class": budget, "n": len(both),
                         "val_minus_test": mean_ci(val - test), "pearson_r": r})
     return out
