@@ -123,7 +123,7 @@ CATALOG = {
                      ", and the restored weights differ from the last epoch's by {value} of test accuracy"),
     "q_valtest": ("Validação vs teste, {label}: a melhor acurácia de validação menos a de teste é {items}.",
                   "Validation vs test, {label}: best validation accuracy minus test accuracy is {items}."),
-    "q_valtest_r": ("; r de Pearson entre as execuções {r}", "; Pearson's r across runs {r}"),
+    "q_valtest_r": (" (r de Pearson entre as execuções: {r})", " (Pearson's r across runs: {r})"),
     "q_study": ("Estudo de {kind}, {label} com {spc} por classe: {variant} menos {reference}, pareado por semente, "
                 "{items} (p do teste t ajustados por Holm sobre os {k} níveis).",
                 "{kind} study, {label} at {spc} per class: {variant} minus {reference}, paired by seed, {items} "
