@@ -70,7 +70,7 @@ def test_same_config_same_metrics(tiny_run, tmp_path):
     (["--models", "vit"], "unknown model"),
     (["--epochs", "abc"], "invalid int value"),
     (["--noise", "1.5"], "--noise 1.5"),
-    (["--augment", "rotate=3"], "--augment"),
+    (["--augment", "spin=3"], "--augment"),
     (["--imbalance", "reduce:11:0.5"], "class 11"),
 ])
 def test_bad_input_one_line_exit_2(args, needle, tmp_path, capsys):

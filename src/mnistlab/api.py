@@ -15,7 +15,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     val_loss, val_acc) is called after every epoch. Returns a RunResults (a list of ModelResult).
     """
     from mnistlab.data.loader import load_dataset
-    from mnistlab.data.resident import ResidentData
+    from mnistlab.data.resident import ResidentData, check_splits
     from mnistlab.errors import RunDirError
     from mnistlab.figures.run import run_figures
     from mnistlab.models.registry import get_spec
@@ -40,6 +40,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     torch_device = resolve_device(device)
     check_fits(configs, device=torch_device)  # before anything is allocated: the OOM killer says nothing
     mnist = load_dataset(configs[0].dataset, data_dir, log=log)
+    check_splits(mnist, configs)
     jobs = [Job.of(c, mnist.checksums) for c in configs]
     if out is not None:
         if existing_key(Path(out)) not in (None, run_key(job.key for job in jobs)) and not overwrite:

@@ -74,6 +74,10 @@ CATALOG = {
     "cap_loss_curves": ("Loss média de treino e validação sobre as sementes, {n} por classe.",
                         "Mean train and validation loss over seeds, {n} per class."),
     "cap_other": ("{name}.", "{name}."),
+    "cap_reliability": ("Diagrama de confiabilidade ({name}): acurácia por faixa de confiança, sem ajuste e com "
+                        "temperatura; a diagonal é a calibração perfeita.",
+                        "Reliability diagram ({name}): accuracy per confidence bin, as trained and "
+                        "temperature-scaled; the diagonal is perfect calibration."),
     "run_finding": ("Com {spc} amostras por classe (semente {seed}), a {best} atingiu {best_acc} de acurácia de teste "
                     "contra {worst_acc} da {worst} ({diff} pp).",
                     "With {spc} samples per class (seed {seed}), the {best} reached {best_acc} test accuracy "
@@ -99,11 +103,59 @@ CATALOG = {
     "ci_excludes": ("; o intervalo exclui zero", "; the interval excludes zero"),
     "ci_includes": ("; o intervalo inclui zero, então a diferença não é conclusiva",
                     "; the interval includes zero, so the difference is not conclusive"),
+    # The questions of sweeps/questions.py, in words.
+    "nc": ("não conclusivo", "not conclusive"),
+    "q_overfit": ("Sobreajuste, {label}: a diferença entre acurácia de treino e de validação na melhor época é "
+                  "{items}.",
+                  "Overfitting, {label}: the gap between training and validation accuracy at the best epoch is "
+                  "{items}."),
+    "q_overfit_trend": (" Por década de dados (inclinação sobre log10 do orçamento, {n} execuções) ela varia "
+                        "{slope} pp (IC 95% [{low}, {high}]){sure}.",
+                        " Per tenfold more data (slope on log10 of the budget, {n} runs) it changes by {slope} pp "
+                        "(95% CI [{low}, {high}]){sure}."),
+    "q_at": ("{value} com {spc} por classe", "{value} at {spc} per class"),
+    "q_early": ("Parada antecipada, {label}: {items}.", "Early stopping, {label}: {items}."),
+    "q_early_item": ("com {spc} por classe parou na época {stop} em média (melhor época {best}; {k} de {n} antes do "
+                     "limite){gain}",
+                     "at {spc} per class it stopped at epoch {stop} on average (best epoch {best}; {k} of {n} before "
+                     "the limit){gain}"),
+    "q_early_gain": (", e os pesos restaurados diferem dos da última época em {value} de acurácia de teste",
+                     ", and the restored weights differ from the last epoch's by {value} of test accuracy"),
+    "q_valtest": ("Validação vs teste, {label}: a melhor acurácia de validação menos a de teste é {items}.",
+                  "Validation vs test, {label}: best validation accuracy minus test accuracy is {items}."),
+    "q_valtest_r": (" (r de Pearson entre as execuções: {r})", " (Pearson's r across runs: {r})"),
+    "q_study": ("Estudo de {kind}, {label} com {spc} por classe: {variant} menos {reference}, pareado por semente, "
+                "{items} (p do teste t ajustados por Holm sobre os {k} níveis).",
+                "{kind} study, {label} at {spc} per class: {variant} minus {reference}, paired by seed, {items} "
+                "(t-test p-values Holm-adjusted over the {k} levels)."),
+    "q_level": ("{value} no nível de teste {level} (p={p})", "{value} at test level {level} (p={p})"),
+    "q_imbalance": ("Desbalanceamento, {label} com {spc} por classe: o remédio {remedy} muda a acurácia balanceada "
+                    "em {balanced} e o recall da classe mais rara em {rare}, pareado por semente com nenhum remédio.",
+                    "Imbalance, {label} at {spc} per class: the {remedy} remedy changes balanced accuracy by "
+                    "{balanced} and the rarest class's recall by {rare}, paired by seed against no remedy."),
+    "kind_noise": ("ruído", "Noise"),
+    "kind_shift": ("deslocamento", "Shift"),
+    "cal_line": ("Calibração, {label} com {spc} por classe ({n} sementes): ECE {ece}%, NLL {nll}, confiança média "
+                 "menos acurácia {over} pp{after}.",
+                 "Calibration, {label} at {spc} per class ({n} seeds): ECE {ece}%, NLL {nll}, mean confidence minus "
+                 "accuracy {over} pp{after}."),
+    "cal_after": ("; com a temperatura ajustada na validação (T={temp}): ECE {ece}%, NLL {nll}",
+                  "; with the temperature fitted on validation (T={temp}): ECE {ece}%, NLL {nll}"),
+    "cal_compare": ("Com {spc} por classe, o modelo mais confiante demais é o {label} ({over} pp acima da sua "
+                    "acurácia); com {high} por classe, {over_high} pp.",
+                    "At {spc} per class the most overconfident model is the {label} ({over} pp above its accuracy); "
+                    "at {high} per class, {over_high} pp."),
+    "reliability_title": ("{label}, {spc} por classe: confiabilidade", "{label}, {spc} per class: reliability"),
+    "confidence": ("confiança", "confidence"),
+    "scaled": ("com temperatura", "temperature-scaled"),
+    "unscaled": ("sem ajuste", "as trained"),
 }
 
 
-def number(value: float, lang: str = "pt", digits: int = 2) -> str:
-    """A decimal number as each language writes it: 96,36 in pt, 96.36 in en."""
+def number(value: float | None, lang: str = "pt", digits: int = 2) -> str:
+    """A decimal number as each language writes it: 96,36 in pt, 96.36 in en; a dash for no value."""
+    if value is None:
+        return "–"
     text = f"{value:.{digits}f}"
     return text.replace(".", ",") if lang == "pt" else text
 

@@ -7,7 +7,8 @@ from itertools import combinations
 
 import numpy as np
 
-AGGREGATED = ("test_acc", "best_val_loss", "epochs_run", "best_epoch", "gap_at_best", "balanced_acc", "macro_f1")
+AGGREGATED = ("test_acc", "best_val_acc", "best_val_loss", "epochs_run", "best_epoch", "gap_at_best", "balanced_acc",
+              "macro_f1", "train_seconds")
 
 
 def mean_ci(values, confidence: float = 0.95) -> dict:

@@ -5,10 +5,12 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
-from mnistlab.config import DEVICES, NOTEBOOK_MODELS, RunConfig, validate
+from mnistlab.config import DEVICES, NOTEBOOK_MODELS, RECIPES, RunConfig, validate
 from mnistlab.errors import ConfigError, UsageError
 
-GROUPS = {"experiment": "experiment (defaults are the notebook's)", "corruption": "corruption, augmentation, imbalance"}
+GROUPS = {"experiment": "experiment (defaults are the notebook's)", "corruption": "corruption, augmentation, imbalance",
+          "recipe": "training recipe (defaults are the notebook's plain method)"}
+AUGMENT_KEYS = {"shift": "pixels", "scale": "zoom fraction", "rotate": "degrees"}
 PER_RUN_ONLY = ("samples_per_class", "seed")  # a sweep sets these through --budgets and --seeds
 
 
@@ -25,12 +27,13 @@ def _number(text: str) -> float:
 
 
 def parse_augment(spec: str) -> dict:
-    """'shift=2,scale=0.1' -> {'shift': 2.0, 'scale': 0.1}."""
+    """'shift=2,scale=0.1,rotate=10' -> {'shift': 2.0, 'scale': 0.1, 'rotate': 10.0}."""
     out = {}
     for part in filter(None, spec.split(",")):
         name, _, value = part.partition("=")
-        if name not in ("shift", "scale") or not value:
-            raise ConfigError(f"--augment {spec!r}: use shift=PIXELS,scale=FRACTION (e.g. shift=2,scale=0.1)")
+        if name not in AUGMENT_KEYS or not value:
+            raise ConfigError(f"--augment {spec!r}: use shift=PIXELS,scale=FRACTION,rotate=DEGREES "
+                              "(e.g. shift=2,scale=0.1)")
         try:
             out[name] = float(value)
         except ValueError:
@@ -56,14 +59,20 @@ def add_config_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
         kwargs: dict = {"dest": f.name, "metavar": meta["metavar"], "help": meta["help"] + shown}
         if meta["choices"] is not None:
             kwargs.update(choices=meta["choices"], metavar=None)
-        if isinstance(default, tuple):
+        if isinstance(default, bool):  # a switch: its flag turns the default off (or on)
+            kwargs = {"dest": f.name, "help": meta["help"], "action": "store_false" if default else "store_true"}
+        elif isinstance(default, tuple):
             kwargs.update(nargs="+", type=_number, default=[])
         else:
             kwargs.update(type=type(default), default=default)
         groups[meta["group"]].add_argument(flag, **kwargs)
     groups["corruption"].add_argument("--augment", default="", metavar="SPEC",
-                                      help="random shifts/zoom while training, e.g. shift=2,scale=0.1 "
-                                      "(pixels, zoom fraction)")
+                                      help="random shifts/zoom/rotation while training, e.g. shift=2,scale=0.1,"
+                                      "rotate=10 (pixels, zoom fraction, degrees)")
+    groups["recipe"].add_argument("--recipe", choices=sorted(RECIPES), default="plain",
+                                  help="plain: the notebook's method; best: the recipe of docs/results.md "
+                                  "(augmentation, dropout, weight decay, label smoothing, cosine schedule, "
+                                  "longer training); flags given beside it win (default plain)")
     r = p.add_argument_group("resources")
     r.add_argument("--device", choices=DEVICES, default="auto", help="auto picks CUDA when present")
     r.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
@@ -76,6 +85,9 @@ def configs_from_args(args, samples_per_class=None, seed=None) -> list[RunConfig
     """One validated RunConfig per requested model (each model resolved and checked by the registry)."""
     values = {f.name: getattr(args, f.name) for f in fields(RunConfig) if hasattr(args, f.name)}
     values.update({k: tuple(v) for k, v in values.items() if isinstance(v, list)})
+    recipe = RECIPES[getattr(args, "recipe", "plain")]
+    given = {name for name, value in values.items() if value != getattr(RunConfig(), name)}
+    values.update({k: v for k, v in recipe.items() if k not in given})  # an explicit flag beats the recipe
     values.update(parse_augment(args.augment))
     if samples_per_class is not None:
         values["samples_per_class"] = samples_per_class

@@ -7,6 +7,7 @@ from mnistlab.cli.args import UsageError, add_config_args, configs_from_args
 from mnistlab.cli.common import check_out_writable, log, set_threads, setup_torch
 from mnistlab.cli.failures import writing
 from mnistlab.cli.sweep import cmd_summarize, cmd_sweep
+from mnistlab.sweeps.studies import STUDIES
 
 # ---------------------------------------------------------------- mnistlab data
 
@@ -36,13 +37,15 @@ def print_run_summary(results) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from mnistlab.i18n import number
+
     table = Table(title="mnistlab run", box=box.SIMPLE_HEAD)
     for col in ("modelo", "params", "epochs", "best", "best_val_loss", "final_val_acc", "test_acc", "train s",
                 "status"):
         table.add_column(col, justify="right", no_wrap=True)
     for r in results:
-        table.add_row(r.label, f"{r.params:,}", str(r.epochs_run), str(r.best_epoch), f"{r.best_val_loss:.4f}",
-                      f"{r.final_val_acc:.4f}", f"{r.test_acc:.4f}", f"{r.train_seconds:.2f}", r.status)
+        table.add_row(r.label, f"{r.params:,}", str(r.epochs_run), str(r.best_epoch), number(r.best_val_loss, "en", 4),
+                      number(r.final_val_acc, "en", 4), f"{r.test_acc:.4f}", f"{r.train_seconds:.2f}", r.status)
     Console(width=120).print(table)
 
 
@@ -57,8 +60,8 @@ def cmd_run(args) -> int:
 
     def on_epoch(model, epoch, train_loss, train_acc, val_loss, val_acc):
         if not args.quiet:
-            log(f"[{label_of(model)}] epoch {epoch:02d} | train_loss={train_loss:.4f} acc={train_acc:.4f} | "
-                f"val_loss={val_loss:.4f} acc={val_acc:.4f}")
+            val = "no validation" if val_loss is None else f"val_loss={val_loss:.4f} acc={val_acc:.4f}"
+            log(f"[{label_of(model)}] epoch {epoch:02d} | train_loss={train_loss:.4f} acc={train_acc:.4f} | {val}")
 
     with writing(out):
         results = run(configs, out, data_dir=args.data_dir, device=args.device, lang=args.lang,
@@ -117,6 +120,24 @@ def cmd_report(args) -> int:
     print(f"HTML:  {made['html']} (self-contained, figures embedded)")
     if made["content"]["partial"]:
         log(made["content"]["partial"])
+    return 0
+
+
+def cmd_results(args) -> int:
+    import shlex
+
+    from mnistlab.atomic import write_atomic
+    from mnistlab.report.results import results_markdown
+
+    folders = {}
+    for item in args.sweep:
+        name, sep, folder = item.partition("=")
+        if not sep or not folder:
+            raise UsageError(f"--sweep {item!r}: give NAME=FOLDER, e.g. main=runs/sweep")
+        folders[name] = Path(folder)
+    command = "mnistlab results " + " ".join(f"--sweep {shlex.quote(i)}" for i in args.sweep) + f" --out {args.out}"
+    text = results_markdown(folders, command)
+    print(f"written: {write_atomic(args.out, text)}")
     return 0
 
 
@@ -179,9 +200,11 @@ def register(sub) -> None:
     p.add_argument("--budgets", nargs="+", default=None, metavar="N",
                    help="samples per class to sweep (default 50 100 300 1000)")
     p.add_argument("--seeds", nargs="+", default=None, metavar="S", help="seeds, e.g. 0-4 or 0 1 2 (default 0-4)")
-    p.add_argument("--study", choices=("main", "noise", "shift", "imbalance"), default="main",
+    p.add_argument("--study", choices=tuple(STUDIES), default="main",
                    help="preset: main (clean), noise (trained clean vs noisy, tested at noise 0-0.3), shift "
-                   "(trained plain vs augmented, tested at shifts 0-4 px), imbalance (long tail, remedies)")
+                   "(trained plain vs augmented, tested at shifts 0-4 px), imbalance (long tail, remedies), recipe "
+                   "(the notebook's plain method vs --recipe best, budgets 10 100 300 1000), ablation (the best "
+                   "recipe with each ingredient taken out; budget 100; read its validation accuracy)")
     add_config_args(p, multi=True)
     p.add_argument("--out", type=Path, default=Path("runs/sweep"), help="sweep folder (default runs/sweep)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
@@ -229,6 +252,16 @@ def register(sub) -> None:
                    help="report a sweep with failed or unfinished runs, marked as partial")
     p.add_argument("--no-pdf", action="store_true", help="write report.tex but do not compile it")
     p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("results", help="docs/results.md: the study's tables and findings from named sweep folders",
+                       description="Write one Markdown document from sweep folders: each section's table with the "
+                       "command that regenerates it, the machine and n seeds; the recipe's targets and ablation; "
+                       "published reference rows beside mnistlab's; calibration; where mnistlab departs from the "
+                       "notebook. Reads the sweep folders only (their summaries are rewritten under report/).")
+    p.add_argument("--sweep", action="append", required=True, metavar="NAME=FOLDER",
+                   help="a section and its sweep folder; NAME is main, recipe, ablation, tiny or fashion (repeat)")
+    p.add_argument("--out", type=Path, default=Path("docs/results.md"), help="the document (default docs/results.md)")
+    p.set_defaults(handler=cmd_results)
 
     p = sub.add_parser("models", help="list the registered models with their parameter counts",
                        description="Every model `--models` accepts by name (mnistlab's own and those installed "

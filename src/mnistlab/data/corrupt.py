@@ -21,12 +21,17 @@ def salt_and_pepper(x: torch.Tensor, amount: float, generator: torch.Generator) 
     return out
 
 
-def _warp(x: torch.Tensor, zoom: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
-    """Zoom by `zoom` and translate by (dx, dy) pixels, per image, with zero (black) fill."""
+def _warp(x: torch.Tensor, zoom: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor,
+          angle: torch.Tensor | None = None) -> torch.Tensor:
+    """Rotate by `angle` radians, zoom by `zoom` and translate by (dx, dy) pixels, per image, black fill."""
     n, _, h, w = x.shape
     theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
-    theta[:, 0, 0] = 1 / zoom
-    theta[:, 1, 1] = 1 / zoom
+    if angle is None:
+        theta[:, 0, 0] = 1 / zoom
+        theta[:, 1, 1] = 1 / zoom
+    else:  # the inverse map: output -> input coordinates rotate by -angle
+        cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+        theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, sin, -sin, cos
     # affine_grid maps output to input coords in [-1, 1]; one pixel is 2/W there.
     theta[:, 0, 2] = -dx * 2 / w / zoom
     theta[:, 1, 2] = -dy * 2 / h / zoom
@@ -34,13 +39,16 @@ def _warp(x: torch.Tensor, zoom: torch.Tensor, dx: torch.Tensor, dy: torch.Tenso
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def random_affine(x: torch.Tensor, shift: float, scale: float, generator: torch.Generator) -> torch.Tensor:
-    """Translate each image by up to ±shift pixels per axis and zoom by a factor in [1-scale, 1+scale]."""
-    if shift <= 0 and scale <= 0:
+def random_affine(x: torch.Tensor, shift: float, scale: float, generator: torch.Generator,
+                  rotate: float = 0.0) -> torch.Tensor:
+    """Translate each image by up to ±shift pixels per axis, zoom by a factor in [1-scale, 1+scale] and (when
+    rotate > 0) rotate by up to ±rotate degrees. Without rotation the draws are those of earlier releases."""
+    if shift <= 0 and scale <= 0 and rotate <= 0:
         return x
     n = x.shape[0]
-    u = torch.rand(n, 3, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1  # U[-1, 1)
-    return _warp(x, 1 + scale * u[:, 2], shift * u[:, 0], shift * u[:, 1])
+    u = torch.rand(n, 4 if rotate > 0 else 3, generator=generator, device=x.device, dtype=x.dtype) * 2 - 1
+    angle = u[:, 3] * math.radians(rotate) if rotate > 0 else None
+    return _warp(x, 1 + scale * u[:, 2], shift * u[:, 0], shift * u[:, 1], angle)
 
 
 def fixed_shift(x: torch.Tensor, magnitude: float, generator: torch.Generator) -> torch.Tensor:
@@ -53,13 +61,13 @@ def fixed_shift(x: torch.Tensor, magnitude: float, generator: torch.Generator) -
     return _warp(x, ones, magnitude * torch.cos(angle), magnitude * torch.sin(angle))
 
 
-def make_augment(noise: float, shift: float, scale: float):
+def make_augment(noise: float, shift: float, scale: float, rotate: float = 0.0):
     """The train-time augmentation a config asks for, or None: f(x, generator) -> x."""
-    if noise <= 0 and shift <= 0 and scale <= 0:
+    if noise <= 0 and shift <= 0 and scale <= 0 and rotate <= 0:
         return None
 
     def augment(x, generator):
-        x = random_affine(x, shift, scale, generator)
+        x = random_affine(x, shift, scale, generator, rotate)
         return salt_and_pepper(x, noise, generator)
 
     return augment

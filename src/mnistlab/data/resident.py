@@ -8,6 +8,7 @@ import torch
 
 from mnistlab.config import RunConfig, class_counts
 from mnistlab.data.mnist import MEAN, STD, Mnist, balanced_subset, normalize, split_train_val, to_float
+from mnistlab.errors import ConfigError
 
 
 @dataclass
@@ -27,6 +28,31 @@ class Split:
         return normalize(x, self.mean, self.std)
 
 
+def split_indices(labels: np.ndarray, cfg: RunConfig, num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation indices of a config, as the notebook draws them; without early stopping the
+    whole pool trains and there is no validation. A split that leaves a class with no training image, or no
+    validation at all, is refused: such a run could not learn that class, nor stop early."""
+    chosen = balanced_subset(labels, class_counts(cfg), cfg.seed)
+    if not cfg.early_stopping:
+        return chosen, chosen[:0]
+    train_idx, val_idx = split_train_val(chosen, labels, cfg.val_split, cfg.seed, stratified=bool(cfg.imbalance))
+    missing = sorted(set(range(num_classes)) - set(labels[train_idx].tolist()))
+    if missing or len(val_idx) == 0:
+        why = (f"leaves class {missing[0]} with no training image" if missing else "leaves no validation image")
+        raise ConfigError(f"--samples-per-class {cfg.samples_per_class}: the --val-split {cfg.val_split} of seed "
+                          f"{cfg.seed} {why}; use more samples, or --no-early-stopping to train a fixed --epochs "
+                          "on the whole pool without validation")
+    return train_idx, val_idx
+
+
+def check_splits(mnist: Mnist, cfgs) -> None:
+    """ConfigError for the first config whose split cannot train (see split_indices), before any run starts."""
+    labels = mnist.train_labels.numpy()
+    draws = {(c.samples_per_class, c.seed, c.val_split, c.imbalance, c.early_stopping): c for c in cfgs}
+    for cfg in draws.values():  # the models of one cell share their draw
+        split_indices(labels, cfg, mnist.spec.num_classes)
+
+
 class ResidentData:
     """The test set resident on the device, and per-config train/val splits cut from the training set."""
 
@@ -41,10 +67,7 @@ class ResidentData:
         return normalize(x, spec=self.spec)
 
     def split(self, cfg: RunConfig) -> Split:
-        counts = class_counts(cfg)
-        chosen = balanced_subset(self._labels_np, counts, cfg.seed)
-        train_idx, val_idx = split_train_val(chosen, self._labels_np, cfg.val_split, cfg.seed,
-                                             stratified=bool(cfg.imbalance))
+        train_idx, val_idx = split_indices(self._labels_np, cfg, self.spec.num_classes)
         images, labels = self.mnist.train_images, self.mnist.train_labels
         as_t = torch.from_numpy
         return Split(train_x=to_float(images[as_t(train_idx)]).to(self.device),
@@ -52,6 +75,5 @@ class ResidentData:
                      val_x=self.normalize(to_float(images[as_t(val_idx)])).to(self.device),
                      val_y=labels[as_t(val_idx)].to(self.device), train_idx=train_idx,
                      mean=self.spec.mean, std=self.spec.std)
-
 
 DeviceData = ResidentData  # the name earlier releases used

@@ -11,8 +11,9 @@ from mnistlab.models.registry import register_model
 
 
 class MLP(nn.Module):
-    def __init__(self, hidden: int = 256, num_classes: int = 10):
+    def __init__(self, hidden: int = 256, num_classes: int = 10, dropout: float = 0.0):
         super().__init__()
+        self.dropout = dropout  # before each hidden Linear while training; no parameter, no state_dict key
         self.net = nn.Sequential(  # same layout (and state_dict keys) as the notebook
             nn.Flatten(),
             nn.Linear(28 * 28, hidden),
@@ -23,12 +24,18 @@ class MLP(nn.Module):
         )
 
     def forward(self, x):
-        return self.net(x)
+        if not (self.dropout and self.training):
+            return self.net(x)
+        net, p = self.net, self.dropout
+        x = net[2](net[1](net[0](x)))
+        x = net[4](net[3](F.dropout(x, p, training=True)))
+        return net[5](F.dropout(x, p, training=True))
 
 
 class SmallCNN(nn.Module):
-    def __init__(self, c1: int = 16, c2: int = 32, fc: int = 128, num_classes: int = 10):
+    def __init__(self, c1: int = 16, c2: int = 32, fc: int = 128, num_classes: int = 10, dropout: float = 0.0):
         super().__init__()
+        self.dropout = dropout  # before each Linear while training; no parameter, no state_dict key
         self.conv1 = nn.Conv2d(1, c1, kernel_size=3, padding=1)
         self.conv2 = nn.Conv2d(c1, c2, kernel_size=3, padding=1)
         self.fc1 = nn.Linear((28 // 4) * (28 // 4) * c2, fc)
@@ -39,7 +46,11 @@ class SmallCNN(nn.Module):
         # values are identical, and pool_relu does both in one pass (a fused kernel on CPU, see kernels/).
         x = conv_pool_relu(x, self.conv1)  # 28x28 -> 14x14 (conv1 fused in too, on CPU)
         x = pool_relu(self.conv2(x))  # 14x14 -> 7x7
-        return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
+        x = torch.flatten(x, 1)
+        if self.dropout and self.training:
+            x = F.relu(self.fc1(F.dropout(x, self.dropout, training=True)))
+            return self.fc2(F.dropout(x, self.dropout, training=True))
+        return self.fc2(F.relu(self.fc1(x)))
 
 
 def _mlp_flops(cfg: RunConfig) -> float:
@@ -55,10 +66,10 @@ def _cnn_flops(cfg: RunConfig) -> float:
 @register_model("mlp", label="MLP", source="the notebook (784-256-256-10)", flops_per_sample=_mlp_flops,
                 feature_layers={"first": lambda m: m.net[2]})  # after the first hidden layer, as the notebook's t-SNE
 def mlp(cfg: RunConfig) -> nn.Module:
-    return MLP(hidden=cfg.mlp_hidden)
+    return MLP(hidden=cfg.mlp_hidden, dropout=cfg.dropout)
 
 
 @register_model("cnn", label="CNN", source="the notebook (SmallCNN: conv 16, conv 32, fc 128)",
                 flops_per_sample=_cnn_flops)
 def cnn(cfg: RunConfig) -> nn.Module:
-    return SmallCNN(c1=cfg.cnn_c1, c2=cfg.cnn_c2, fc=cfg.cnn_fc)
+    return SmallCNN(c1=cfg.cnn_c1, c2=cfg.cnn_c2, fc=cfg.cnn_fc, dropout=cfg.dropout)

@@ -115,6 +115,8 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
     for path in sorted((out / "figures").glob("*.pdf"), key=lambda p: (not p.stem.startswith(first), p.stem)):
         key = path.stem.split("_spc")[0]
         caption = (t("cap_loss_curves", lang, n=path.stem.split("spc")[-1]) if key == "loss_curves" else
+                   t("cap_reliability", lang, name=path.stem.replace("reliability_", "").replace("_", " "))
+                   if key.startswith("reliability_") else
                    t(f"cap_{key}", lang) if f"cap_{key}" in CATALOG else
                    t("cap_other", lang, name=path.stem.replace("_", " ")))
         figures.append((path.stem, caption))

@@ -24,10 +24,10 @@ class ModelResult:
     history: dict
     best_epoch: int
     epochs_run: int
-    best_val_loss: float
-    final_val_acc: float             # the notebook's column: val acc at the last epoch run
-    best_val_acc: float
-    gap_at_best: float               # train acc - val acc at the best epoch
+    best_val_loss: float | None      # the validation numbers are None for a run without validation
+    final_val_acc: float | None      # the notebook's column: val acc at the last epoch run
+    best_val_acc: float | None
+    gap_at_best: float | None        # train acc - val acc at the best epoch
     test_loss: float
     test_acc: float
     balanced_acc: float
@@ -40,6 +40,8 @@ class ModelResult:
     train_seconds: float = 0.0
     eval_seconds: float = 0.0
     label: str = ""                  # the model's display label (registry, or a user model's own)
+    last_test_acc: float | None = None  # test accuracy of the last epoch's weights (early stopping's cost)
+    calibration: dict = field(default_factory=dict)  # test logits (float16, base64) and the validation temperature
 
     def to_dict(self) -> dict:
         return asdict(self)

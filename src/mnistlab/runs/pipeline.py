@@ -6,6 +6,7 @@ import time
 
 import torch
 
+from mnistlab.calibration import encode, fit_temperature
 from mnistlab.data.corrupt import fixed_shift, salt_and_pepper
 from mnistlab.data.resident import ResidentData, Split
 from mnistlab.models.registry import build_model, count_params, get_spec
@@ -22,13 +23,39 @@ def train(job: Job, data: ResidentData, on_epoch: OnEpoch | None = None) -> tupl
     return model, fit(model, split, job.config, on_epoch), split
 
 
+def _last_epoch_accuracy(model: torch.nn.Module, fitted: FitResult, data: ResidentData, precision: str,
+                         test_acc: float) -> float | None:
+    """Test accuracy of the last epoch's weights (what early stopping threw away): one more test pass."""
+    if fitted.diverged:
+        return None
+    if fitted.last_state is None:
+        return test_acc  # the kept weights are the last ones
+    restored = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(fitted.last_state)
+    try:
+        return evaluate(model, data.test_x, data.test_y, precision)[1]
+    finally:
+        model.load_state_dict(restored)
+
+
+def _calibration(model: torch.nn.Module, split: Split, logits: torch.Tensor, test_y: torch.Tensor,
+                 precision: str) -> dict:
+    """The test logits (for calibration at summary level) and a temperature fitted on the validation split."""
+    temperature = None
+    if len(split.val_y):
+        val_logits = evaluate(model, split.val_x, split.val_y, precision, keep_logits=True)[2]
+        temperature = fit_temperature(val_logits.cpu().numpy(), split.val_y.cpu().numpy())
+    return encode(logits.cpu().numpy(), test_y.cpu().numpy(), temperature)
+
+
 def assess(job: Job, data: ResidentData, model: torch.nn.Module, fitted: FitResult, split: Split) -> ModelResult:
     """Evaluate a trained model on the test set (clean and corrupted) and gather its ModelResult."""
     from sklearn.metrics import balanced_accuracy_score, classification_report, confusion_matrix, f1_score
 
     cfg, device = job.config, data.device
     start = time.perf_counter()
-    test_loss, test_acc, preds = evaluate(model, data.test_x, data.test_y, cfg.precision)
+    test_loss, test_acc, logits = evaluate(model, data.test_x, data.test_y, cfg.precision, keep_logits=True)
+    preds = logits.argmax(1)
     robustness: dict[str, dict[str, float]] = {"noise": {}, "shift": {}}
     for kind, levels, corrupt in (("noise", cfg.eval_noise, salt_and_pepper), ("shift", cfg.eval_shift, fixed_shift)):
         for level in levels:
@@ -36,19 +63,24 @@ def assess(job: Job, data: ResidentData, model: torch.nn.Module, fitted: FitResu
             gen = torch.Generator(device=device).manual_seed(int(level * 1000) + 7)
             x = data.normalize(corrupt(data.test_raw, level, gen))
             robustness[kind][str(level)] = evaluate(model, x, data.test_y, cfg.precision)[1]
+    last_test_acc = _last_epoch_accuracy(model, fitted, data, cfg.precision, test_acc)
+    calibrated = _calibration(model, split, logits, data.test_y, cfg.precision)
     eval_seconds = time.perf_counter() - start
 
     y_true, y_pred = data.test_y.cpu().numpy(), preds.cpu().numpy()
     h = fitted.history
     best = max(fitted.best_epoch, 1) - 1
+    has_val = bool(len(split.val_y))
     labels = list(range(data.spec.num_classes))
     return ModelResult(
         model=cfg.model, key=job.key, config=cfg.to_dict(),
         status="diverged" if fitted.diverged else "done", message=fitted.message,
         params=count_params(model), history=h, best_epoch=fitted.best_epoch, epochs_run=fitted.epochs_run,
-        best_val_loss=min((v for v in h["val_loss"] if math.isfinite(v)), default=float("nan")),
+        best_val_loss=(min((v for v in h["val_loss"] if math.isfinite(v)), default=float("nan"))
+                       if has_val else None),
         final_val_acc=h["val_acc"][-1], best_val_acc=h["val_acc"][best],
-        gap_at_best=h["train_acc"][best] - h["val_acc"][best], test_loss=test_loss, test_acc=test_acc,
+        gap_at_best=h["train_acc"][best] - h["val_acc"][best] if has_val else None,
+        test_loss=test_loss, test_acc=test_acc,
         balanced_acc=float(balanced_accuracy_score(y_true, y_pred)),
         macro_f1=float(f1_score(y_true, y_pred, average="macro", labels=labels, zero_division=0)),
         confusion=confusion_matrix(y_true, y_pred, labels=labels).tolist(),
@@ -56,7 +88,7 @@ def assess(job: Job, data: ResidentData, model: torch.nn.Module, fitted: FitResu
         report_text=classification_report(y_true, y_pred, labels=labels, digits=4, zero_division=0),
         train_counts=torch.bincount(split.train_y, minlength=len(labels)).tolist(),
         robustness=robustness, train_seconds=fitted.train_seconds, eval_seconds=eval_seconds,
-        label=get_spec(cfg.model).label,
+        label=get_spec(cfg.model).label, last_test_acc=last_test_acc, calibration=calibrated,
     )
 
 

@@ -1,6 +1,8 @@
 """The sweep's answers in words, written from the numbers (pt and en)."""
 from __future__ import annotations
 
+import math
+
 from mnistlab.i18n import number, t
 
 
@@ -26,3 +28,57 @@ def describe_comparison(rec: dict, labels: dict[str, str], lang: str = "en") -> 
     return t(key, lang, spc=rec["samples_per_class"], variant=variant, lead=lead, other=other,
              diff=number(100 * abs(d["mean"]), lang), low=number(100 * low, lang), high=number(100 * high, lang),
              n=rec["n"], tp=f"{tp:.3g}", wp=f"{wp:.3g}", sure=sure)
+
+
+def _signed(ci: dict, lang: str, scale: float = 100, unit: str = " pp") -> str:
+    """'+2.10 pp (95% CI [1.20, 3.00])', 'not conclusive' added when the interval holds zero, CI-less for n < 2."""
+    value = f"{'+' if ci['mean'] >= 0 else '−'}{number(abs(scale * ci['mean']), lang)}{unit}"
+    if ci["n"] < 2 or math.isnan(ci["ci_low"]):
+        return f"{value} (n={ci['n']})"
+    low, high = number(scale * ci["ci_low"], lang), number(scale * ci["ci_high"], lang)
+    words = f"{value} ({t('ci95', lang)} [{low}, {high}]"
+    return words + (f"; {t('nc', lang)})" if ci["ci_low"] <= 0 <= ci["ci_high"] else ")")
+
+
+def _join(items: list[str]) -> str:
+    return "; ".join(items)
+
+
+def describe_questions(answers: dict, labels: dict[str, str], lang: str = "en") -> list[str]:
+    """One sentence per model (or per study cell) for each question of sweeps/questions.py."""
+    lines = []
+    for rec in answers["overfitting"]:
+        items = [t("q_at", lang, value=_signed(ci, lang), spc=b) for b, ci in rec["gap"].items()]
+        line = t("q_overfit", lang, label=labels[rec["model"]], items=_join(items))
+        trend = rec["trend"]
+        if trend:
+            sure = f"; {t('nc', lang)}" if trend["ci_low"] <= 0 <= trend["ci_high"] else ""
+            line += t("q_overfit_trend", lang, n=trend["n"], slope=number(100 * trend["slope"], lang),
+                      low=number(100 * trend["ci_low"], lang), high=number(100 * trend["ci_high"], lang), sure=sure)
+        lines.append(line)
+    by_model: dict[str, list[str]] = {}
+    for rec in answers["early_stopping"]:
+        gain = rec["restored_minus_last"]
+        by_model.setdefault(rec["model"], []).append(t(
+            "q_early_item", lang, spc=rec["samples_per_class"], stop=number(rec["stop_epoch"]["mean"], lang, 1),
+            best=number(rec["best_epoch"]["mean"], lang, 1), k=rec["stopped_early"], n=rec["n"],
+            gain=t("q_early_gain", lang, value=_signed(gain, lang)) if gain else ""))
+    lines += [t("q_early", lang, label=labels[m], items=_join(items)) for m, items in by_model.items()]
+    by_model = {}
+    for rec in answers["validation_vs_test"]:
+        r = "" if rec["pearson_r"] is None else t("q_valtest_r", lang, r=number(rec["pearson_r"], lang))
+        by_model.setdefault(rec["model"], []).append(
+            t("q_at", lang, value=_signed(rec["val_minus_test"], lang), spc=rec["samples_per_class"]) + r)
+    lines += [t("q_valtest", lang, label=labels[m], items=_join(items)) for m, items in by_model.items()]
+    for kind in ("noise", "shift"):
+        for rec in answers[kind]:
+            items = [t("q_level", lang, value=_signed(row["diff"], lang), level=f"{row['level']:g}",
+                       p=f"{row['p_holm']:.3g}") for row in rec["levels"]]
+            lines.append(t("q_study", lang, kind=t(f"kind_{kind}", lang), label=labels[rec["model"]],
+                           spc=rec["samples_per_class"], variant=rec["variant"], reference=rec["reference"],
+                           items=_join(items), k=len(rec["levels"])))
+    for rec in answers["imbalance"]:
+        rare = _signed(rec["rarest_recall"], lang) if rec["rarest_recall"] else "–"
+        lines.append(t("q_imbalance", lang, label=labels[rec["model"]], spc=rec["samples_per_class"],
+                       remedy=rec["remedy"], balanced=_signed(rec["balanced_acc"], lang), rare=rare))
+    return lines

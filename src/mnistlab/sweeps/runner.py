@@ -131,7 +131,7 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
               log=lambda msg: None, on_result=None, allow_mixed: bool = False) -> SweepOutcome:
     """Run what is missing of `spec` in `folder` and record every run in the store."""
     from mnistlab.data.loader import load_dataset
-    from mnistlab.data.resident import ResidentData
+    from mnistlab.data.resident import ResidentData, check_splits
     from mnistlab.runs.memory import check_fits
     from mnistlab.runs.outcome import environment, identity
     from mnistlab.sweeps.executors.local import LocalExecutor
@@ -151,6 +151,7 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
         torch_device = resolve_device(device)
         check_fits([cfg for _, cfg in plan], device=torch_device)
         mnist = load_dataset(plan[0][1].dataset, data_dir, log=log)
+        check_splits(mnist, [cfg for _, cfg in plan])
     folder.mkdir(parents=True, exist_ok=True)
     with exclusive(folder):
         with deferred_interrupt():

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from mnistlab.config import RECIPES
+
 NOISE_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3)
 SHIFT_LEVELS = (0.0, 1.0, 2.0, 3.0, 4.0)
 
@@ -15,7 +17,18 @@ STUDIES: dict[str, tuple[list[tuple[str, dict]], dict[str, Any], list[int] | Non
     "imbalance": ([("longtail", {"imbalance": "longtail:0.1", "remedy": "none"}),
                    ("longtail-weighted", {"imbalance": "longtail:0.1", "remedy": "weighted"}),
                    ("longtail-oversample", {"imbalance": "longtail:0.1", "remedy": "oversample"})], {}, [300]),
+    # The notebook's plain method against the best recipe (docs/results.md), same models, same budgets.
+    "recipe": ([("plain", {}), ("recipe", RECIPES["best"])], {}, [10, 100, 300, 1000]),
 }
+# Each ingredient of the best recipe taken out on its own (read on validation accuracy, on seeds of its own).
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "no-augmentation": {"shift": 0.0, "scale": 0.0, "rotate": 0.0}, "no-rotation": {"rotate": 0.0},
+    "no-dropout": {"dropout": 0.0}, "no-weight-decay": {"weight_decay": 0.0},
+    "no-label-smoothing": {"label_smoothing": 0.0}, "constant-lr": {"schedule": "constant"}, "lr-1e-3": {"lr": 1e-3},
+    "short-training": {"epochs": 30, "patience": 5}}
+BEST: dict[str, Any] = RECIPES["best"]
+STUDIES["ablation"] = ([("recipe", BEST)] + [(name, {**BEST, **change}) for name, change in ABLATIONS.items()]
+                       + [("plain", {})], {}, [100])
 
 
 def apply_study(spec, study: str, budgets_given: bool = False):

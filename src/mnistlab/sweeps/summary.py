@@ -14,7 +14,9 @@ from mnistlab.models.registry import label_of, model_order
 from mnistlab.runs import store
 from mnistlab.runs.folder import RESULTADOS_COLUMNS
 from mnistlab.stats import aggregate, paired_comparisons
-from mnistlab.sweeps.findings import describe_comparison
+from mnistlab.sweeps import calibrated
+from mnistlab.sweeps.findings import describe_comparison, describe_questions
+from mnistlab.sweeps.questions import answer_all
 
 TIDY_COLUMNS = ["key", "variant", "model", "samples_per_class", "seed", "status", *store.METRICS, "message"]
 
@@ -101,6 +103,7 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None)
     The store is only read. A run it cannot use is left out with a line to `log` (default: stderr).
     """
     from mnistlab.figures import sweep as sweep_plots
+    from mnistlab.figures.calibration import reliability_figures
 
     folder = Path(folder)
     if not (folder / store.DB_NAME).is_file():
@@ -134,9 +137,14 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None)
     for kind in ("noise", "shift"):
         paths += sweep_plots.robustness_figure(rows, kind, models, labels, figures, lang)
     paths += sweep_plots.per_class_figures(rows, models, labels, figures, lang)
+    answers = answer_all(rows, models)
+    answers["calibration"] = calibrated.answer(rows, models)
+    paths += reliability_figures(answers["calibration"], labels, figures, lang)
+    findings = [describe_comparison(c, labels, lang) for c in comparisons] + describe_questions(answers, labels, lang)
+    findings += calibrated.describe(answers["calibration"], labels, lang)
     summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "mixed": mixed, "models": models,
-               "labels": labels, "aggregates": aggregates, "comparisons": comparisons,
-               "findings": [describe_comparison(c, labels, lang) for c in comparisons], "left_out": left_out}
+               "labels": labels, "aggregates": aggregates, "comparisons": comparisons, "questions": answers,
+               "findings": findings, "left_out": left_out}
     paths.append(write_atomic(out / "summary.json", to_json(summary)))
     summary["paths"] = paths
     return summary

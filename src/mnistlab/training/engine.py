@@ -37,8 +37,8 @@ class EpochRecord:
     epoch: int
     train_loss: float
     train_acc: float
-    val_loss: float
-    val_acc: float
+    val_loss: float | None  # None when the run holds out no validation set (--no-early-stopping)
+    val_acc: float | None
 
 
 @dataclass
@@ -52,6 +52,7 @@ class FitResult:
     diverged: bool = False
     message: str = ""
     train_seconds: float = 0.0
+    last_state: dict | None = None  # the last epoch's weights, when the model was given its best epoch's instead
 
 
 OnEpoch = Callable[[int, EpochRecord], None]
@@ -60,10 +61,12 @@ State = dict
 
 class EpochBook:
     """One model's bookkeeping. `record` says whether it trains on; `restore` leaves the model holding its
-    best epoch's weights, or its last ones when it never had a best (a model diverging in epoch 1)."""
+    best epoch's weights, or its last ones when it never had a best (a model diverging in epoch 1).
+    Without early stopping every epoch runs and the last one's weights are kept."""
 
-    def __init__(self, patience: int, min_delta: float):
+    def __init__(self, patience: int, min_delta: float, early_stopping: bool = True):
         self.stopper = EarlyStopping(patience, min_delta)
+        self.early_stopping = early_stopping
         self.result = FitResult()
         self.kept: State | None = None
 
@@ -72,22 +75,34 @@ class EpochBook:
         for key in HISTORY_KEYS:
             r.history[key].append(getattr(rec, key))
         r.epochs_run = rec.epoch
-        if not (math.isfinite(rec.train_loss) and math.isfinite(rec.val_loss)):
+        val_loss = rec.val_loss if self.early_stopping else 0.0
+        if val_loss is None or not (math.isfinite(rec.train_loss) and math.isfinite(val_loss)):
             r.diverged = True
             r.message = (f"loss became non-finite at epoch {rec.epoch} (train {rec.train_loss}, val {rec.val_loss}); "
                          "try a smaller --lr")
             if self.kept is None:
                 self.kept = snapshot()  # no best epoch: the last weights are all there is
             return False
-        if self.stopper.step(rec.val_loss):
+        if not self.early_stopping:
+            r.best_epoch = rec.epoch  # the weights kept are the last ones, which the model already holds
+            return True
+        if self.stopper.step(val_loss):
             self.kept = snapshot()
             r.best_epoch = rec.epoch
         if self.stopper.stop:
+            self.keep_last(snapshot)
             r.stopped_early = True
             r.message = (f"early stopping at epoch {rec.epoch}; best val_loss {self.stopper.best:.4f} "
                          f"at epoch {r.best_epoch}")
             return False
         return True
+
+    def keep_last(self, snapshot: Callable[[], State]) -> None:
+        """Keep the last epoch's weights aside when they are not the ones restored (early stopping's cost is
+        then measurable: the test accuracy of the weights it threw away)."""
+        r = self.result
+        if self.early_stopping and not r.diverged and r.best_epoch != r.epochs_run and r.last_state is None:
+            r.last_state = snapshot()
 
     def restore(self, load: Callable[[State], None]) -> FitResult:
         if self.kept is not None:

@@ -7,6 +7,8 @@ exactly its own update. On a torch whose functional Adam differs, torch.optim.Ad
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 # The functional signature below is the one of the torch release the tests run on; others fall back.
@@ -21,9 +23,9 @@ def _torch_version() -> tuple[int, int]:
 class Adam:
     """torch's own fused Adam kernel (torch.optim.adam.adam, fused=True) behind a minimal step()."""
 
-    def __init__(self, params, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+    def __init__(self, params, lr: float, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         self.params = list(params)
-        self.lr, self.betas, self.eps = lr, betas, eps
+        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
         self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
         self.steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.params]
@@ -37,6 +39,8 @@ class Adam:
         from torch.optim.adam import adam
 
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if self.weight_decay:  # AdamW's decoupled decay, applied before the Adam update as torch.optim.AdamW does
+            torch._foreach_mul_([self.params[i] for i in live], 1 - self.lr * self.weight_decay)
 
         def pick(xs):
             return [xs[i] for i in live]
@@ -48,21 +52,39 @@ class Adam:
 
     def keep_rows(self, keep: torch.Tensor, params) -> Adam:
         """The optimizer of a stack that kept only these rows (models), with their moments and steps."""
-        kept = Adam(params, lr=self.lr, betas=self.betas, eps=self.eps)
+        kept = Adam(params, lr=self.lr, betas=self.betas, eps=self.eps, weight_decay=self.weight_decay)
         kept.exp_avg = [e[keep].clone() for e in self.exp_avg]
         kept.exp_avg_sq = [e[keep].clone() for e in self.exp_avg_sq]
         kept.steps = self.steps
         return kept
 
 
-def make_adam(params, lr: float):
-    """Our fused Adam on the tested torch (checked once with a no-grad step), else torch.optim.Adam."""
+def make_adam(params, lr: float, weight_decay: float = 0.0):
+    """Our fused Adam on the tested torch (checked once with a no-grad step), else torch.optim.Adam (AdamW when
+    there is weight decay)."""
     params = list(params)
     if _torch_version() >= TESTED_TORCH:
         try:
-            opt = Adam(params, lr=lr)
+            opt = Adam(params, lr=lr, weight_decay=weight_decay)
             opt.step()  # no grads yet: checks that this torch's functional Adam takes these arguments
             return opt
         except (TypeError, RuntimeError):
             pass
+    if weight_decay:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=True)
     return torch.optim.Adam(params, lr=lr, foreach=True)
+
+
+def lr_at(cfg, epoch: int) -> float:
+    """The learning rate of an epoch (1-based): constant, or cosine from cfg.lr down towards 0 at cfg.epochs."""
+    if cfg.schedule == "cosine":
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / cfg.epochs))
+    return cfg.lr
+
+
+def set_lr(optimizer, lr: float) -> None:
+    if isinstance(optimizer, Adam):
+        optimizer.lr = lr
+    else:
+        for group in optimizer.param_groups:
+            group["lr"] = lr

@@ -33,8 +33,11 @@ def cell_key(cfg: RunConfig) -> tuple:
 
 
 def batchable(cfg: RunConfig) -> bool:
-    """Random augmentation and oversampling draw per-model random numbers inside the step: trained alone."""
-    return cfg.noise == 0 and cfg.shift == 0 and cfg.scale == 0 and cfg.remedy == "none"
+    """Random augmentation and oversampling draw per-model random numbers inside the step, and the stacked
+    trainer runs only the notebook's plain method: anything else trains alone."""
+    return (cfg.noise == 0 and cfg.shift == 0 and cfg.scale == 0 and cfg.rotate == 0 and cfg.remedy == "none"
+            and cfg.early_stopping and cfg.dropout == 0 and cfg.weight_decay == 0 and cfg.label_smoothing == 0
+            and cfg.schedule == "constant")
 
 
 def _select(tensors: dict, keep: torch.Tensor, grad: bool) -> dict:
@@ -105,8 +108,14 @@ def fit_stacked(models: list[nn.Module], splits: list[Split], cfgs: list[RunConf
             train_x, train_y, val_x, val_y = train_x[keep], train_y[keep], val_x[keep], val_y[keep]
             active = [active[row] for row in still]
     for row, m in enumerate(active):  # ran every epoch: the engine keeps the best, else these last weights
+        state = {**params, **buffers}
+
+        def last(row: int = row, state: dict = state) -> dict:
+            return {k: v.detach()[row].clone() for k, v in state.items()}
+
+        books[m].keep_last(last)
         if books[m].kept is None:
-            books[m].kept = {k: v.detach()[row].clone() for k, v in {**params, **buffers}.items()}
+            books[m].kept = last()
     seconds = (time.perf_counter() - start) / len(cfgs)  # the group's wall time, shared equally
     results = []
     for model, book in zip(models, books):

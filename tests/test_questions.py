@@ -1,0 +1,83 @@
+"""The questions a sweep answers in words, computed on hand-made store rows whose answers are known."""
+import json
+import math
+
+import pytest
+
+from mnistlab.sweeps.findings import describe_questions
+from mnistlab.sweeps.questions import answer_all
+
+LABELS = {"mlp": "MLP", "cnn": "CNN"}
+
+
+def row(model, budget, seed, variant="base", **result):
+    base = {"gap_at_best": 0.1, "best_val_acc": 0.9, "test_acc": 0.9, "last_test_acc": 0.9, "epochs_run": 20,
+            "best_epoch": 15, "config": {"epochs": 30, "early_stopping": True}, "robustness": {},
+            "train_counts": [10] * 10, "report": {}, "balanced_acc": 0.9}
+    return {"model": model, "samples_per_class": budget, "seed": seed, "variant": variant,
+            "result": json.dumps({**base, **result})}
+
+
+def test_gap_trend_is_the_least_squares_slope_on_log10_budget():
+    rows = [row("mlp", b, s, gap_at_best=0.30 - 0.10 * math.log10(b) + 0.01 * (s - 1))
+            for b in (10, 100, 1000) for s in range(3)]
+    (rec,) = answer_all(rows, ["mlp"])["overfitting"]
+    assert rec["trend"]["slope"] == pytest.approx(-0.10) and rec["trend"]["n"] == 9
+    assert rec["trend"]["ci_high"] < 0 and rec["gap"][10]["mean"] == pytest.approx(0.20)
+    text = describe_questions(answer_all(rows, ["mlp"]), LABELS)[0]
+    trend = text.split("Per tenfold")[1]
+    assert text.startswith("Overfitting, MLP") and "-10.00 pp" in trend and "not conclusive" not in trend
+    assert "not conclusive) at 1000 per class" in text  # the gap there is 0 ± noise
+
+
+def test_early_stopping_reports_epochs_and_restored_minus_last_with_ci():
+    rows = [row("cnn", 100, s, test_acc=0.95, last_test_acc=0.95 - d, epochs_run=e, best_epoch=e - 5)
+            for s, (d, e) in enumerate([(0.01, 20), (0.02, 30), (0.03, 22)])]
+    (rec,) = answer_all(rows, ["cnn"])["early_stopping"]
+    assert rec["stop_epoch"]["mean"] == pytest.approx(24) and rec["stopped_early"] == 2
+    assert rec["restored_minus_last"]["mean"] == pytest.approx(0.02)
+
+
+def test_validation_vs_test_gives_the_mean_difference_and_pearson_r():
+    rows = [row("mlp", 50, s, best_val_acc=v, test_acc=v - 0.02) for s, v in enumerate([0.8, 0.85, 0.9, 0.82])]
+    (rec,) = answer_all(rows, ["mlp"])["validation_vs_test"]
+    assert rec["val_minus_test"]["mean"] == pytest.approx(0.02) and rec["pearson_r"] == pytest.approx(1.0)
+
+
+def test_a_ci_holding_zero_is_called_not_conclusive():
+    rows = [row("mlp", 50, s, best_val_acc=0.9, test_acc=0.9 + d) for s, d in enumerate([0.01, -0.01, 0.005])]
+    lines = describe_questions(answer_all(rows, ["mlp"]), LABELS)
+    assert any("Validation vs test" in line and "not conclusive" in line for line in lines)
+
+
+def test_noise_study_pairs_by_seed_and_holm_adjusts_over_levels():
+    rows = []
+    for s in range(4):
+        rows.append(row("cnn", 300, s, "clean", robustness={"noise": {"0.0": 0.98, "0.2": 0.50 + 0.01 * s}}))
+        rows.append(row("cnn", 300, s, "noisy0.1", robustness={"noise": {"0.0": 0.975, "0.2": 0.90 + 0.02 * s}}))
+    (rec,) = answer_all(rows, ["cnn"])["noise"]
+    by_level = {lv["level"]: lv for lv in rec["levels"]}
+    assert by_level[0.2]["diff"]["mean"] == pytest.approx(0.415) and by_level[0.0]["diff"]["mean"] == pytest.approx(-0.005)
+    assert by_level[0.2]["p_holm"] >= by_level[0.2]["p"]
+    (line,) = [t for t in describe_questions(answer_all(rows, ["cnn"]), LABELS) if t.startswith("Noise study")]
+    assert "Holm-adjusted over the 2 levels" in line
+
+
+def test_imbalance_compares_each_remedy_with_none_on_the_rarest_class():
+    counts = [100, 80, 60, 40, 30, 20, 15, 12, 11, 10]
+    rows = []
+    for s in range(3):
+        rows.append(row("mlp", 300, s, "longtail", balanced_acc=0.80, train_counts=counts,
+                        report={"9": {"recall": 0.40}}))
+        rows.append(row("mlp", 300, s, "longtail-weighted", balanced_acc=0.85 + 0.01 * s, train_counts=counts,
+                        report={"9": {"recall": 0.70}}))
+    (rec,) = answer_all(rows, ["mlp"])["imbalance"]
+    assert rec["remedy"] == "weighted" and rec["balanced_acc"]["mean"] == pytest.approx(0.06)
+    assert rec["rarest_recall"]["mean"] == pytest.approx(0.30)
+
+
+def test_runs_without_validation_are_left_out_of_the_validation_questions():
+    rows = [row("mlp", 1, s, gap_at_best=None, best_val_acc=None, config={"epochs": 30, "early_stopping": False})
+            for s in range(3)]
+    answers = answer_all(rows, ["mlp"])
+    assert answers["overfitting"] == [] and answers["validation_vs_test"] == [] and answers["early_stopping"] == []

@@ -1,0 +1,86 @@
+"""End to end on real MNIST: tiny budgets, findings and calibration in a sweep's summary, docs/results.md."""
+import csv
+import json
+
+import pytest
+
+from mnistlab.cli.main import main
+
+GRID = ["--budgets", "10", "20", "--seeds", "0-2", "--epochs", "3", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results") / "main"
+    assert main(["sweep", *GRID, "--out", str(out), "--lang", "en"]) == 0
+    return out
+
+
+def test_summary_answers_every_question_and_calibration(sweep):
+    summary = json.loads((sweep / "summary.json").read_text())
+    questions = summary["questions"]
+    assert {q["model"] for q in questions["overfitting"]} == {"mlp", "cnn"}
+    assert len(questions["early_stopping"]) == 4 and len(questions["validation_vs_test"]) == 4
+    cal = questions["calibration"]
+    assert len(cal) == 4 and all(c["n"] == 3 and 0 <= c["ece"]["mean"] <= 1 for c in cal)
+    assert all(c["temperature"]["mean"] > 0 and sum(c["bins"]["count"]) == 3 * 10_000 for c in cal)
+    for prefix in ("Overfitting, MLP", "Early stopping, CNN", "Validation vs test, MLP", "Calibration, CNN"):
+        assert any(line.startswith(prefix) for line in summary["findings"]), prefix
+    assert (sweep / "figures" / "reliability_cnn_spc10.pdf").stat().st_size > 1000
+    assert (sweep / "figures" / "reliability_mlp_spc20.png").stat().st_size > 5000
+
+
+def test_last_epoch_test_accuracy_is_recorded(sweep):
+    import sqlite3
+
+    conn = sqlite3.connect(sweep / "store.sqlite")
+    results = [json.loads(r[0]) for r in conn.execute("SELECT result FROM runs")]
+    conn.close()
+    assert all(0 < r["last_test_acc"] <= 1 for r in results)
+    assert all(r["last_test_acc"] == r["test_acc"] for r in results if r["best_epoch"] == r["epochs_run"])
+
+
+def test_portuguese_findings(sweep, tmp_path):
+    assert main(["summarize", str(sweep), "--lang", "pt"]) == 0
+    findings = json.loads((sweep / "summary.json").read_text())["findings"]
+    assert any(line.startswith("Sobreajuste, MLP") for line in findings)
+    assert any(line.startswith("Calibração, CNN") for line in findings)
+
+
+def test_results_markdown_holds_tables_commands_and_departures(sweep, tmp_path, capsys):
+    out = tmp_path / "results.md"
+    assert main(["results", "--sweep", f"main={sweep}", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert f"mnistlab sweep --out {sweep} --models mlp cnn --budgets 10 20 --seeds 0 1 2 --epochs 3" in text
+    assert "| base | CNN | 20 | 3 |" in text and "ECE %" in text and "departs from the notebook" in text
+    assert "Kingma" in text and "Rasmus" in text
+
+
+def test_results_refuses_an_unknown_section(sweep, tmp_path, capsys):
+    assert main(["results", "--sweep", f"other={sweep}", "--out", str(tmp_path / "r.md")]) == 2
+    assert "unknown section" in capsys.readouterr().err
+    assert not (tmp_path / "r.md").exists()
+
+
+def test_tiny_budget_refused_with_validation_then_runs_without(tmp_path, capsys):
+    out = tmp_path / "tiny"
+    assert main(["run", "--samples-per-class", "1", "--epochs", "3", "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no training image" in err and "--no-early-stopping" in err and not out.exists()
+    assert main(["run", "--samples-per-class", "1", "--epochs", "3", "--no-early-stopping", "--quiet",
+                 "--out", str(out)]) == 0
+    with open(out / "resultados.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["best_val_loss"] for r in rows] == ["", ""] and [r["final_val_acc"] for r in rows] == ["", ""]
+    payload = json.loads((out / "results.json").read_text())
+    for result in payload["models"].values():
+        assert result["config"]["early_stopping"] is False and result["epochs_run"] == 3
+        assert result["calibration"]["temperature"] is None and sum(result["train_counts"]) == 10
+
+
+def test_tiny_budget_sweep_without_validation(tmp_path):
+    out = tmp_path / "tiny"
+    assert main(["sweep", "--budgets", "1", "2", "--seeds", "0-1", "--epochs", "2", "--no-early-stopping",
+                 "--quiet", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"] == {"done": 8} and summary["questions"]["validation_vs_test"] == []
