@@ -161,7 +161,8 @@ def print_summary(folder: Path, lang: str) -> None:
         acc = a["test_acc"]
         table.add_row(a["variant"], summary["labels"][a["model"]], str(a["samples_per_class"]), str(a["n"]),
                       f"{acc['mean']:.4f}", f"{acc['sd']:.4f}", f"[{acc['ci_low']:.4f}, {acc['ci_high']:.4f}]",
-                      f"{a['epochs_run']['mean']:.1f}", f"{100 * a['gap_at_best']['mean']:.1f} pp")
+                      f"{a['epochs_run']['mean']:.1f}",
+                      f"{100 * a['gap_at_best']['mean']:.1f} pp" if a["gap_at_best"]["n"] else "–")  # no validation
     console = Console(width=120)
     console.print(table)
     for line in summary["findings"]:

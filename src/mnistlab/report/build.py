@@ -108,7 +108,7 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
         ci = f"[{number(100 * acc['ci_low'], lang)}, {number(100 * acc['ci_high'], lang)}]" if a["n"] > 1 else "--"
         rows.append([a["variant"], summary["labels"][a["model"]], a["samples_per_class"], a["n"],
                      number(100 * acc["mean"], lang), ci, number(a["epochs_run"]["mean"], lang, 1),
-                     number(100 * a["gap_at_best"]["mean"], lang, 1)])
+                     number(100 * a["gap_at_best"]["mean"], lang, 1) if a["gap_at_best"]["n"] else "–"])
     findings = summary["findings"]  # written by summarize() in this report's language
     figures = []
     first = ("learning_curve", "gap_vs_budget", "stop_epoch_vs_budget")  # the study's main answer first

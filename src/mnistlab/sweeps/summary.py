@@ -87,7 +87,7 @@ def latex_table(aggregates: list[dict], labels: dict[str, str], lang: str = "pt"
         ci = f"[{pct(acc['ci_low'])}, {pct(acc['ci_high'])}]" if a["n"] > 1 else "--"
         sd = f" $\\pm$ {pct(acc['sd'])}" if a["n"] > 1 else ""
         lines.append(f"{name} & {a['samples_per_class']} & {a['n']} & {pct(acc['mean'])}{sd} & {ci} & "
-                     f"{ep['mean']:.1f} & {pct(gap['mean'])} \\\\")
+                     f"{ep['mean']:.1f} & {pct(gap['mean']) if gap['n'] else '--'} \\\\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
     return "\n".join(lines).replace("_", r"\_")
 
