@@ -84,3 +84,14 @@ def test_tiny_budget_sweep_without_validation(tmp_path):
                  "--quiet", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"] == {"done": 8} and summary["questions"]["validation_vs_test"] == []
+
+
+def test_ablation_change_is_paired_by_seed_against_the_recipe():
+    from mnistlab.report.results import _paired_with_recipe
+
+    rows = [{"variant": v, "model": "cnn", "samples_per_class": 100, "seed": s, "best_val_acc": acc}
+            for v, accs in (("recipe", [0.98, 0.97, 0.99]), ("no-augmentation", [0.96, 0.96, 0.97]))
+            for s, acc in zip((100, 101, 102), accs)]
+    diff = _paired_with_recipe(rows, "no-augmentation", "cnn", 100)
+    assert diff["n"] == 3 and diff["mean"] == pytest.approx(-0.05 / 3) and diff["ci_high"] < 0
+    assert _paired_with_recipe(rows, "recipe", "cnn", 100) is None
