@@ -203,11 +203,15 @@ def read_only(what: str = "empty", how: str = "mount"):
 
 
 def full_disk(what: str = "empty", free: int = 4096):
-    """tmp/full: a 1 MiB tmpfs holding nothing, the shared run or the shared sweep, filled up to `free` bytes."""
+    """tmp/full: a small tmpfs holding nothing, the shared run or the shared sweep, filled up to `free` bytes."""
     def setup(env: Env) -> None:
         folder = env.tmp / "full"
         folder.mkdir()
-        if not IS_ROOT or not _sh("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)):
+        content = {"run": env.shared.run, "sweep": env.shared.sweep}.get(what)
+        # Room for the copy (whole 4 KiB pages per file) plus 1 MiB: a store holds every run's test logits.
+        pages = sum(-(-p.stat().st_size // 4096) for p in content.rglob("*") if p.is_file()) if content else 0
+        size_kib = 4 * pages + 1024
+        if not IS_ROOT or not _sh("mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(folder)):
             pytest.skip("a small tmpfs needs root and mount")
         env.cleanups.append(lambda: _sh("umount", "-l", str(folder)))
         if what == "run":
