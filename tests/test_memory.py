@@ -103,3 +103,15 @@ def test_cli_refuses_before_loading_data(monkeypatch, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("mnistlab: error: --mlp-hidden 65536: a run needs") and len(err.splitlines()) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_sizing_a_small_model_runs_it_on_the_cpu_without_touching_the_callers_random_stream():
+    import torch
+
+    memory._shape_numbers.cache_clear()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    params, per_sample = memory.model_numbers(RunConfig(model="cnn", cnn_c1=17))
+    assert torch.equal(torch.rand(3), expected)
+    assert params == 1 * 17 * 9 + 17 + 17 * 32 * 9 + 32 + 49 * 32 * 128 + 128 + 128 * 10 + 10 and per_sample > 0
