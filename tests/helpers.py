@@ -27,3 +27,15 @@ def train_one(cfg, data):
 
     outcome = execute(Job.of(cfg, data.mnist.checksums), data, {})
     return outcome.result, outcome.model
+
+
+def step_together(pairs, steps: int = 5) -> None:
+    """Train each (model, optimizer) pair on the same random batches: optimizers compared step for step."""
+    import torch
+
+    for _ in range(steps):
+        x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
+        for model, opt in pairs:
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()

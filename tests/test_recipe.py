@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from helpers import step_together
 from mnistlab.cli.main import main
 from mnistlab.config import RECIPES, RunConfig
 from mnistlab.data.corrupt import random_affine
@@ -43,12 +44,7 @@ def test_weight_decay_is_adamw():
     b.load_state_dict(a.state_dict())
     ours = Adam(a.parameters(), lr=1e-2, weight_decay=0.1)
     theirs = torch.optim.AdamW(b.parameters(), lr=1e-2, weight_decay=0.1)
-    for _ in range(5):
-        x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
-        for model, opt in ((a, ours), (b, theirs)):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            opt.step()
+    step_together([(a, ours), (b, theirs)])
     for p, q in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 

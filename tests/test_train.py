@@ -3,8 +3,7 @@ import math
 import pytest
 import torch
 
-from helpers import train_one
-
+from helpers import step_together, train_one
 from mnistlab.config import RunConfig
 from mnistlab.data.resident import Split
 from mnistlab.models import MLP
@@ -95,11 +94,6 @@ def test_our_adam_matches_torch_optim_adam_exactly():
     a, b = MLP(hidden=32), MLP(hidden=32)
     b.load_state_dict(a.state_dict())
     ours, theirs = Adam(a.parameters(), lr=1e-2), torch.optim.Adam(b.parameters(), lr=1e-2, fused=True)
-    for step in range(5):
-        x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
-        for model, opt in ((a, ours), (b, theirs)):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            opt.step()
+    step_together([(a, ours), (b, theirs)])
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.equal(p, q)

@@ -72,9 +72,11 @@ def decode(stored: dict) -> tuple[np.ndarray, np.ndarray, float | None]:
 
 
 def summary(logits: np.ndarray, labels: np.ndarray, temperature: float | None) -> dict:
-    """ECE and NLL before and (when a temperature was fitted) after temperature scaling, with the bins."""
-    out = {"ece": ece(logits, labels), "nll": nll(logits, labels), "bins": reliability(logits, labels),
-           "temperature": temperature, "ece_scaled": None, "nll_scaled": None}
+    """ECE, NLL and the bins before and (when a temperature was fitted) after temperature scaling."""
+    bins = reliability(logits, labels)
+    out = {"ece": ece_of_bins(bins), "nll": nll(logits, labels), "bins": bins, "temperature": temperature,
+           "ece_scaled": None, "nll_scaled": None, "bins_scaled": None}
     if temperature is not None:
-        out.update(ece_scaled=ece(logits, labels, temperature), nll_scaled=nll(logits, labels, temperature))
+        scaled = reliability(logits, labels, temperature)
+        out.update(ece_scaled=ece_of_bins(scaled), nll_scaled=nll(logits, labels, temperature), bins_scaled=scaled)
     return out

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mnistlab.config import NOTEBOOK_MODELS, RECIPES, RunConfig, flag_of
 from mnistlab.errors import ReportError
+from mnistlab.sweeps.studies import STUDIES
 
 SECTIONS = ("main", "recipe", "ablation", "tiny", "fashion")
 TARGETS = {10: 0.90, 100: 0.97, 300: 0.985, 1000: 0.99}  # CNN with the recipe, validation out of the budget
@@ -48,19 +49,13 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 def sweep_command(folder: Path, spec) -> str:
     """The `mnistlab sweep` command line that (re)creates this sweep's grid."""
-    defaults, base = RunConfig().to_dict(), dict(spec.base)
-    if spec.study != "main":
-        from mnistlab.sweeps.studies import STUDIES
-
-        base.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in STUDIES[spec.study][1].items()})
+    defaults = RunConfig().to_dict()
+    preset = STUDIES[spec.study][1] if spec.study != "main" else {}  # the study sets these itself
     parts = ["mnistlab sweep", f"--out {folder}", f"--study {spec.study}" if spec.study != "main" else "",
              "--models " + " ".join(spec.models), "--budgets " + " ".join(map(str, spec.budgets)),
              "--seeds " + " ".join(map(str, spec.seeds))]
-    extra = {k: v for k, v in spec.base.items() if v != defaults.get(k) and k not in ("eval_noise", "eval_shift")}
-    if spec.study != "main":
-        from mnistlab.sweeps.studies import STUDIES
-
-        extra = {k: v for k, v in extra.items() if k not in STUDIES[spec.study][1]}
+    extra = {k: v for k, v in spec.base.items()
+             if v != defaults.get(k) and k not in ("eval_noise", "eval_shift") and k not in preset}
     augment = ",".join(f"{k}={extra.pop(k):g}" for k in ("shift", "scale", "rotate") if k in extra)
     for name, value in extra.items():
         if isinstance(value, bool):

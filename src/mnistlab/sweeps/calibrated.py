@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from mnistlab.calibration import decode, reliability
+from mnistlab.calibration import decode
 from mnistlab.calibration import summary as run_summary
 from mnistlab.i18n import number, t
 from mnistlab.stats import mean_ci
@@ -35,12 +35,7 @@ def answer(rows: list[dict], models: list[str]) -> list[dict]:
     out = []
     for model in models:
         for budget in sorted(b for m, b in cells if m == model):
-            per_run = []
-            for logits, labels, temperature in cells[(model, budget)]:
-                entry = run_summary(logits, labels, temperature)
-                if temperature is not None:
-                    entry["bins_scaled"] = reliability(logits, labels, temperature)
-                per_run.append(entry)
+            per_run = [run_summary(*decoded) for decoded in cells[(model, budget)]]  # (logits, labels, T)
             scaled = [e for e in per_run if e["temperature"] is not None]
             bins = _pool([e["bins"] for e in per_run])
             out.append({
