@@ -12,7 +12,8 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     """Train each config (one per model, sharing data), evaluate, and write a run folder if `out` is given.
 
     configs: a RunConfig or a list of them, one per model. on_epoch(model, epoch, train_loss, train_acc,
-    val_loss, val_acc) is called after every epoch. Returns a RunResults (a list of ModelResult).
+    val_loss, val_acc) is called after every epoch; for a semi-supervised run every 100 steps, with the keywords
+    step and mask_rate too. Returns a RunResults (a list of ModelResult).
     """
     from mnistlab.data.loader import load_dataset
     from mnistlab.data.resident import ResidentData, check_splits
@@ -49,7 +50,8 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     data = ResidentData(mnist, torch_device)
 
     def epoch_line(job, rec):
-        on_epoch(job.model, rec.epoch, rec.train_loss, rec.train_acc, rec.val_loss, rec.val_acc)
+        semi = {"step": rec.step, "mask_rate": rec.mask_rate} if rec.step is not None else {}
+        on_epoch(job.model, rec.epoch, rec.train_loss, rec.train_acc, rec.val_loss, rec.val_acc, **semi)
 
     outcomes = list(LocalExecutor(keep_going=False).map(jobs, data, on_epoch=epoch_line if on_epoch else None))
     results = RunResults(o.result for o in outcomes if o.result is not None)  # a failed job raised instead

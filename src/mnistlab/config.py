@@ -35,14 +35,22 @@ def _fraction(v) -> bool:
     return _finite(v) and 0 <= v <= 1
 
 
+def parse_unlabeled(text: str) -> int | str:
+    """--unlabeled's value: `all`, or a count (anything else is left for the check to name)."""
+    try:
+        return text if text == "all" else int(text)
+    except ValueError:
+        return text
+
+
 def option(default, help: str, *, flag: str | None = "", allowed: str = "", check=None, choices=None,
-           group: str = "experiment", metavar: str | None = None):
+           group: str = "experiment", metavar: str | None = None, parse=None):
     """A RunConfig field with everything its CLI flag, --help and validation message need.
 
     flag "" means --field-name; None means no flag of its own (set by a composite flag such as --augment).
     """
     meta = {"help": help, "flag": flag, "allowed": allowed, "check": check, "choices": choices, "group": group,
-            "metavar": metavar}
+            "metavar": metavar, "parse": parse}
     return field(default=default, metadata=meta)
 
 
@@ -105,10 +113,24 @@ class RunConfig:
                            "(from --lr down to 0 at --epochs)", choices=SCHEDULES, group="recipe")
     dataset: str = option("mnist", "dataset: mnist or fashion-mnist (`mnistlab data --dataset NAME` fetches and "
                           "verifies it)", metavar="NAME")
+    # Semi-supervised training on the labelled subset plus unlabelled training images (0: supervised only).
+    unlabeled: int | str = option(0, "also train on this many unlabelled training images (all: every training image "
+                                  "outside the labelled subset); their labels are never read",
+                                  allowed="an integer >= 0 or all", check=lambda v: v == "all" or _int_in(0)(v),
+                                  group="semi", metavar="N|all", parse=parse_unlabeled)
+    semi_method: str = option("fixmatch", "semi-supervised method: a registered name (`mnistlab methods` lists them), "
+                              "path/to/file.py:function or package.module:function", group="semi", metavar="NAME")
+    semi_options: str = option("", "the method's settings, e.g. threshold=0.9,uratio=7 (`mnistlab methods` shows "
+                               "each method's)", group="semi", metavar="NAME=VALUE,...")
+    steps: int = option(3000, "optimizer steps of a semi-supervised run (its fixed schedule)",
+                        allowed="an integer from 1 to 10000000", check=_int_in(1, 10_000_000), group="semi")
     # Filled in when a job is made: a user model's code is part of its runs' key ("" for mnistlab's own).
     model_source: str = option("", "SHA-256 of a user model's source file (set by mnistlab)", flag=None,
                                allowed="a SHA-256 hex digest, or empty for mnistlab's own models",
                                check=lambda v: isinstance(v, str) and re.fullmatch("(?:[0-9a-f]{64})?", v) is not None)
+    semi_source: str = option("", "SHA-256 of a user semi-supervised method's source file (set by mnistlab)",
+                              flag=None, allowed="a SHA-256 hex digest, or empty for mnistlab's own methods",
+                              check=lambda v: isinstance(v, str) and re.fullmatch("(?:[0-9a-f]{64})?", v) is not None)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -199,6 +221,20 @@ def _check(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+SEMI_FIELDS = ("semi_method", "semi_options", "steps")
+
+
+def _check_semi(cfg: RunConfig) -> None:
+    """Semi-supervised runs have a fixed schedule and a balanced subset. (Semi settings on a supervised config
+    change nothing: a job puts them back to their defaults, so they never enter its key.)"""
+    if not cfg.unlabeled:
+        return
+    _check(not cfg.imbalance, f"--unlabeled {cfg.unlabeled} with --imbalance {cfg.imbalance!r}: the unlabelled pool "
+           "would keep the balanced class profile the imbalance study removes; use one or the other")
+    _check(not cfg.early_stopping, f"--unlabeled {cfg.unlabeled}: a semi-supervised run trains a fixed --steps "
+           "schedule on every labelled image; set early_stopping=False (the CLI's --unlabeled implies it)")
+
+
 def validate(cfg: RunConfig) -> RunConfig:
     """Raise ConfigError naming the first bad value; return the config unchanged when all is well.
 
@@ -213,6 +249,7 @@ def validate(cfg: RunConfig) -> RunConfig:
             for v in (value if isinstance(value, tuple) else (value,)):
                 _check(meta["check"](v), f"{flag} {v}: must be {meta['allowed']}")
     counts = class_counts(cfg)  # also checks the imbalance spec
+    _check_semi(cfg)
     if not cfg.early_stopping:
         return cfg  # the whole pool trains: no validation split to check
     n_total = sum(counts)

@@ -133,6 +133,16 @@ CATALOG = {
                     "em {balanced} e o recall da classe mais rara em {rare}, pareado por semente com nenhum remédio.",
                     "Imbalance, {label} at {spc} per class: the {remedy} remedy changes balanced accuracy by "
                     "{balanced} and the rarest class's recall by {rare}, paired by seed against no remedy."),
+    "q_semi_gain": ("Semi-supervisionado, {label} com {spc} rotuladas por classe, pareado por semente: {items}.",
+                    "Semi-supervised, {label} at {spc} labelled per class, paired by seed: {items}."),
+    "q_semi_item": ("{variant} menos {reference} {value}", "{variant} minus {reference} {value}"),
+    "q_semi_gap": ("Diferença {cnn} − {mlp} com {spc} rotuladas por classe, pareada por semente: {items}.",
+                   "{cnn} − {mlp} gap at {spc} labelled per class, paired by seed: {items}."),
+    "q_semi_gap_item": ("{variant} {value}", "{variant} {value}"),
+    "coverage_title": ("Cobertura dos pseudo-rótulos — {model}, {n} por classe",
+                       "Pseudo-label coverage — {model}, {n} per class"),
+    "coverage_y": ("Não rotuladas acima do limiar de confiança (%)", "Unlabelled above the confidence threshold (%)"),
+    "step": ("Passo de otimização", "Optimizer step"),
     "kind_noise": ("ruído", "Noise"),
     "kind_shift": ("deslocamento", "Shift"),
     "cal_line": ("Calibração, {label} com {spc} por classe ({n} sementes): ECE {ece}%, NLL {nll}, confiança média "

@@ -5,11 +5,12 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
-from mnistlab.config import DEVICES, NOTEBOOK_MODELS, RECIPES, RunConfig, validate
+from mnistlab.config import DEVICES, NOTEBOOK_MODELS, RECIPES, SEMI_FIELDS, RunConfig, flag_of, validate
 from mnistlab.errors import ConfigError, UsageError
 
 GROUPS = {"experiment": "experiment (defaults are the notebook's)", "corruption": "corruption, augmentation, imbalance",
-          "recipe": "training recipe (defaults are the notebook's plain method)"}
+          "recipe": "training recipe (defaults are the notebook's plain method)",
+          "semi": "semi-supervised: unlabelled images too (--unlabeled implies --no-early-stopping)"}
 AUGMENT_KEYS = {"shift": "pixels", "scale": "zoom fraction", "rotate": "degrees"}
 PER_RUN_ONLY = ("samples_per_class", "seed")  # a sweep sets these through --budgets and --seeds
 
@@ -55,7 +56,7 @@ def add_config_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
             continue
         flag = meta["flag"] or f"--{f.name.replace('_', '-')}"
         default = getattr(defaults, f.name)
-        shown = " (default %(default)s)" if default not in ("", ()) else ""
+        shown = f" (default {default})" if default not in ("", ()) else ""
         kwargs: dict = {"dest": f.name, "metavar": meta["metavar"], "help": meta["help"] + shown}
         if meta["choices"] is not None:
             kwargs.update(choices=meta["choices"], metavar=None)
@@ -64,7 +65,9 @@ def add_config_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
         elif isinstance(default, tuple):
             kwargs.update(nargs="+", type=_number, default=[])
         else:
-            kwargs.update(type=type(default), default=default)
+            kwargs.update(type=meta["parse"] or type(default), default=default)
+        if f.name in SEMI_FIELDS:  # None: not given, so that giving one without --unlabeled can be refused
+            kwargs["default"] = None
         groups[meta["group"]].add_argument(flag, **kwargs)
     groups["corruption"].add_argument("--augment", default="", metavar="SPEC",
                                       help="random shifts/zoom/rotation while training, e.g. shift=2,scale=0.1,"
@@ -84,6 +87,14 @@ def add_config_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
 def configs_from_args(args, samples_per_class=None, seed=None) -> list[RunConfig]:
     """One validated RunConfig per requested model (each model resolved and checked by the registry)."""
     values = {f.name: getattr(args, f.name) for f in fields(RunConfig) if hasattr(args, f.name)}
+    semi_given = [name for name in SEMI_FIELDS if values.get(name) is not None]
+    if semi_given and not values.get("unlabeled") and getattr(args, "study", None) != "semi":
+        name = semi_given[0]
+        raise ConfigError(f"{flag_of(name)} {values[name]}: only for semi-supervised runs; add --unlabeled N (or all) "
+                          "to train on unlabelled images too")
+    values.update({name: getattr(RunConfig(), name) for name in SEMI_FIELDS if values.get(name) is None})
+    if values.get("unlabeled"):
+        values["early_stopping"] = False  # a semi-supervised run trains a fixed --steps schedule
     values.update({k: tuple(v) for k, v in values.items() if isinstance(v, list)})
     recipe = RECIPES[getattr(args, "recipe", "plain")]
     given = {name for name, value in values.items() if value != getattr(RunConfig(), name)}

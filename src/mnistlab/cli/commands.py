@@ -58,10 +58,15 @@ def cmd_run(args) -> int:
     setup_torch(args)
     check_out_writable(out)
 
-    def on_epoch(model, epoch, train_loss, train_acc, val_loss, val_acc):
-        if not args.quiet:
-            val = "no validation" if val_loss is None else f"val_loss={val_loss:.4f} acc={val_acc:.4f}"
-            log(f"[{label_of(model)}] epoch {epoch:02d} | train_loss={train_loss:.4f} acc={train_acc:.4f} | {val}")
+    def on_epoch(model, epoch, train_loss, train_acc, val_loss, val_acc, step=None, mask_rate=None):
+        if args.quiet:
+            return
+        if step is not None:  # a semi-supervised run: its fixed schedule is counted in steps
+            log(f"[{label_of(model)}] step {step}/{configs[0].steps} | loss={train_loss:.4f} labelled acc="
+                f"{train_acc:.4f} | confident unlabelled {100 * (mask_rate or 0):.1f}%")
+            return
+        val = "no validation" if val_loss is None else f"val_loss={val_loss:.4f} acc={val_acc:.4f}"
+        log(f"[{label_of(model)}] epoch {epoch:02d} | train_loss={train_loss:.4f} acc={train_acc:.4f} | {val}")
 
     with writing(out):
         results = run(configs, out, data_dir=args.data_dir, device=args.device, lang=args.lang,
@@ -160,6 +165,17 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_methods(args) -> int:
+    from mnistlab.training.semi.catalog import get_method, list_methods
+
+    for name in list_methods():
+        spec = get_method(name)
+        settings = ", ".join(f"{k}={v:g}" for k, v in spec.defaults.items())
+        print(f"{name:12s} {spec.label:14s} {settings}")
+    print("also: --semi-method path/to/file.py:function or package.module:function (see README, 'Unlabelled images')")
+    return 0
+
+
 def add_lang_arg(p, what: str) -> None:
     from mnistlab.i18n import LANGS
 
@@ -203,7 +219,8 @@ def register(sub) -> None:
     p.add_argument("--study", choices=tuple(STUDIES), default="main",
                    help="preset: main (clean), noise (trained clean vs noisy, tested at noise 0-0.3), shift "
                    "(trained plain vs augmented, tested at shifts 0-4 px), imbalance (long tail, remedies), recipe "
-                   "(the notebook's plain method vs --recipe best, budgets 10 100 300 1000), ablation (the best "
+                   "(the notebook's plain method vs --recipe best, budgets 10 100 300 1000), semi (plain, recipe and "
+                   "each semi-supervised method with every unlabelled image, budgets 1 10 100), ablation (the best "
                    "recipe with each ingredient taken out; budget 100; read its validation accuracy)")
     add_config_args(p, multi=True)
     p.add_argument("--out", type=Path, default=Path("runs/sweep"), help="sweep folder (default runs/sweep)")
@@ -268,6 +285,11 @@ def register(sub) -> None:
                        "packages add through the entry-point group mnistlab.models), with its label, parameter "
                        "count at the default sizes, and where it comes from.")
     p.set_defaults(handler=cmd_models)
+
+    p = sub.add_parser("methods", help="list the semi-supervised methods with their settings",
+                       description="Every method --semi-method accepts by name, with its label and its settings' "
+                       "defaults (--semi-options NAME=VALUE,... overrides them).")
+    p.set_defaults(handler=cmd_methods)
 
     p = sub.add_parser("summarize", help="tables, statistics and figures of a sweep, from its store (no training)",
                        description="Recompute runs.csv, resultados/, summary.json, tables/aggregate.tex and "

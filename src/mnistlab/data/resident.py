@@ -23,6 +23,7 @@ class Split:
     train_idx: np.ndarray | None
     mean: float = MEAN  # the dataset's normalisation, applied to each (augmented) training batch
     std: float = STD
+    unlabelled_x: torch.Tensor | None = None  # semi-supervised runs: uint8 images [N, 1, 28, 28], no labels
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return normalize(x, self.mean, self.std)
@@ -53,6 +54,15 @@ def check_splits(mnist: Mnist, cfgs) -> None:
         split_indices(labels, cfg, mnist.spec.num_classes)
 
 
+def unlabelled_indices(num_train: int, chosen: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """The first `count` of a seeded permutation of every training index outside the labelled draw `chosen`.
+
+    Only indices: the caller gathers images, never labels, from them."""
+    outside = np.setdiff1d(np.arange(num_train), chosen, assume_unique=False)
+    order = torch.randperm(len(outside), generator=torch.Generator().manual_seed(seed)).numpy()
+    return outside[order[:count]]
+
+
 class ResidentData:
     """The test set resident on the device, and per-config train/val splits cut from the training set."""
 
@@ -70,10 +80,15 @@ class ResidentData:
         train_idx, val_idx = split_indices(self._labels_np, cfg, self.spec.num_classes)
         images, labels = self.mnist.train_images, self.mnist.train_labels
         as_t = torch.from_numpy
+        unlabelled = None
+        if cfg.unlabeled:
+            chosen = np.concatenate([train_idx, val_idx])
+            pool = unlabelled_indices(len(images), chosen, int(cfg.unlabeled), cfg.seed)
+            unlabelled = images[as_t(pool)].unsqueeze(1).to(self.device)  # uint8: a quarter of float32's memory
         return Split(train_x=to_float(images[as_t(train_idx)]).to(self.device),
                      train_y=labels[as_t(train_idx)].to(self.device),
                      val_x=self.normalize(to_float(images[as_t(val_idx)])).to(self.device),
                      val_y=labels[as_t(val_idx)].to(self.device), train_idx=train_idx,
-                     mean=self.spec.mean, std=self.spec.std)
+                     mean=self.spec.mean, std=self.spec.std, unlabelled_x=unlabelled)
 
 DeviceData = ResidentData  # the name earlier releases used

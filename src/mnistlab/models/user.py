@@ -80,16 +80,16 @@ def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
 
 
-def _import_file(spec_name: str, path: str, reload: bool):
+def _import_file(spec_name: str, path: str, reload: bool, flag: str = "--models"):
     """Import a .py file under a module name of its own (from its path's hash), its folder on sys.path meanwhile."""
     if not os.path.isfile(path):
-        raise ConfigError(f"--models {spec_name}: no such file {path}")
+        raise ConfigError(f"{flag} {spec_name}: no such file {path}")
     module_name = "mnistlab_user_" + hashlib.sha256(path.encode()).hexdigest()[:16]
     if module_name in sys.modules and not reload:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
-        raise ConfigError(f"--models {spec_name}: {path} cannot be imported as Python source")
+        raise ConfigError(f"{flag} {spec_name}: {path} cannot be imported as Python source")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses and pickle look the module up while it runs
     folder = os.path.dirname(path)
@@ -100,15 +100,15 @@ def _import_file(spec_name: str, path: str, reload: bool):
         sys.modules.pop(module_name, None)
         if isinstance(e, KeyboardInterrupt):
             raise
-        raise ConfigError(f"--models {spec_name}: importing {path} failed: {_first_line(e)}") from None
+        raise ConfigError(f"{flag} {spec_name}: importing {path} failed: {_first_line(e)}") from None
     finally:
         sys.path.remove(folder)
     return module
 
 
-def _import_module(spec_name: str, module_name: str, reload: bool):
+def _import_module(spec_name: str, module_name: str, reload: bool, flag: str = "--models"):
     if not _MODULE_NAME.match(module_name):
-        raise ConfigError(f"--models {spec_name}: {module_name!r} is neither a .py file nor a module name; "
+        raise ConfigError(f"{flag} {spec_name}: {module_name!r} is neither a .py file nor a module name; "
                           "give path/to/file.py:Class or package.module:Class")
     added = os.getcwd() not in sys.path and "" not in sys.path
     if added:  # a module of the project the command runs in, as `python -m` would find it
@@ -117,22 +117,26 @@ def _import_module(spec_name: str, module_name: str, reload: bool):
         module = importlib.import_module(module_name)
         return importlib.reload(module) if reload else module
     except Exception as e:  # noqa: BLE001 - the module's own error, first line
-        raise ConfigError(f"--models {spec_name}: importing {module_name} failed: {_first_line(e)}") from None
+        raise ConfigError(f"{flag} {spec_name}: importing {module_name} failed: {_first_line(e)}") from None
     finally:
         if added:
             sys.path.remove(os.getcwd())
 
 
-def _attribute(spec_name: str, module, attr: str, where: str):
+def _attribute(spec_name: str, module, attr: str, where: str, flag: str = "--models"):
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):
             defined = sorted(n for n, v in vars(module).items()
                              if inspect.isclass(v) and issubclass(v, nn.Module) and v.__module__ == module.__name__)
             hint = f" (it defines {', '.join(defined)})" if defined else ""
-            raise ConfigError(f"--models {spec_name}: {where} has no attribute {attr!r}{hint}")
+            raise ConfigError(f"{flag} {spec_name}: {where} has no attribute {attr!r}{hint}")
         obj = getattr(obj, part)
     return obj
+
+
+# The same import rules serve user semi-supervised methods (training.semi.registry).
+is_file, import_file, import_module, attribute = _is_file, _import_file, _import_module, _attribute
 
 
 def resolve(name: str, reload: bool = False) -> ModelSpec:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mnistlab.config import RunConfig, validate
+from mnistlab.config import SEMI_FIELDS, RunConfig, class_counts, validate
 from mnistlab.data.registry import get_dataset, list_datasets
 from mnistlab.errors import ConfigError, DataError
 from mnistlab.models.registry import get_spec
@@ -22,7 +22,24 @@ def check(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"--samples-per-class {cfg.samples_per_class}: must be an integer from 1 to "
                           f"{dataset.max_per_class} (the smallest class of {dataset.label} has "
                           f"{dataset.max_per_class:,} training images)")
-    return cfg
+    if cfg.unlabeled:
+        return resolve_semi(cfg, sum(dataset.train_class_counts) - sum(class_counts(cfg)))
+    defaults = RunConfig()  # a supervised run ignores the semi settings (a study's shared --steps): not in its key
+    return cfg.with_(**{name: getattr(defaults, name) for name in SEMI_FIELDS})
+
+
+def resolve_semi(cfg: RunConfig, pool: int) -> RunConfig:
+    """A semi-supervised config as it is keyed: `all` as the pool's size, the method by its canonical name with
+    its source's hash (a user's file), its options without those equal to the method's defaults."""
+    from mnistlab.training.semi.catalog import get_method
+    from mnistlab.training.semi.registry import canonical_options
+
+    if isinstance(cfg.unlabeled, int) and cfg.unlabeled > pool:
+        raise ConfigError(f"--unlabeled {cfg.unlabeled}: larger than the pool of {pool:,} training images outside "
+                          f"the labelled subset; give at most {pool} or all")
+    method = get_method(cfg.semi_method)
+    return cfg.with_(unlabeled=pool if cfg.unlabeled == "all" else cfg.unlabeled, semi_method=method.name,
+                     semi_options=canonical_options(method, cfg.semi_options), semi_source=method.source_sha256)
 
 
 @dataclass(frozen=True)
@@ -35,7 +52,7 @@ class Job:
     def of(cls, cfg: RunConfig, data_md5: dict, variant: str = "base") -> Job:
         """A checked job; a ConfigError names what is wrong. A user model is named by its canonical spec and
         its source's hash joins the config, so the key changes with the model's code."""
-        check(cfg)
+        cfg = check(cfg)
         spec = get_spec(cfg.model)
         cfg = cfg.with_(model=spec.name, model_source=spec.source_sha256)
         return cls(cfg, cfg.key(data_md5), variant)

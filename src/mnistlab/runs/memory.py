@@ -25,6 +25,7 @@ PIXELS = 28 * 28
 RESIDENT_BYTES = 70_000 * PIXELS + 2 * 10_000 * PIXELS * FLOAT  # uint8 MNIST, the test set raw + normalized
 SIZE_FIELDS = ("mlp_hidden", "cnn_c1", "cnn_c2", "cnn_fc", "batch_size", "samples_per_class")
 GIB = 2**30
+MAX_POOL = 60_000       # the most training images a dataset has, hence the largest unlabelled pool
 
 
 REAL_PASS_PARAMS = 16_000_000  # up to 64 MB of weights a batch-of-one pass on the CPU costs less than meta's
@@ -77,13 +78,30 @@ def training_bytes(cfg: RunConfig) -> int | None:
     if numbers is None:
         return None
     params, per_sample = numbers
+    if cfg.unlabeled:  # a semi step: the labelled batch and a strong view kept for backward, a weak view not
+        uratio = _uratio(cfg)
+        kept, passing = round(cfg.batch_size * (1 + uratio)), round(cfg.batch_size * uratio)
+        return FLOAT * (params * (TRAINING_COPIES + 1)  # + the EMA copy
+                        + per_sample * max(ACTIVATION_COPIES * kept + passing, EVAL_BATCH))
     batch = min(cfg.batch_size, sum(class_counts(cfg)))  # a batch never holds more than the training pool
     return FLOAT * (params * TRAINING_COPIES + per_sample * max(ACTIVATION_COPIES * batch, EVAL_BATCH))
 
 
+def _uratio(cfg: RunConfig) -> float:
+    """The unlabelled batch's multiple of the labelled one, from the method's settings (its default if unreadable)."""
+    from mnistlab.training.semi.catalog import get_method
+    from mnistlab.training.semi.registry import COMMON, resolve_settings
+
+    try:
+        return resolve_settings(get_method(cfg.semi_method), cfg.semi_options)["uratio"]
+    except ConfigError:  # named when the job is made; here only the size matters
+        return COMMON["uratio"]
+
+
 def data_bytes(cfg: RunConfig) -> int:
     """MNIST and the test set resident in memory, plus this run's train/val pool as floats (and a normalized copy)."""
-    return RESIDENT_BYTES + 2 * sum(class_counts(cfg)) * PIXELS * FLOAT
+    unlabelled = MAX_POOL if cfg.unlabeled == "all" else int(cfg.unlabeled)  # uint8 images, gathered once
+    return RESIDENT_BYTES + 2 * sum(class_counts(cfg)) * PIXELS * FLOAT + unlabelled * PIXELS
 
 
 def estimate_bytes(cfg: RunConfig) -> int | None:

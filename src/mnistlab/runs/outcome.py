@@ -42,6 +42,7 @@ class ModelResult:
     label: str = ""                  # the model's display label (registry, or a user model's own)
     last_test_acc: float | None = None  # test accuracy of the last epoch's weights (early stopping's cost)
     calibration: dict = field(default_factory=dict)  # test logits (float16, base64) and the validation temperature
+    method_label: str = ""           # a semi-supervised run's method, for display (never resolved again)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -20,6 +20,10 @@ def train(job: Job, data: ResidentData, on_epoch: OnEpoch | None = None) -> tupl
     """Fit the model a job describes; the model comes back holding the weights the engine kept."""
     split = data.split(job.config)
     model = build_model(job.config).to(data.device)
+    if job.config.unlabeled:
+        from mnistlab.training.semi.loop import fit_semi
+
+        return model, fit_semi(model, split, job.config, on_epoch), split
     return model, fit(model, split, job.config, on_epoch), split
 
 
@@ -89,7 +93,16 @@ def assess(job: Job, data: ResidentData, model: torch.nn.Module, fitted: FitResu
         train_counts=torch.bincount(split.train_y, minlength=len(labels)).tolist(),
         robustness=robustness, train_seconds=fitted.train_seconds, eval_seconds=eval_seconds,
         label=get_spec(cfg.model).label, last_test_acc=last_test_acc, calibration=calibrated,
+        method_label=method_label(cfg),
     )
+
+
+def method_label(cfg) -> str:
+    if not cfg.unlabeled:
+        return ""
+    from mnistlab.training.semi.catalog import get_method
+
+    return get_method(cfg.semi_method).label
 
 
 def execute(job: Job, data: ResidentData, environment: dict, on_epoch: OnEpoch | None = None) -> Outcome:

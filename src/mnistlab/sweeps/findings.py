@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from mnistlab.config import NOTEBOOK_MODELS
 from mnistlab.i18n import number, t
 
 
@@ -77,8 +78,28 @@ def describe_questions(answers: dict, labels: dict[str, str], lang: str = "en") 
             lines.append(t("q_study", lang, kind=t(f"kind_{kind}", lang), label=labels[rec["model"]],
                            spc=rec["samples_per_class"], variant=rec["variant"], reference=rec["reference"],
                            items=_join(items), k=len(rec["levels"])))
+    lines += describe_semi(answers.get("semi") or {}, labels, lang)
     for rec in answers["imbalance"]:
         rare = _signed(rec["rarest_recall"], lang) if rec["rarest_recall"] else "–"
         lines.append(t("q_imbalance", lang, label=labels[rec["model"]], spc=rec["samples_per_class"],
                        remedy=rec["remedy"], balanced=_signed(rec["balanced_acc"], lang), rare=rare))
+    return lines
+
+
+def describe_semi(semi: dict, labels: dict[str, str], lang: str = "en") -> list[str]:
+    """Per model and budget, each semi-supervised variant's gain over the supervised ones; per budget, the gap."""
+    cells: dict[tuple, list[str]] = {}
+    for rec in semi.get("gain", []):
+        item = t("q_semi_item", lang, variant=rec["variant"], reference=rec["reference"],
+                 value=_signed(rec["diff"], lang))
+        cells.setdefault((rec["model"], rec["samples_per_class"]), []).append(item)
+    lines = [t("q_semi_gain", lang, label=labels.get(m, m), spc=b, items=_join(items))
+             for (m, b), items in cells.items()]
+    budgets: dict[int, list[str]] = {}
+    for rec in semi.get("gap", []):
+        budgets.setdefault(rec["samples_per_class"], []).append(
+            t("q_semi_gap_item", lang, variant=rec["variant"], value=_signed(rec["diff"], lang)))
+    first, second = NOTEBOOK_MODELS
+    lines += [t("q_semi_gap", lang, spc=b, cnn=labels.get(second, second), mlp=labels.get(first, first),
+                items=_join(items)) for b, items in budgets.items()]
     return lines

@@ -8,6 +8,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from mnistlab.config import NOTEBOOK_MODELS
 from mnistlab.stats import holm, mean_ci
 from mnistlab.sweeps.studies import STUDIES
 
@@ -161,10 +162,54 @@ def imbalance_study(pairs, models: list[str]) -> list[dict]:
     return out
 
 
+SEMI_REFERENCES = ("recipe", "plain")  # the semi study's supervised variants, the recipe first
+
+
+def semi_study(pairs, models: list[str]) -> dict:
+    """The semi-supervised study: each semi variant's test accuracy minus each supervised reference's, paired by
+    seed per model and budget; the CNN-minus-MLP gap under every variant; and the mean share of unlabelled images
+    above the confidence threshold (pseudo-label coverage) over training steps."""
+    by: dict = defaultdict(lambda: defaultdict(dict))  # (model, budget) -> variant -> seed -> result
+    semi = set()
+    for r, res in pairs:
+        by[(r["model"], r["samples_per_class"])][r["variant"]][r["seed"]] = res
+        if res.get("config", {}).get("unlabeled"):
+            semi.add(r["variant"])
+    if not semi:
+        return {}
+    order = {m: i for i, m in enumerate(models)}
+    cells = sorted(by.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1]))
+    accuracy = lambda res: res.get("test_acc")  # noqa: E731
+    gains, coverage = [], []
+    for (model, budget), variants in cells:
+        for variant in sorted(semi & set(variants)):
+            for reference in (ref for ref in SEMI_REFERENCES if ref in variants):
+                diffs = _paired(variants[reference], variants[variant], accuracy)
+                if diffs:
+                    gains.append({"model": model, "samples_per_class": budget, "variant": variant,
+                                  "reference": reference, "diff": mean_ci(diffs), "p": _ttest_p(diffs)})
+            curves = [res["history"]["mask_rate"] for res in variants[variant].values()
+                      if isinstance(res.get("history", {}).get("mask_rate"), list)]
+            steps = next((res["history"].get("step") for res in variants[variant].values()), None)
+            if curves and steps and all(len(c) == len(steps) for c in curves):
+                coverage.append({"model": model, "samples_per_class": budget, "variant": variant, "step": steps,
+                                 "mask_rate": np.mean(np.asarray(curves, float), axis=0).tolist(), "n": len(curves)})
+    gaps = []
+    first, second = NOTEBOOK_MODELS  # the notebook's question: how far the unlabelled images close their gap
+    if first in models and second in models:
+        for budget in sorted({b for _, b in by}):
+            a, b = by.get((first, budget), {}), by.get((second, budget), {})
+            for variant in sorted(set(a) & set(b), key=lambda v: (v in semi, v)):
+                diffs = _paired(a[variant], b[variant], accuracy)
+                if diffs:
+                    gaps.append({"samples_per_class": budget, "variant": variant, "diff": mean_ci(diffs)})
+    return {"gain": gains, "gap": gaps, "coverage": coverage}
+
+
 def answer_all(rows: list[dict], models: list[str]) -> dict:
     """Every question's numbers (JSON-ready) from the finished rows of a store."""
     pairs = _results(rows)
     return {"overfitting": overfitting(pairs, models), "early_stopping": early_stopping(pairs, models),
             "validation_vs_test": validation_vs_test(pairs, models),
             "noise": corruption_study(pairs, models, "noise"), "shift": corruption_study(pairs, models, "shift"),
-            "imbalance": imbalance_study(pairs, models)}
+            "imbalance": imbalance_study(pairs, models), "semi": semi_study(pairs, models)}

@@ -19,6 +19,11 @@ STUDIES: dict[str, tuple[list[tuple[str, dict]], dict[str, Any], list[int] | Non
                    ("longtail-oversample", {"imbalance": "longtail:0.1", "remedy": "oversample"})], {}, [300]),
     # The notebook's plain method against the best recipe (docs/results.md), same models, same budgets.
     "recipe": ([("plain", {}), ("recipe", RECIPES["best"])], {}, [10, 100, 300, 1000]),
+    # Labelled images alone (plain, recipe) against labelled + every unlabelled training image, per method; all
+    # with a fixed schedule (no validation split), so budget 1 works.
+    "semi": ([("plain", {}), ("recipe", RECIPES["best"]), ("fixmatch", {"unlabeled": "all"}),
+              ("pseudolabel", {"unlabeled": "all", "semi_method": "pseudolabel"})],
+             {"early_stopping": False}, [1, 10, 100]),
 }
 # Each ingredient of the best recipe taken out on its own (read on validation accuracy, on seeds of its own).
 ABLATIONS: dict[str, dict[str, Any]] = {
@@ -34,6 +39,7 @@ STUDIES["ablation"] = ([("recipe", BEST)] + [(name, {**BEST, **change}) for name
 def apply_study(spec, study: str, budgets_given: bool = False):
     """The spec with the study's variants and settings; the main study leaves it as it is."""
     variants, base, budgets = STUDIES[study]
-    return replace(spec, study=study, base={**spec.base, **{k: list(v) for k, v in base.items()}},
+    base = {k: list(v) if isinstance(v, tuple) else v for k, v in base.items()}
+    return replace(spec, study=study, base={**spec.base, **base},
                    variants=[{"label": label, "overrides": o} for label, o in variants],
                    budgets=spec.budgets if budgets_given or budgets is None else budgets)

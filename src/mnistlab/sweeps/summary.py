@@ -104,6 +104,7 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None)
     """
     from mnistlab.figures import sweep as sweep_plots
     from mnistlab.figures.calibration import reliability_figures
+    from mnistlab.figures.semi import coverage_figures
 
     folder = Path(folder)
     if not (folder / store.DB_NAME).is_file():
@@ -140,6 +141,7 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None)
     answers = answer_all(rows, models)
     answers["calibration"] = calibrated.answer(rows, models)
     paths += reliability_figures(answers["calibration"], labels, figures, lang)
+    paths += coverage_figures(answers["semi"], labels, figures, lang)
     findings = [describe_comparison(c, labels, lang) for c in comparisons] + describe_questions(answers, labels, lang)
     findings += calibrated.describe(answers["calibration"], labels, lang)
     summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "mixed": mixed, "models": models,

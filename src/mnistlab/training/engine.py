@@ -39,6 +39,8 @@ class EpochRecord:
     train_acc: float
     val_loss: float | None  # None when the run holds out no validation set (--no-early-stopping)
     val_acc: float | None
+    step: int | None = None          # semi-supervised runs: the optimizer step this record ends at
+    mask_rate: float | None = None   # and the share of unlabelled images above the method's confidence threshold
 
 
 @dataclass

@@ -1,0 +1,54 @@
+"""Every semi-supervised method by name: mnistlab's own (one module each, imported here so they register) and a
+user's own, `path/to/file.py:attr` or `package.module:attr`, resolved with the same import rules as user models;
+its file's SHA-256 enters the key of every run of it."""
+from __future__ import annotations
+
+import mnistlab.training.semi.fixmatch  # noqa: F401 - registers itself
+import mnistlab.training.semi.pseudolabel  # noqa: F401 - registers itself
+from mnistlab.errors import ConfigError
+from mnistlab.training.semi.registry import METHODS, MethodSpec, is_number
+
+FLAG = "--semi-method"
+
+
+def list_methods() -> list[str]:
+    return list(METHODS)
+
+
+def get_method(name: str) -> MethodSpec:
+    """The spec of a method name or `file.py:attr` / `module:attr`, or a one-line ConfigError."""
+    from mnistlab.models import user
+
+    key = user.canonical(name)
+    spec = METHODS.get(key)
+    if spec is not None and not (spec.source_file and user.changed(spec)):  # type: ignore[arg-type]
+        return spec
+    if not user.is_spec(key):
+        raise ConfigError(f"{FLAG} {name!r}: unknown method; choose from {', '.join(list_methods())}, or give "
+                          "path/to/file.py:function or package.module:function")
+    spec = _resolve(name, key, reload=spec is not None)
+    METHODS[key] = spec
+    return spec
+
+
+def _resolve(name: str, key: str, reload: bool) -> MethodSpec:
+    """A user's method: a function (batch, settings) -> (loss, stats), with optional `label` and `settings`."""
+    from mnistlab.models import user
+
+    where, _, attr = key.rpartition(":")
+    if user.is_file(where):
+        module = user.import_file(name, where, reload, flag=FLAG)
+        source_file = where
+    else:
+        module = user.import_module(name, where, reload, flag=FLAG)
+        source_file = getattr(module, "__file__", None) or ""
+    fn = user.attribute(name, module, attr, where, flag=FLAG)
+    if not callable(fn):
+        raise ConfigError(f"{FLAG} {name}: {attr} is not a function (it is of type {type(fn).__name__})")
+    settings = getattr(fn, "settings", {})
+    if not (isinstance(settings, dict) and all(isinstance(k, str) and is_number(v) for k, v in settings.items())):
+        raise ConfigError(f"{FLAG} {name}: its `settings` must be a dict of names to numbers")
+    label = getattr(fn, "label", None)
+    label = label if isinstance(label, str) and label else attr
+    return MethodSpec(key, label, fn, dict(settings), source=where, source_file=source_file,
+                      source_sha256=user.sha256_of(source_file) if source_file else "")

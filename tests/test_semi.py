@@ -1,0 +1,157 @@
+"""Semi-supervised runs: the unlabelled pool carries no labels, methods come from a registry (or a user's file),
+keys, and a resumable semi study."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import train_one
+from mnistlab.config import RunConfig
+from mnistlab.data import augment
+from mnistlab.data.resident import ResidentData, split_indices, unlabelled_indices
+from mnistlab.errors import ConfigError
+from mnistlab.models.registry import build_model
+from mnistlab.runs.job import Job
+from mnistlab.training.semi.catalog import get_method, list_methods
+from mnistlab.training.semi.loop import fit_semi
+from mnistlab.training.solo import evaluate
+
+SEMI = dict(samples_per_class=2, unlabeled=600, steps=12, early_stopping=False, batch_size=16, mlp_hidden=32)
+
+
+def test_views_keep_shape_and_range_and_repeat_for_a_seed():
+    x = torch.rand(64, 1, 28, 28)
+    for view in (augment.weak_view, augment.strong_view):
+        a, b = view(x, torch.Generator().manual_seed(3)), view(x, torch.Generator().manual_seed(3))
+        assert a.shape == x.shape and torch.equal(a, b)
+        assert float(a.min()) >= 0 and float(a.max()) <= 1
+        assert not torch.equal(a, view(x, torch.Generator().manual_seed(4)))
+    ones = torch.ones(8, 1, 28, 28)
+    cut = augment.cutout(ones, 6, torch.Generator().manual_seed(0), fill=0.0)
+    holes = (cut == 0).flatten(1).sum(1)
+    assert bool((holes > 0).all()) and bool((holes <= 7 * 7).all())  # one square each, clipped at the edges
+
+
+def test_pool_is_every_other_training_image_in_a_seeded_order():
+    chosen = np.array([5, 1, 9])
+    pool = unlabelled_indices(12, chosen, 9, seed=0)
+    assert sorted(pool.tolist()) == [0, 2, 3, 4, 6, 7, 8, 10, 11]
+    assert unlabelled_indices(12, chosen, 4, seed=0).tolist() == pool[:4].tolist()  # N: the first N of one order
+    assert unlabelled_indices(12, chosen, 9, seed=1).tolist() != pool.tolist()
+
+
+def test_labels_outside_the_labelled_draw_are_never_read(mnist, monkeypatch):
+    """Garbling every label outside the drawn subset (after the draw) changes nothing: same weights, same test."""
+    cfg = RunConfig(model="mlp", **SEMI)
+    draw = split_indices(mnist.train_labels.numpy(), cfg)
+    outside = np.setdiff1d(np.arange(len(mnist.train_labels)), np.concatenate(draw))
+    garbled = mnist.train_labels.clone()
+    garbled[torch.from_numpy(outside)] = (garbled[torch.from_numpy(outside)] + 1 + torch.arange(len(outside)) % 9) % 10
+    assert int((garbled != mnist.train_labels).sum()) == len(outside)
+    monkeypatch.setattr("mnistlab.data.resident.split_indices", lambda labels, c, n=10: draw)
+
+    def trained(data):
+        model = build_model(cfg)
+        split = data.split(cfg)
+        fit_semi(model, split, cfg)
+        return model, split, evaluate(model, data.test_x, data.test_y)
+
+    cpu = torch.device("cpu")
+    (a, split_a, test_a), (b, split_b, test_b) = (trained(ResidentData(mnist, cpu)),
+                                                  trained(ResidentData(replace(mnist, train_labels=garbled), cpu)))
+    assert torch.equal(split_a.unlabelled_x, split_b.unlabelled_x) and len(split_a.unlabelled_x) == 600
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert test_a[:2] == test_b[:2] and torch.equal(test_a[2], test_b[2])
+
+
+def test_a_semi_run_learns_and_says_how(device_data):
+    result, _ = train_one(RunConfig(model="cnn", **{**SEMI, "samples_per_class": 5, "steps": 150}), device_data)
+    assert result.status == "done" and result.test_acc > 0.5 and result.method_label == "FixMatch"
+    assert result.history["step"] == [100, 150] and len(result.history["mask_rate"]) == 2
+    assert result.epochs_run == 2 and result.message == "ran 150 steps (EMA weights kept)"
+    assert result.best_val_loss is None
+
+
+def test_keys_hold_the_resolved_pool_and_only_non_defaults(mnist):
+    sums = mnist.checksums
+    semi = Job.of(RunConfig(samples_per_class=10, unlabeled="all", early_stopping=False), sums)
+    assert semi.config.unlabeled == 60_000 - 100 and semi.config.semi_method == "fixmatch"
+    same = Job.of(RunConfig(samples_per_class=10, unlabeled=59_900, early_stopping=False,
+                            semi_options="threshold=0.95"), sums)
+    assert same.key == semi.key  # "all" resolved, a default setting dropped
+    other = Job.of(RunConfig(samples_per_class=10, unlabeled=59_900, early_stopping=False,
+                             semi_options="threshold=0.9"), sums)
+    assert other.key != semi.key and other.config.semi_options == "threshold=0.9"
+    plain = Job.of(RunConfig(samples_per_class=10, early_stopping=False, steps=50), sums)
+    assert plain.key == Job.of(RunConfig(samples_per_class=10, early_stopping=False), sums).key
+
+
+def test_semi_config_rules():
+    with pytest.raises(ConfigError, match="early_stopping=False"):
+        Job.of(RunConfig(unlabeled=10), {})
+    with pytest.raises(ConfigError, match="--unlabeled 59901"):
+        Job.of(RunConfig(samples_per_class=10, unlabeled=59_901, early_stopping=False), {})
+    assert list_methods()[:2] == ["fixmatch", "pseudolabel"]
+
+
+USER_METHOD = '''
+import torch.nn.functional as F
+
+label = "unused"
+
+
+def entropy_min(batch, settings):
+    """The labelled loss plus entropy minimisation on the unlabelled images."""
+    norm = batch.normalize
+    logits = batch.model(norm(batch.labelled_x))
+    p = F.softmax(batch.model(norm(batch.unlabelled_x)), dim=1)
+    entropy = -(p * p.clamp_min(1e-8).log()).sum(1).mean()
+    return F.cross_entropy(logits, batch.labelled_y) + settings["weight"] * entropy, {"labelled_logits": logits}
+
+
+entropy_min.label = "Entropy min."
+entropy_min.settings = {"weight": 0.5}
+'''
+
+
+def test_a_users_method_from_a_file(tmp_path, device_data):
+    path = tmp_path / "mymethods.py"
+    path.write_text(USER_METHOD)
+    spec = f"{path}:entropy_min"
+    method = get_method(spec)
+    assert method.label == "Entropy min." and method.defaults["weight"] == 0.5
+    cfg = RunConfig(model="mlp", semi_method=spec, semi_options="weight=0.1", **SEMI)
+    result, _ = train_one(cfg, device_data)
+    job = Job.of(cfg, device_data.mnist.checksums)
+    assert job.config.semi_source == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert result.method_label == "Entropy min." and result.config["semi_options"] == "weight=0.1"
+    path.write_text(USER_METHOD + "\n# edited\n")
+    assert Job.of(cfg, device_data.mnist.checksums).key != job.key  # its code is part of the key
+    with pytest.raises(ConfigError, match="--semi-method .*has no attribute 'nothing'"):
+        get_method(f"{path}:nothing")
+
+
+def test_semi_study_resumes_without_retraining(tmp_path):
+    from mnistlab.cli.main import main
+
+    out = tmp_path / "semi"
+    argv = ["sweep", "--study", "semi", "--budgets", "1", "--seeds", "0", "--models", "mlp", "--mlp-hidden", "16",
+            "--steps", "20", "--epochs", "2", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    conn = sqlite3.connect(out / "store.sqlite")
+    rows = {variant: (json.loads(config), status) for variant, config, status in
+            conn.execute("SELECT variant, config, status FROM runs")}
+    conn.close()
+    assert set(rows) == {"plain", "recipe", "fixmatch", "pseudolabel"}
+    assert all(status == "done" for _, status in rows.values())
+    assert rows["fixmatch"][0]["unlabeled"] == 59_990 and rows["plain"][0]["unlabeled"] == 0
+    assert rows["pseudolabel"][0]["semi_method"] == "pseudolabel" and rows["recipe"][0]["epochs"] == 150
+    before = (out / "store.sqlite").read_bytes()
+    assert main(argv + ["--no-summary"]) == 0
+    assert (out / "store.sqlite").read_bytes() == before  # nothing retrained
