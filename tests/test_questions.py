@@ -81,3 +81,32 @@ def test_runs_without_validation_are_left_out_of_the_validation_questions():
             for s in range(3)]
     answers = answer_all(rows, ["mlp"])
     assert answers["overfitting"] == [] and answers["validation_vs_test"] == [] and answers["early_stopping"] == []
+
+
+def test_semi_study_pairs_each_method_with_the_supervised_variants_and_measures_the_gap(tmp_path):
+    from mnistlab.figures.semi import coverage_figures
+    from mnistlab.sweeps.findings import describe_semi
+
+    semi = {"config": {"unlabeled": 59_900, "early_stopping": False},
+            "history": {"step": [100, 200], "mask_rate": [0.5, 0.9]}}
+    rows = []
+    for s in range(3):
+        for model, plain, fix in (("mlp", 0.60, 0.90), ("cnn", 0.70, 0.98)):
+            rows.append(row(model, 10, s, "plain", test_acc=plain + 0.01 * s, config={"early_stopping": False}))
+            rows.append(row(model, 10, s, "recipe", test_acc=plain + 0.10 + 0.01 * s,
+                            config={"early_stopping": False}))
+            rows.append(row(model, 10, s, "fixmatch", test_acc=fix + 0.001 * s, **semi))
+    answers = answer_all(rows, ["mlp", "cnn"])["semi"]
+    gain = {(g["model"], g["reference"]): g["diff"] for g in answers["gain"]}
+    assert gain[("cnn", "recipe")]["mean"] == pytest.approx(0.18 - 0.009)
+    assert gain[("mlp", "plain")]["mean"] == pytest.approx(0.30 - 0.009) and gain[("mlp", "plain")]["ci_low"] > 0
+    gap = {g["variant"]: g["diff"]["mean"] for g in answers["gap"]}
+    assert gap == pytest.approx({"plain": 0.10, "recipe": 0.10, "fixmatch": 0.08})
+    assert answers["coverage"][0]["mask_rate"] == pytest.approx([0.5, 0.9]) and answers["coverage"][0]["n"] == 3
+    words = describe_semi(answers, LABELS, "en")
+    assert words[0].startswith("Semi-supervised, MLP at 10 labelled per class") and "fixmatch minus recipe +" in words[0]
+    assert words[-1].startswith("CNN − MLP gap at 10 labelled per class") and "fixmatch +8.00 pp" in words[-1]
+    paths = coverage_figures(answers, LABELS, tmp_path, "en")
+    assert sorted(p.name for p in paths) == ["coverage_cnn_spc10.pdf", "coverage_cnn_spc10.png",
+                                             "coverage_mlp_spc10.pdf", "coverage_mlp_spc10.png"]
+    assert answer_all([r for r in rows if '"unlabeled"' not in r["result"]], ["mlp", "cnn"])["semi"] == {}

@@ -49,12 +49,24 @@ def print_run_summary(results) -> None:
     Console(width=120).print(table)
 
 
+def default_run_folder(cfg) -> Path:
+    """runs/spc<N>_seed<S>, and for a semi-supervised run its method and pool (`_fixmatch-uall`), so that it never
+    meets the supervised run of the same budget and seed."""
+    folder = f"spc{cfg.samples_per_class}_seed{cfg.seed}"
+    if cfg.unlabeled:
+        from mnistlab.training.semi.catalog import list_methods
+
+        method = cfg.semi_method if cfg.semi_method in list_methods() else "semi"
+        folder += f"_{method}-u{cfg.unlabeled}"
+    return Path("runs") / folder
+
+
 def cmd_run(args) -> int:
     from mnistlab.api import run
     from mnistlab.models.registry import label_of
 
     configs = configs_from_args(args)
-    out = args.out or Path("runs") / f"spc{configs[0].samples_per_class}_seed{configs[0].seed}"
+    out = args.out or default_run_folder(configs[0])
     setup_torch(args)
     check_out_writable(out)
 
@@ -276,7 +288,7 @@ def register(sub) -> None:
                        "published reference rows beside mnistlab's; calibration; where mnistlab departs from the "
                        "notebook. Reads the sweep folders only (their summaries are rewritten under report/).")
     p.add_argument("--sweep", action="append", required=True, metavar="NAME=FOLDER",
-                   help="a section and its sweep folder; NAME is main, recipe, ablation, tiny or fashion (repeat)")
+                   help="a section and its sweep folder; NAME is main, recipe, ablation, tiny, semi or fashion (repeat)")
     p.add_argument("--out", type=Path, default=Path("docs/results.md"), help="the document (default docs/results.md)")
     p.set_defaults(handler=cmd_results)
 
