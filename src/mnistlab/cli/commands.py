@@ -288,7 +288,8 @@ def register(sub) -> None:
                        "published reference rows beside mnistlab's; calibration; where mnistlab departs from the "
                        "notebook. Reads the sweep folders only (their summaries are rewritten under report/).")
     p.add_argument("--sweep", action="append", required=True, metavar="NAME=FOLDER",
-                   help="a section and its sweep folder; NAME is main, recipe, ablation, tiny, semi or fashion (repeat)")
+                   help="a section and its sweep folder; NAME is main, recipe, ablation, tiny, semi or fashion "
+                   "(repeat)")
     p.add_argument("--out", type=Path, default=Path("docs/results.md"), help="the document (default docs/results.md)")
     p.set_defaults(handler=cmd_results)
 

@@ -31,12 +31,16 @@ def step_lr(cfg: RunConfig, step: int) -> float:
 
 
 class Ema:
-    """An exponential moving average of a model's parameters and buffers, held in a copy of the model."""
+    """An exponential moving average of a model's parameters and buffers, held in a copy of the model.
+
+    Its decay warms up as min(decay, (1 + t) / (10 + t)) at update t, as TensorFlow's ExponentialMovingAverage
+    does with num_updates: otherwise the random initial weights would still weigh 0.999^3000 = 5% after 3000
+    steps, and nearly all of a short run's average."""
 
     def __init__(self, model: nn.Module, decay: float):
         import copy
 
-        self.decay = decay
+        self.decay, self.updates = decay, 0
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
         self._live = list(model.state_dict().values())
         self._avg = list(self.model.state_dict().values())
@@ -48,8 +52,9 @@ class Ema:
             for i in self._float:
                 self._avg[i].copy_(self._live[i])
             return
-        torch._foreach_lerp_([self._avg[i] for i in self._float], [self._live[i] for i in self._float],
-                             1 - self.decay)
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        torch._foreach_lerp_([self._avg[i] for i in self._float], [self._live[i] for i in self._float], 1 - decay)
 
 
 def fit_semi(model: nn.Module, split: Split, cfg: RunConfig, on_epoch: OnEpoch | None = None) -> FitResult:
