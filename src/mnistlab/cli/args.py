@@ -77,7 +77,7 @@ def add_config_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
                                   "(augmentation, dropout, weight decay, label smoothing, cosine schedule, "
                                   "longer training); flags given beside it win (default plain)")
     r = p.add_argument_group("resources")
-    r.add_argument("--device", choices=DEVICES, default="auto", help="auto picks CUDA when present")
+    r.add_argument("--device", choices=DEVICES, default="auto", help="auto picks CUDA when present (default auto)")
     r.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     r.add_argument("--data-dir", type=Path, default=None,
                    help="your folder with the four IDX files, used read-only (default: the cache, $MNISTLAB_DATA "

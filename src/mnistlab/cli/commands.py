@@ -233,18 +233,18 @@ def register(sub) -> None:
                    "(trained plain vs augmented, tested at shifts 0-4 px), imbalance (long tail, remedies), recipe "
                    "(the notebook's plain method vs --recipe best, budgets 10 100 300 1000), semi (plain, recipe and "
                    "each semi-supervised method with every unlabelled image, budgets 1 10 100), ablation (the best "
-                   "recipe with each ingredient taken out; budget 100; read its validation accuracy)")
+                   "recipe with each ingredient taken out; budget 100; read its validation accuracy) (default main)")
     add_config_args(p, multi=True)
     p.add_argument("--out", type=Path, default=Path("runs/sweep"), help="sweep folder (default runs/sweep)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help="local: in this process; ray: tasks on a Ray cluster (pip install -e .[ray])")
+                   help="local: in this process; ray: tasks on a Ray cluster (pip install -e .[ray]) (default local)")
     p.add_argument("--batched", choices=("auto", "on", "off"), default="auto",
                    help="train the seeds of each cell together in one vmapped step (auto: on GPU only; on CPU it is "
                    "slower for the CNN and not bit-reproducible across resumes; see docs/performance.md)")
     p.add_argument("--ray-address", default=None, help="Ray cluster to join ('auto' for a running one); "
                    "default: start a local Ray instance")
     p.add_argument("--gpus-per-run", type=float, default=0.0, help="GPU share per Ray task, e.g. 0.25")
-    p.add_argument("--cpus-per-run", type=int, default=1, help="CPUs per Ray task (torch threads in it)")
+    p.add_argument("--cpus-per-run", type=int, default=1, help="CPUs per Ray task (torch threads in it) (default 1)")
     p.add_argument("--allow-mixed", action="store_true",
                    help="resume a folder whose runs were made by other code, kernels, threads or CPU (marked mixed)")
     p.add_argument("--no-summary", action="store_true", help="skip tables and figures at the end")
@@ -275,8 +275,7 @@ def register(sub) -> None:
                        "installed), report/tables/results.tex, the figures re-rendered in the chosen language as PDF "
                        "and PNG, and report/index.html with everything embedded. Reads the folder only; never trains.")
     p.add_argument("folder", type=Path, help="run folder (mnistlab run) or sweep folder (mnistlab sweep)")
-    # no choices here: build_report checks the language itself (the API takes it too), with its own message
-    p.add_argument("--lang", default="pt", help="pt (default, as the notebook) or en")
+    add_lang_arg(p, "the report")
     p.add_argument("--allow-partial", action="store_true",
                    help="report a sweep with failed or unfinished runs, marked as partial")
     p.add_argument("--no-pdf", action="store_true", help="write report.tex but do not compile it")
