@@ -68,15 +68,16 @@ class Outcome:
 
 def environment(device) -> dict:
     """Library versions, the device, and what decides the last bits of a result: recorded beside every result."""
+    from importlib.metadata import version
+
     import numpy as np
-    import sklearn
     import torch
 
     from mnistlab.kernels import fused
     from mnistlab.version import __version__, code_identity
 
     env = {"mnistlab": __version__, "code": code_identity(), "python": sys.version.split()[0],
-           "torch": torch.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+           "torch": torch.__version__, "numpy": np.__version__, "scikit-learn": version("scikit-learn"),
            "platform": platform.platform(), "device": str(device), "threads": torch.get_num_threads(),
            "cpu": fused.cpu_digest(),
            # the CPU kernels of mnistlab.kernels: 'fused', or why torch's ops ran instead

@@ -11,6 +11,7 @@ from mnistlab.data.corrupt import fixed_shift, salt_and_pepper
 from mnistlab.data.resident import ResidentData, Split
 from mnistlab.models.registry import build_model, count_params, get_spec
 from mnistlab.runs.job import Job
+from mnistlab.runs.metrics import classification_metrics
 from mnistlab.runs.outcome import ModelResult, Outcome
 from mnistlab.training.engine import FitResult, OnEpoch
 from mnistlab.training.solo import evaluate, fit
@@ -54,8 +55,6 @@ def _calibration(model: torch.nn.Module, split: Split, logits: torch.Tensor, tes
 
 def assess(job: Job, data: ResidentData, model: torch.nn.Module, fitted: FitResult, split: Split) -> ModelResult:
     """Evaluate a trained model on the test set (clean and corrupted) and gather its ModelResult."""
-    from sklearn.metrics import balanced_accuracy_score, classification_report, confusion_matrix, f1_score
-
     cfg, device = job.config, data.device
     start = time.perf_counter()
     test_loss, test_acc, logits = evaluate(model, data.test_x, data.test_y, cfg.precision, keep_logits=True)
@@ -71,11 +70,10 @@ def assess(job: Job, data: ResidentData, model: torch.nn.Module, fitted: FitResu
     calibrated = _calibration(model, split, logits, data.test_y, cfg.precision)
     eval_seconds = time.perf_counter() - start
 
-    y_true, y_pred = data.test_y.cpu().numpy(), preds.cpu().numpy()
+    metrics = classification_metrics(data.test_y.cpu().numpy(), preds.cpu().numpy(), data.spec.num_classes)
     h = fitted.history
     best = max(fitted.best_epoch, 1) - 1
     has_val = bool(len(split.val_y))
-    labels = list(range(data.spec.num_classes))
     return ModelResult(
         model=cfg.model, key=job.key, config=cfg.to_dict(),
         status="diverged" if fitted.diverged else "done", message=fitted.message,
@@ -85,12 +83,9 @@ def assess(job: Job, data: ResidentData, model: torch.nn.Module, fitted: FitResu
         final_val_acc=h["val_acc"][-1], best_val_acc=h["val_acc"][best],
         gap_at_best=h["train_acc"][best] - h["val_acc"][best] if has_val else None,
         test_loss=test_loss, test_acc=test_acc,
-        balanced_acc=float(balanced_accuracy_score(y_true, y_pred)),
-        macro_f1=float(f1_score(y_true, y_pred, average="macro", labels=labels, zero_division=0)),
-        confusion=confusion_matrix(y_true, y_pred, labels=labels).tolist(),
-        report=classification_report(y_true, y_pred, labels=labels, digits=4, output_dict=True, zero_division=0),
-        report_text=classification_report(y_true, y_pred, labels=labels, digits=4, zero_division=0),
-        train_counts=torch.bincount(split.train_y, minlength=len(labels)).tolist(),
+        balanced_acc=metrics.balanced_acc, macro_f1=metrics.macro_f1, confusion=metrics.confusion,
+        report=metrics.report, report_text=metrics.report_text,
+        train_counts=torch.bincount(split.train_y, minlength=data.spec.num_classes).tolist(),
         robustness=robustness, train_seconds=fitted.train_seconds, eval_seconds=eval_seconds,
         label=get_spec(cfg.model).label, last_test_acc=last_test_acc, calibration=calibrated,
         method_label=method_label(cfg),

@@ -173,7 +173,6 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
                 save_spec(folder, spec)
                 outcome.mixed = check_model_sources(conn, jobs, allow_mixed, folder) or outcome.mixed
                 data = ResidentData(mnist, torch_device)
-                import sklearn.metrics  # noqa: F401 - the first run's import, here where Ctrl-C is held
             except BaseException:
                 conn.close()  # now: an open store keeps its -wal and -shm files beside it
                 raise
