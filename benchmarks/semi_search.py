@@ -40,6 +40,10 @@ CANDIDATES: dict[str, tuple[dict, str]] = {
     "steps5000": ({"steps": 5000}, ""),
     "ema0.99": ({}, "ema=0.99"),
     "lambda2": ({}, "lambda_u=2"),
+    "teacher-align-cut8": ({}, "teacher=1,align=1,cutout=8"),
+    "align-cut8": ({}, "align=1,cutout=8"),
+    "align-cut8-u7b64": ({"batch_size": 64}, "align=1,cutout=8,uratio=7"),
+    "align-cut8-6000": ({"steps": 6000}, "align=1,cutout=8"),
 }
 
 

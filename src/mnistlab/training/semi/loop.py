@@ -74,7 +74,7 @@ def fit_semi(model: nn.Module, split: Split, cfg: RunConfig, on_epoch: OnEpoch |
     loss_sum = torch.zeros((), device=device)
     mask_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
-    seen = 0
+    seen, state = 0, {}  # type: tuple[int, dict]
     start = time.perf_counter()
 
     def unlabelled_batch() -> torch.Tensor:
@@ -92,7 +92,7 @@ def fit_semi(model: nn.Module, split: Split, cfg: RunConfig, on_epoch: OnEpoch |
             set_lr(optimizer, step_lr(cfg, step))
             li = torch.randint(len(labelled_y), (bs,), generator=draws, device=device)
             batch = SemiBatch(model, ema.model, labelled_x[li], labelled_y[li], unlabelled_batch(), views,
-                              split.normalize, step, cfg.steps, cfg.label_smoothing)
+                              split.normalize, step, cfg.steps, cfg.label_smoothing, state)
             loss, stats = method.fn(batch, settings)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -35,6 +35,7 @@ class SemiBatch:
     step: int                           # 1-based
     steps: int
     label_smoothing: float = 0.0
+    state: dict = field(default_factory=dict)  # the same dict every step of a run: a method's running statistics
 
 
 MethodFn = Callable[[SemiBatch, dict], tuple[torch.Tensor, dict]]
