@@ -113,3 +113,15 @@ def test_entry_point_help():
     out = subprocess.run([sys.executable, "-m", "mnistlab.cli", "run", "--help"], capture_output=True, text=True,
                          env={**os.environ, "COLUMNS": "100"})
     assert out.returncode == 0 and "--samples-per-class" in out.stdout and "notebook" in out.stdout
+
+
+def test_help_does_not_import_torch():
+    """`mnistlab --help` and `mnistlab run --help` answer without importing torch (about 1 s of imports)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom mnistlab.cli.main import main\nfor argv in (['--help'], ['run', '--help'], "
+            "['sweep', '--help']):\n    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"

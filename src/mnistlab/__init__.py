@@ -7,9 +7,19 @@ The Python API in a few names (see README "Python API"):
 """
 __version__ = "0.1.0"
 
-from mnistlab.api import explain_models, load_results, make_report, run, sweep_runs  # noqa: E402
 from mnistlab.config import RunConfig  # noqa: E402
-from mnistlab.data.mnist import load_mnist  # noqa: E402
+
+_LAZY = {"run": "mnistlab.api", "sweep_runs": "mnistlab.api", "explain_models": "mnistlab.api",
+         "make_report": "mnistlab.api", "load_results": "mnistlab.api", "load_mnist": "mnistlab.data.mnist"}
+
+
+def __getattr__(name: str):
+    """The API's functions, imported on first use: `mnistlab --help` need not import torch (~1 s)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mnistlab' has no attribute {name!r}")
 
 __all__ = ["RunConfig", "load_mnist", "run", "sweep_runs", "explain_models", "make_report", "load_results",
            "__version__"]
