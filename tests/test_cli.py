@@ -125,3 +125,26 @@ def test_help_does_not_import_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
+
+
+def test_the_readmes_run_commands_never_share_a_default_folder():
+    """Every `mnistlab run` of the README without --out gets a folder of its own (plain defaults keep theirs)."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from mnistlab.cli.args import configs_from_args
+    from mnistlab.cli.commands import default_run_folder
+    from mnistlab.cli.main import build_parser
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    commands = {line.split("#")[0].strip() for line in re.findall(r"^(mnistlab run .*)$", readme, re.M)}
+    folders = {}
+    for command in sorted(commands):
+        argv = shlex.split(command)[1:]
+        if "--out" in argv or "--help" in argv or any(":" in a for a in argv):  # its own folder, or a user's file
+            continue
+        args = build_parser().parse_args(argv)
+        folders[command] = default_run_folder(configs_from_args(args), args.recipe)
+    assert len(folders) >= 8 and folders["mnistlab run"] == Path("runs/spc300_seed0")
+    assert len(set(folders.values())) == len(folders), folders

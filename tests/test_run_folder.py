@@ -390,3 +390,14 @@ def test_a_damaged_run_folder_is_one_line(cli_run, case, command, tmp_path, caps
     damage(copy)
     assert main([command, str(copy), *(["--gradcam"] if command == "explain" else ["--no-pdf"])]) == 2
     one_line_error(capsys, needle)
+
+
+def test_the_same_run_again_keeps_the_folder_and_its_explain_outputs(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", *TINY, "--models", "mlp", "--out", str(out)]) == 0
+    (out / "explain.json").write_text(json.dumps({"mlp": {"attribution_on_digit": 0.5}}))
+    before = snapshot(out)
+    capsys.readouterr()
+    assert main(["run", *TINY, "--models", "mlp", "--out", str(out)]) == 0  # same key: nothing retrained
+    assert "already there (same key)" in capsys.readouterr().err
+    assert snapshot(out) == before

@@ -20,10 +20,10 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     from mnistlab.errors import RunDirError
     from mnistlab.figures.run import run_figures
     from mnistlab.models.registry import get_spec
-    from mnistlab.runs.folder import existing_key, run_key, write_run
+    from mnistlab.runs.folder import existing_key, load_run, run_key, write_run
     from mnistlab.runs.job import Job, check
     from mnistlab.runs.memory import check_fits
-    from mnistlab.runs.outcome import RunResults
+    from mnistlab.runs.outcome import ModelResult, RunResults
     from mnistlab.sweeps.executors.local import LocalExecutor
     from mnistlab.training.device import resolve_device
 
@@ -44,7 +44,13 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     check_splits(mnist, configs)
     jobs = [Job.of(c, mnist.checksums) for c in configs]
     if out is not None:
-        if existing_key(Path(out)) not in (None, run_key(job.key for job in jobs)) and not overwrite:
+        existing = existing_key(Path(out))
+        if existing == run_key(job.key for job in jobs) and not overwrite:  # same key, same numbers: keep it
+            log(f"{out}: already there (same key); kept as it is, explain and report outputs included "
+                "(--overwrite retrains it)")
+            stored = load_run(Path(out))["models"]
+            return RunResults(ModelResult.from_dict(stored[job.model]) for job in jobs)
+        if existing is not None and not overwrite:
             raise RunDirError(f"--out {out}: already holds a different run; pass --overwrite to replace it "
                               "or choose another --out")
     data = ResidentData(mnist, torch_device)

@@ -49,16 +49,36 @@ def print_run_summary(results) -> None:
     Console(width=120).print(table)
 
 
-def default_run_folder(cfg) -> Path:
-    """runs/spc<N>_seed<S>, and for a semi-supervised run its method and pool (`_fixmatch-uall`), so that it never
-    meets the supervised run of the same budget and seed."""
-    folder = f"spc{cfg.samples_per_class}_seed{cfg.seed}"
+def default_run_folder(configs, recipe: str = "plain") -> Path:
+    """runs/spc<N>_seed<S> for the notebook's defaults; any other setting adds a readable suffix (models, dataset,
+    recipe, semi-supervised method and pool) and, for the rest, a short hash of those settings, so that two
+    different runs never meet in one default folder."""
+    import hashlib
+    import json
+
+    from mnistlab.config import NOTEBOOK_MODELS, RECIPES, RunConfig
+    from mnistlab.models.registry import file_stem
+
+    cfg, defaults = configs[0], RunConfig()
+    parts = [f"spc{cfg.samples_per_class}_seed{cfg.seed}"]
+    models = [c.model for c in configs]
+    if models != list(NOTEBOOK_MODELS):
+        parts.append("-".join(file_stem(m) for m in models))
+    if cfg.dataset != defaults.dataset:
+        parts.append(cfg.dataset)
+    if recipe != "plain":
+        parts.append(f"recipe-{recipe}")
+    said = {"model", "samples_per_class", "seed", "dataset", "model_source", "semi_source"}
     if cfg.unlabeled:
         from mnistlab.training.semi.catalog import list_methods
 
-        method = cfg.semi_method if cfg.semi_method in list_methods() else "semi"
-        folder += f"_{method}-u{cfg.unlabeled}"
-    return Path("runs") / folder
+        parts.append(f"{cfg.semi_method if cfg.semi_method in list_methods() else 'semi'}-u{cfg.unlabeled}")
+        said |= {"unlabeled", "semi_method", "early_stopping"}
+    expected = {**defaults.to_dict(), **RECIPES[recipe]}  # what the suffixes above already say
+    rest = {k: v for k, v in cfg.to_dict().items() if k not in said and v != expected[k]}
+    if rest:
+        parts.append(hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8])
+    return Path("runs") / "_".join(parts)
 
 
 def cmd_run(args) -> int:
@@ -66,7 +86,7 @@ def cmd_run(args) -> int:
     from mnistlab.models.registry import label_of
 
     configs = configs_from_args(args)
-    out = args.out or default_run_folder(configs[0])
+    out = args.out or default_run_folder(configs, args.recipe)
     setup_torch(args)
     check_out_writable(out)
 
