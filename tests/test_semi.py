@@ -142,7 +142,7 @@ def test_semi_study_resumes_without_retraining(tmp_path):
 
     out = tmp_path / "semi"
     argv = ["sweep", "--study", "semi", "--budgets", "1", "--seeds", "0", "--models", "mlp", "--mlp-hidden", "16",
-            "--steps", "20", "--epochs", "2", "--quiet", "--out", str(out)]
+            "--steps", "20", "--quiet", "--out", str(out)]
     assert main(argv) == 0
     conn = sqlite3.connect(out / "store.sqlite")
     rows = {variant: (json.loads(config), status) for variant, config, status in
