@@ -110,3 +110,18 @@ def test_semi_study_pairs_each_method_with_the_supervised_variants_and_measures_
     assert sorted(p.name for p in paths) == ["coverage_cnn_spc10.pdf", "coverage_cnn_spc10.png",
                                              "coverage_mlp_spc10.pdf", "coverage_mlp_spc10.png"]
     assert answer_all([r for r in rows if '"unlabeled"' not in r["result"]], ["mlp", "cnn"])["semi"] == {}
+
+
+def test_every_variant_of_a_study_is_answered_not_only_base():
+    rows = [row("cnn", b, s, variant, gap_at_best=gap * (1 + 0.01 * s), epochs_run=20 + s)
+            for variant, gap in (("plain", 0.10), ("recipe", 0.02)) for b in (10, 100) for s in range(3)]
+    answers = answer_all(rows, ["cnn"])
+    assert [(r["variant"], r["gap"][10]["mean"]) for r in answers["overfitting"]] == [
+        ("plain", pytest.approx(0.101)), ("recipe", pytest.approx(0.0202))]
+    assert {(r["variant"], r["samples_per_class"]) for r in answers["early_stopping"]} == {
+        ("plain", 10), ("plain", 100), ("recipe", 10), ("recipe", 100)}
+    assert len(answers["validation_vs_test"]) == 4
+    text = describe_questions(answers, LABELS)
+    assert any(line.startswith("Overfitting, CNN (recipe)") for line in text)
+    assert any(line.startswith("Early stopping, CNN (plain)") for line in text)
+    assert not any("(base)" in line for line in describe_questions(answer_all([row("mlp", 10, 0)], ["mlp"]), LABELS))

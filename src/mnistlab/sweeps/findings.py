@@ -41,6 +41,12 @@ def _signed(ci: dict, lang: str, scale: float = 100, unit: str = " pp") -> str:
     return words + (f"; {t('nc', lang)})" if ci["ci_low"] <= 0 <= ci["ci_high"] else ")")
 
 
+def _label(rec: dict, labels: dict[str, str]) -> str:
+    """A model's label, with the variant its runs belong to unless it is the notebook's plain `base`."""
+    variant = rec.get("variant", "base")
+    return labels[rec["model"]] + ("" if variant == "base" else f" ({variant})")
+
+
 def _join(items: list[str]) -> str:
     return "; ".join(items)
 
@@ -50,7 +56,7 @@ def describe_questions(answers: dict, labels: dict[str, str], lang: str = "en") 
     lines = []
     for rec in answers["overfitting"]:
         items = [t("q_at", lang, value=_signed(ci, lang), spc=b) for b, ci in rec["gap"].items()]
-        line = t("q_overfit", lang, label=labels[rec["model"]], items=_join(items))
+        line = t("q_overfit", lang, label=_label(rec, labels), items=_join(items))
         trend = rec["trend"]
         if trend:
             sure = f"; {t('nc', lang)}" if trend["ci_low"] <= 0 <= trend["ci_high"] else ""
@@ -60,17 +66,17 @@ def describe_questions(answers: dict, labels: dict[str, str], lang: str = "en") 
     by_model: dict[str, list[str]] = {}
     for rec in answers["early_stopping"]:
         gain = rec["restored_minus_last"]
-        by_model.setdefault(rec["model"], []).append(t(
+        by_model.setdefault(_label(rec, labels), []).append(t(
             "q_early_item", lang, spc=rec["samples_per_class"], stop=number(rec["stop_epoch"]["mean"], lang, 1),
             best=number(rec["best_epoch"]["mean"], lang, 1), k=rec["stopped_early"], n=rec["n"],
             gain=t("q_early_gain", lang, value=_signed(gain, lang)) if gain else ""))
-    lines += [t("q_early", lang, label=labels[m], items=_join(items)) for m, items in by_model.items()]
+    lines += [t("q_early", lang, label=label, items=_join(items)) for label, items in by_model.items()]
     by_model = {}
     for rec in answers["validation_vs_test"]:
         r = "" if rec["pearson_r"] is None else t("q_valtest_r", lang, r=number(rec["pearson_r"], lang))
-        by_model.setdefault(rec["model"], []).append(
+        by_model.setdefault(_label(rec, labels), []).append(
             t("q_at", lang, value=_signed(rec["val_minus_test"], lang), spc=rec["samples_per_class"]) + r)
-    lines += [t("q_valtest", lang, label=labels[m], items=_join(items)) for m, items in by_model.items()]
+    lines += [t("q_valtest", lang, label=label, items=_join(items)) for label, items in by_model.items()]
     for kind in ("noise", "shift"):
         for rec in answers[kind]:
             items = [t("q_level", lang, value=_signed(row["diff"], lang), level=f"{row['level']:g}",

@@ -19,12 +19,18 @@ def _results(rows: list[dict]) -> list[tuple[dict, dict]]:
     return [(r, json.loads(r["result"])) for r in rows if r.get("result")]
 
 
-def _by_cell(pairs, variant: str | None = "base"):
+def _by_cell(pairs):
     cells: dict = defaultdict(list)
     for r, res in pairs:
-        if variant is None or r["variant"] == variant:
-            cells[(r["model"], r["samples_per_class"])].append((r, res))
+        cells[(r["model"], r["samples_per_class"])].append((r, res))
     return cells
+
+
+def per_variant(question, pairs, models: list[str]) -> list[dict]:
+    """A question asked of each variant's runs on their own (the notebook's method first), its records tagged."""
+    variants = sorted({r["variant"] for r, _ in pairs}, key=lambda v: (v != "base", v))
+    return [{"variant": v, **rec} for v in variants
+            for rec in question([(r, res) for r, res in pairs if r["variant"] == v], models)]
 
 
 def _slope(xs: list[float], ys: list[float]) -> dict | None:
@@ -209,7 +215,8 @@ def semi_study(pairs, models: list[str]) -> dict:
 def answer_all(rows: list[dict], models: list[str]) -> dict:
     """Every question's numbers (JSON-ready) from the finished rows of a store."""
     pairs = _results(rows)
-    return {"overfitting": overfitting(pairs, models), "early_stopping": early_stopping(pairs, models),
-            "validation_vs_test": validation_vs_test(pairs, models),
+    return {"overfitting": per_variant(overfitting, pairs, models),
+            "early_stopping": per_variant(early_stopping, pairs, models),
+            "validation_vs_test": per_variant(validation_vs_test, pairs, models),
             "noise": corruption_study(pairs, models, "noise"), "shift": corruption_study(pairs, models, "shift"),
             "imbalance": imbalance_study(pairs, models), "semi": semi_study(pairs, models)}
