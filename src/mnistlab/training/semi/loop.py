@@ -15,6 +15,7 @@ import torch.nn as nn
 
 from mnistlab.config import RunConfig
 from mnistlab.data.resident import Split
+from mnistlab.errors import ConfigError
 from mnistlab.training.engine import EpochBook, EpochRecord, FitResult, OnEpoch
 from mnistlab.training.optim import make_adam, set_lr
 from mnistlab.training.semi.catalog import get_method
@@ -61,6 +62,10 @@ def fit_semi(model: nn.Module, split: Split, cfg: RunConfig, on_epoch: OnEpoch |
     """Train `model` in place for cfg.steps steps with cfg.semi_method; it ends holding the EMA weights."""
     assert split.unlabelled_x is not None and len(split.unlabelled_x), "a semi-supervised run needs its pool"
     method = get_method(cfg.semi_method)
+    if cfg.semi_source and cfg.semi_source != method.source_sha256:  # a user's file edited since the job was made
+        raise ConfigError(f"--semi-method {cfg.semi_method}: {method.source_file} changed since the run was set up "
+                          f"(sha256 {method.source_sha256[:12]}..., the run's {cfg.semi_source[:12]}...); restore "
+                          "that version or start a new run")
     settings = resolve_settings(method, cfg.semi_options)
     labelled_x, labelled_y, pool = split.train_x, split.train_y, split.unlabelled_x
     device = labelled_x.device
