@@ -99,9 +99,9 @@ def cmd_sweep(args) -> int:
         if result:
             status = outcome.status if outcome.status != "done" else ""
             progress.console.print(head + f"test_acc={result.test_acc:.4f} epochs={result.epochs_run} "
-                                   f"({result.train_seconds:.1f}s) {status}")
+                                   f"({result.train_seconds:.1f}s) {status}", markup=False)  # [variant] is text
         else:
-            progress.console.print(head + f"FAILED {outcome.message.split(' | ')[0]}")
+            progress.console.print(head + f"FAILED {outcome.message.split(' | ')[0]}", markup=False)
 
     with progress, writing(out):
         try:
