@@ -98,8 +98,9 @@ def cmd_sweep(args) -> int:
         head = f"{label_of(cfg.model)} spc={cfg.samples_per_class} seed={cfg.seed}{tag}: "
         if result:
             status = outcome.status if outcome.status != "done" else ""
-            progress.console.print(head + f"test_acc={result.test_acc:.4f} epochs={result.epochs_run} "
-                                   f"({result.train_seconds:.1f}s) {status}", markup=False)  # [variant] is text
+            length = f"steps={cfg.steps}" if cfg.unlabeled else f"epochs={result.epochs_run}"
+            progress.console.print(head + f"test_acc={result.test_acc:.4f} {length} ({result.train_seconds:.1f}s) "
+                                   f"{status}", markup=False)  # a [variant] tag is text, not rich markup
         else:
             progress.console.print(head + f"FAILED {outcome.message.split(' | ')[0]}", markup=False)
 
