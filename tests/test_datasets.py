@@ -181,3 +181,17 @@ def test_mirror_fetch_goes_to_the_cache_only(tmp_path, monkeypatch):
 def test_data_dir_of_the_other_dataset_is_named(debian_folder):
     with pytest.raises(DataError, match="they are Fashion-MNIST's files: --dataset fashion-mnist"):
         ensure_dataset("mnist", debian_folder)
+
+
+def test_a_semi_supervised_run_on_fashion_mnist(fashion):
+    """The unlabelled pool is every other Fashion-MNIST training image (6,000 per class, 60,000 in all)."""
+    from helpers import train_one
+    from mnistlab.config import RunConfig
+    from mnistlab.data.resident import ResidentData
+    from mnistlab.runs.job import Job
+
+    cfg = RunConfig(model="logreg", dataset="fashion-mnist", samples_per_class=3, unlabeled="all", steps=5,
+                    early_stopping=False, batch_size=16)
+    assert Job.of(cfg, fashion.checksums).config.unlabeled == 60_000 - 30
+    result, _ = train_one(cfg.with_(unlabeled=500), ResidentData(fashion, torch.device("cpu")))
+    assert result.status == "done" and result.config["dataset"] == "fashion-mnist" and result.history["step"] == [5]

@@ -78,6 +78,12 @@ def test_a_semi_run_learns_and_says_how(device_data):
     assert result.best_val_loss is None
 
 
+@pytest.mark.parametrize("model", ["logreg", "lenet5"])
+def test_every_registered_model_trains_semi_supervised(model, device_data):
+    result, _ = train_one(RunConfig(model=model, **{**SEMI, "steps": 3}), device_data)
+    assert result.status == "done" and result.history["step"] == [3] and result.model == model
+
+
 def test_keys_hold_the_resolved_pool_and_only_non_defaults(mnist):
     sums = mnist.checksums
     semi = Job.of(RunConfig(samples_per_class=10, unlabeled="all", early_stopping=False), sums)
