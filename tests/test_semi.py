@@ -149,7 +149,7 @@ def test_semi_study_resumes_without_retraining(tmp_path):
     out = tmp_path / "semi"
     argv = ["sweep", "--study", "semi", "--budgets", "1", "--seeds", "0", "--models", "mlp", "--mlp-hidden", "16",
             "--steps", "20", "--quiet", "--out", str(out)]
-    assert main(argv) == 0
+    assert main([*argv, "--tensorboard", str(tmp_path / "tb")]) == 0
     conn = sqlite3.connect(out / "store.sqlite")
     rows = {variant: (json.loads(config), status) for variant, config, status in
             conn.execute("SELECT variant, config, status FROM runs")}
@@ -158,6 +158,12 @@ def test_semi_study_resumes_without_retraining(tmp_path):
     assert all(status == "done" for _, status in rows.values())
     assert rows["fixmatch"][0]["unlabeled"] == 59_990 and rows["plain"][0]["unlabeled"] == 0
     assert rows["pseudolabel"][0]["semi_method"] == "pseudolabel" and rows["recipe"][0]["epochs"] == 150
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == ["fixmatch", "plain", "pseudolabel", "recipe"]
+    events = EventAccumulator(str(tmp_path / "tb" / "fixmatch" / "mlp_spc1_seed0"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("mask_rate")] == [20]  # a semi run's history is counted in steps
     before = (out / "store.sqlite").read_bytes()
     assert main(argv + ["--no-summary"]) == 0
     assert (out / "store.sqlite").read_bytes() == before  # nothing retrained

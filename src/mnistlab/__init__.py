@@ -10,7 +10,8 @@ __version__ = "0.1.0"
 from mnistlab.config import RunConfig  # noqa: E402
 
 _LAZY = {"run": "mnistlab.api", "sweep_runs": "mnistlab.api", "explain_models": "mnistlab.api",
-         "make_report": "mnistlab.api", "load_results": "mnistlab.api", "load_mnist": "mnistlab.data.mnist"}
+         "make_report": "mnistlab.api", "load_results": "mnistlab.api", "load_mnist": "mnistlab.data.mnist",
+         "load_sweep": "mnistlab.sweeps.frame"}
 
 
 def __getattr__(name: str):
@@ -22,4 +23,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'mnistlab' has no attribute {name!r}")
 
 __all__ = ["RunConfig", "load_mnist", "run", "sweep_runs", "explain_models", "make_report", "load_results",
-           "__version__"]
+           "load_sweep", "__version__"]

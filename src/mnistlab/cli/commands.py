@@ -86,6 +86,10 @@ def cmd_run(args) -> int:
     from mnistlab.models.registry import label_of
 
     configs = configs_from_args(args)
+    if args.tensorboard is not None:
+        from mnistlab.figures.tensorboard import require_tensorboard
+
+        require_tensorboard()
     out = args.out or default_run_folder(configs, args.recipe)
     setup_torch(args)
     check_out_writable(out)
@@ -103,6 +107,12 @@ def cmd_run(args) -> int:
     with writing(out):
         results = run(configs, out, data_dir=args.data_dir, device=args.device, lang=args.lang,
                       overwrite=args.overwrite, on_epoch=on_epoch, log=log)
+    if args.tensorboard is not None:
+        from mnistlab.figures.tensorboard import write_scalars
+
+        for result in results:
+            write_scalars(args.tensorboard, result)
+        print(f"TensorBoard: tensorboard --logdir {args.tensorboard}")
     if not args.quiet:
         print_run_summary(results)
     print(f"results in {out}/ (resultados.csv, results.json, figures/, *.safetensors)")
@@ -208,6 +218,12 @@ def cmd_methods(args) -> int:
     return 0
 
 
+def add_tensorboard_arg(p) -> None:
+    p.add_argument("--tensorboard", type=Path, default=None, metavar="DIR",
+                   help="also write each finished run's per-epoch numbers as TensorBoard scalars under DIR "
+                   "(pip install 'mnistlab[tensorboard]')")
+
+
 def add_lang_arg(p, what: str) -> None:
     from mnistlab.i18n import LANGS
 
@@ -236,6 +252,7 @@ def register(sub) -> None:
     add_config_args(p)
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/spc<N>_seed<S>)")
     p.add_argument("--overwrite", action="store_true", help="replace a folder that holds a different run")
+    add_tensorboard_arg(p)
     add_lang_arg(p, "figure labels")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     p.set_defaults(handler=cmd_run)
@@ -268,6 +285,7 @@ def register(sub) -> None:
     p.add_argument("--allow-mixed", action="store_true",
                    help="resume a folder whose runs were made by other code, kernels, threads or CPU (marked mixed)")
     p.add_argument("--no-summary", action="store_true", help="skip tables and figures at the end")
+    add_tensorboard_arg(p)
     add_lang_arg(p, "figures and tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
     p.set_defaults(handler=cmd_sweep)

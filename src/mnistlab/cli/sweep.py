@@ -78,6 +78,10 @@ def cmd_sweep(args) -> int:
         raise UsageError(f"--cpus-per-run {args.cpus_per_run}: must be an integer >= 1")
     if not (math.isfinite(args.gpus_per_run) and args.gpus_per_run >= 0):
         raise UsageError(f"--gpus-per-run {args.gpus_per_run}: must be a finite number >= 0, e.g. 0.25")
+    if args.tensorboard is not None:
+        from mnistlab.figures.tensorboard import require_tensorboard, write_scalars
+
+        require_tensorboard()
     spec = spec_from_args(args, load_spec(out))
     plan_size = len(spec.plan())
     setup_torch(args)
@@ -91,11 +95,13 @@ def cmd_sweep(args) -> int:
     def on_result(outcome):
         done_count[0] += 1
         progress.advance(task)
-        if args.quiet:
-            return
         cfg, result = outcome.job.config, outcome.result
         tag = "" if outcome.job.variant == "base" else f" [{outcome.job.variant}]"
         head = f"{label_of(cfg.model)} spc={cfg.samples_per_class} seed={cfg.seed}{tag}: "
+        if result and args.tensorboard is not None:
+            write_scalars(args.tensorboard, result, outcome.job.variant)
+        if args.quiet:
+            return
         if result:
             status = outcome.status if outcome.status != "done" else ""
             length = f"steps={cfg.steps}" if cfg.unlabeled else f"epochs={result.epochs_run}"
