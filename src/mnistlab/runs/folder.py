@@ -16,6 +16,7 @@ from mnistlab.atomic import check_writable, to_json, write_atomic
 from mnistlab.config import RunConfig, validate
 from mnistlab.errors import ConfigError, RunDirError
 from mnistlab.models.registry import build_model, file_stem, is_model_name, label_of, list_models
+from mnistlab.models.user import check_recorded, is_spec
 from mnistlab.runs.swap import COMPLETE_MARK, recover, replacing
 
 RESULTADOS_COLUMNS = ["modelo", "best_val_loss", "final_val_acc", "test_acc", "params"]  # the notebook's
@@ -167,6 +168,8 @@ def _check_model(path: Path, name: str, entry, rerun: str) -> None:
     missing = [k for k in MODEL_FIELDS if k not in entry]
     if missing:
         raise RunDirError(f"{path}: model {name!r} lacks {', '.join(map(repr, missing))}; {rerun}")
+    if not isinstance(entry.get("label", ""), str):
+        raise RunDirError(f"{path}: model {name!r} has a label that is not text; {rerun}")
     history = entry["history"]
     if (not isinstance(history, dict) or not all(isinstance(history.get(k), list) for k in HISTORY_FIELDS)
             or not history["epoch"] or len({len(history[k]) for k in HISTORY_FIELDS}) != 1):
@@ -224,6 +227,11 @@ def load_model(folder: Path, model: str) -> tuple[torch.nn.Module, RunConfig]:
         raise RunDirError(f"{folder}: holds no {model!r} model (it has {', '.join(payload['models'])})")
     state = check_weights(folder, payload, model)
     cfg = RunConfig.from_dict(payload["models"][model]["config"])
+    if is_spec(cfg.model):  # code a folder names runs only if it is the code the run was made with
+        try:
+            check_recorded(cfg.model, cfg.model_source)
+        except ConfigError as e:
+            raise RunDirError(str(e)) from None
     net = build_model(cfg)
     try:
         net.load_state_dict(state)
