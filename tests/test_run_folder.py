@@ -390,3 +390,32 @@ def test_a_damaged_run_folder_is_one_line(cli_run, case, command, tmp_path, caps
     damage(copy)
     assert main([command, str(copy), *(["--gradcam"] if command == "explain" else ["--no-pdf"])]) == 2
     one_line_error(capsys, needle)
+
+
+HOLDER = """import sys
+from pathlib import Path
+from mnistlab.runs.lock import locked
+with locked(Path(sys.argv[1])):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock locks are POSIX")
+def test_a_run_is_refused_while_another_writes_the_same_folder(cli_run, capsys):
+    """A run holds its folder's lock from its check to its swap: a second one at the same time is refused."""
+    import sys
+
+    before = snapshot(cli_run)
+    lock = cli_run.parent / f".{cli_run.name}.lock"
+    assert not lock.exists()  # a finished run leaves no lock file beside its folder
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["run", *TINY, "--seed", "7", "--out", str(cli_run)]) == 2
+    finally:
+        holder.communicate("")
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mnistlab: error: --out") and "another mnistlab command is writing" in err
+    assert "\n" not in err and snapshot(cli_run) == before

@@ -14,7 +14,7 @@ from mnistlab.i18n import t
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
-# text.parse_math off: a label is shown as written ("$\\foo{$" is text, not a formula matplotlib fails on)
+# text.parse_math off: a label is shown as written ("$\foo{$" is text, not a formula matplotlib fails on)
 STYLE: dict[RcKeyType, Any] = {"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3,
                                "text.parse_math": False}
 DPI = 150

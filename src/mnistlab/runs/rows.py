@@ -98,8 +98,8 @@ def _calibration_problem(stored) -> str | None:
     except (KeyError, TypeError, ValueError, binascii.Error):
         return "its stored test logits are not base64"
     classes = stored.get("num_classes")
-    if not (isinstance(classes, int) and not isinstance(classes, bool) and classes > 1 and labels and len(logits) == 2 * classes * len(labels)
-            and max(labels) < classes):
+    if not (isinstance(classes, int) and not isinstance(classes, bool) and classes > 1 and labels
+            and len(logits) == 2 * classes * len(labels) and max(labels) < classes):
         return "its stored test logits do not match its labels"
     if not (stored.get("temperature") is None or (_number(stored["temperature"]) and stored["temperature"] > 0)):
         return "its temperature is not a positive number"
