@@ -75,11 +75,19 @@ def cmd_run(args) -> int:
 # ---------------------------------------------------------------- mnistlab explain
 
 def cmd_explain(args) -> int:
-    from mnistlab.explain.run import explain_run, load_run_dataset
+    from mnistlab.explain.run import EXTRAS, explain_run, load_run_dataset, missing_extras, previous_numbers
     from mnistlab.runs.folder import load_run
 
     set_threads(args.threads)
+    missing = missing_extras()
+    if missing:
+        needed = ", ".join(f"{name} ({EXTRAS[name]})" for name in missing)
+        raise UsageError(f"mnistlab explain needs {needed}: install them with `python -m pip install -e '.[extras]'`")
+    if (Path(args.folder) / "store.sqlite").is_file():
+        raise UsageError(f"{args.folder}: is a sweep folder; explain reads a run folder (mnistlab run --out DIR); "
+                         f"for a sweep, `mnistlab summarize {args.folder}` or `mnistlab report {args.folder}`")
     load_run(args.folder)  # a clear error before any data is loaded
+    previous_numbers(args.folder)
     if not 50 <= args.max_points <= 10_000:
         raise UsageError(f"--max-points {args.max_points}: must be from 50 to 10000")
     if not (args.tsne or args.gradcam):

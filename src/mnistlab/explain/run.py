@@ -102,6 +102,32 @@ def load_run_dataset(folder: Path, data_dir=None, log=lambda msg: None) -> Mnist
     return load_dataset(name, data_dir, log=log)
 
 
+EXTRAS = {"openTSNE": "t-SNE", "captum": "Grad-CAM and saliency"}
+
+
+def missing_extras() -> list[str]:
+    """The optional packages explain needs that are not installed (found without importing them)."""
+    import importlib.util
+
+    return [name for name in EXTRAS if importlib.util.find_spec(name) is None]
+
+
+def previous_numbers(folder: Path) -> dict:
+    """The numbers of an earlier explain (explain.json), kept for the parts not redone; checked before anything
+    is drawn, so a damaged file is refused with nothing rewritten."""
+    path = Path(folder) / "explain.json"
+    if not path.is_file():
+        return {}
+    try:
+        merged = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as e:
+        raise RunDirError(f"{path}: unreadable ({str(e)[:80]}); delete it and run `mnistlab explain` again") from None
+    if not isinstance(merged, dict):
+        raise RunDirError(f"{path}: not explain numbers (a JSON {type(merged).__name__}, not an object); delete it "
+                          "and run `mnistlab explain` again")
+    return merged
+
+
 def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam: bool = True,
                 feature_layer: str = "penultimate", max_points: int = 10_000, lang: str = "pt",
                 log=lambda msg: None) -> dict:
@@ -109,6 +135,7 @@ def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam:
     from mnistlab.figures import explain as explain_plots
 
     payload = load_run(folder)
+    merged = previous_numbers(folder)
     models = {name: load_model(folder, name)[0] for name in payload["models"]}
     specs = {name: get_spec(name) for name in models}
     labels_of = {name: payload["models"][name].get("label") or specs[name].label for name in models}
@@ -150,11 +177,10 @@ def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam:
             numbers[name]["attribution"] = method
         numbers["examples"] = idx.tolist()
         numbers["digit_area_fraction"] = float(_near_ink(raw[idx]).mean())
-    previous = Path(folder) / "explain.json"  # keep numbers of the part not redone this time
-    merged = json.loads(previous.read_text()) if previous.is_file() else {}
-    for key, value in numbers.items():
-        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
-    paths.append(write_atomic(previous, to_json(merged)))
+    for key, value in numbers.items():  # keep numbers of the part not redone this time
+        kept = merged.get(key)
+        merged[key] = {**(kept if isinstance(kept, dict) else {}), **value} if isinstance(value, dict) else value
+    paths.append(write_atomic(Path(folder) / "explain.json", to_json(merged)))
     numbers["paths"] = paths
     return numbers
 

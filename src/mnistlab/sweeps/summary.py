@@ -107,6 +107,9 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None)
     from mnistlab.figures.calibration import reliability_figures
 
     folder = Path(folder)
+    if not (folder / store.DB_NAME).is_file() and (folder / "results.json").is_file():
+        raise SummaryError(f"{folder}: is a run folder (mnistlab run), not a sweep folder; `mnistlab report "
+                           f"{folder}` reports on it")
     if not (folder / store.DB_NAME).is_file():
         raise SummaryError(f"{folder}: not a sweep folder (no {store.DB_NAME}); run `mnistlab sweep --out {folder}`")
     try:
