@@ -154,11 +154,17 @@ def cmd_results(args) -> int:
 def cmd_models(args) -> int:
     from mnistlab.config import RunConfig
     from mnistlab.errors import ConfigError
-    from mnistlab.models.registry import count_params, get_spec, list_models
+    from mnistlab.models.registry import count_params, list_models, resolved_spec
+    from mnistlab.models.user import entry_points
 
     for name in list_models():
-        try:  # an installed package's model is loaded here; a broken one is named on its row, the rest listed
-            spec = get_spec(name)
+        spec = resolved_spec(name)
+        if spec is None:  # an installed package's model: its code is imported only when a command uses it
+            ep = entry_points()[name]
+            dist = f" from {ep.dist.name} {ep.dist.version}" if ep.dist is not None else ""
+            print(f"{name:10s} {'-':10s} {'-':>9s}         from entry point {ep.value}{dist} (imported only when used)")
+            continue
+        try:
             params = count_params(spec.build(RunConfig(model=name)))
         except ConfigError as e:
             print(f"{name:10s} {'-':10s} {'-':>9s}         unusable: {e}")

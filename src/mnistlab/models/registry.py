@@ -48,6 +48,11 @@ def list_models() -> list[str]:
     return list(_REGISTRY) + [name for name in user.entry_points() if name not in _REGISTRY]
 
 
+def resolved_spec(name: str) -> ModelSpec | None:
+    """The spec of a model already registered or resolved in this process, or None; never imports anything."""
+    return _REGISTRY.get(user.canonical(name))
+
+
 def get_spec(name: str) -> ModelSpec:
     """The spec of a model name or user-model spec, or a one-line ConfigError saying what is wrong.
 
