@@ -64,3 +64,47 @@ def test_explain_folder_without_weights(trained_run, tmp_path, capsys):
     (copy / "cnn.safetensors").unlink()
     assert main(["explain", str(copy), "--gradcam"]) == 2
     assert "weights missing" in capsys.readouterr().err
+
+
+LEGACY = __import__("pathlib").Path(__file__).parent / "fixtures" / "legacy_run"
+
+
+@pytest.mark.parametrize("damage", ["{{{", "[1, 2]", '"text"', "null", "NaN"])
+def test_a_damaged_explain_json_is_refused_before_anything_is_drawn(damage, tmp_path, capsys):
+    import hashlib
+    import shutil
+
+    folder = tmp_path / "run"
+    shutil.copytree(LEGACY, folder)
+    (folder / "explain.json").write_text(damage)
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    assert main(["explain", str(folder), "--gradcam", "--max-points", "60"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mnistlab: error: ") and "explain.json" in err and "\n" not in err
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()} == before
+
+
+def test_explain_without_its_extras_names_them_in_one_line(tmp_path, capsys, monkeypatch):
+    import importlib.util
+    import shutil
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("openTSNE", "captum")
+                        else real(name, *a))
+    shutil.copytree(LEGACY, tmp_path / "run")
+    assert main(["explain", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "openTSNE" in err and "captum" in err and "pip install -e '.[extras]'" in err and "\n" not in err
+
+
+def test_explain_on_a_sweep_folder_suggests_what_works(tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(LEGACY.parent / "legacy_sweep", tmp_path / "sweep")
+    assert main(["explain", str(tmp_path / "sweep")]) == 2
+    err = capsys.readouterr().err
+    assert f"mnistlab summarize {tmp_path / 'sweep'}" in err and "mnistlab run --out" not in err.replace(
+        "mnistlab run --out DIR", "")
+    assert main(["summarize", str(LEGACY)]) == 2
+    err = capsys.readouterr().err
+    assert f"mnistlab report {LEGACY}" in err and "mnistlab sweep" not in err

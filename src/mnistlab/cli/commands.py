@@ -79,7 +79,7 @@ def cmd_explain(args) -> int:
     from mnistlab.runs.folder import load_run
 
     set_threads(args.threads)
-    missing = missing_extras()
+    missing = missing_extras(args.tsne or not args.gradcam, args.gradcam or not args.tsne)
     if missing:
         needed = ", ".join(f"{name} ({EXTRAS[name]})" for name in missing)
         raise UsageError(f"mnistlab explain needs {needed}: install them with `python -m pip install -e '.[extras]'`")

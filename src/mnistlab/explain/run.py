@@ -105,11 +105,12 @@ def load_run_dataset(folder: Path, data_dir=None, log=lambda msg: None) -> Mnist
 EXTRAS = {"openTSNE": "t-SNE", "captum": "Grad-CAM and saliency"}
 
 
-def missing_extras() -> list[str]:
-    """The optional packages explain needs that are not installed (found without importing them)."""
+def missing_extras(do_tsne: bool = True, do_gradcam: bool = True) -> list[str]:
+    """The optional packages these parts of explain need that are not installed (found without importing them)."""
     import importlib.util
 
-    return [name for name in EXTRAS if importlib.util.find_spec(name) is None]
+    wanted = [name for name, on in (("openTSNE", do_tsne), ("captum", do_gradcam)) if on]
+    return [name for name in wanted if importlib.util.find_spec(name) is None]
 
 
 def previous_numbers(folder: Path) -> dict:
