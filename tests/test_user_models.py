@@ -309,9 +309,11 @@ def test_sweep_with_a_user_model_refuses_an_edited_file_unless_allow_mixed(tmp_p
     assert summary["labels"][spec(path, "Flat")] == "Flat net"
 
     path.write_text(NETS.replace("self.fc = nn.Linear(784, 10)", "self.fc = nn.Linear(784, 10, bias=True)"))
-    assert main(["sweep", "--models", "swept.py:Flat", "mlp", *SWEEP, "--out", str(out)]) == 2
+    grid = (out / "sweep.json").read_bytes()
+    assert main(["sweep", "--models", "swept.py:Flat", "mlp", *SWEEP, "--budgets", "10", "20", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"the model file {path} changed" in err and "--allow-mixed" in err
+    assert (out / "sweep.json").read_bytes() == grid  # a refused resume leaves the folder's grid as it was
     assert main(["sweep", "--models", "swept.py:Flat", "mlp", *SWEEP, "--out", str(out), "--allow-mixed",
                  "--no-summary"]) == 0
     conn = sqlite3.connect(out / "store.sqlite")

@@ -170,8 +170,8 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
                     conn.close()
                     return outcome
                 outcome.mixed = check_identity(conn, identity(environment(torch_device)), allow_mixed, folder)
-                save_spec(folder, spec)
                 outcome.mixed = check_model_sources(conn, jobs, allow_mixed, folder) or outcome.mixed
+                save_spec(folder, spec)  # only a resume that was not refused grows the folder's grid
                 data = ResidentData(mnist, torch_device)
                 import sklearn.metrics  # noqa: F401 - the first run's import, here where Ctrl-C is held
             except BaseException:
