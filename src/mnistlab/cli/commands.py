@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mnistlab.cli.args import UsageError, add_config_args, configs_from_args
-from mnistlab.cli.common import check_out_writable, log, set_threads, setup_torch
+from mnistlab.cli.common import check_out_writable, check_stopping_flags, log, set_threads, setup_torch
 from mnistlab.cli.failures import writing
 from mnistlab.cli.sweep import cmd_summarize, cmd_sweep
 from mnistlab.sweeps.studies import STUDIES
@@ -53,6 +53,7 @@ def cmd_run(args) -> int:
     from mnistlab.api import run
     from mnistlab.models.registry import label_of
 
+    check_stopping_flags(args)
     configs = configs_from_args(args)
     out = args.out or Path("runs") / f"spc{configs[0].samples_per_class}_seed{configs[0].seed}"
     setup_torch(args)
