@@ -427,3 +427,21 @@ def test_report_reads_a_recorded_models_label_without_importing_it(tmp_path, cap
     assert main(["report", str(out), "--no-pdf", "--lang", "en"]) == 0
     assert not (tmp_path / "RAN").exists()
     assert "Flat" in (out / "report" / "index.html").read_text()  # the spec's attribute name stands in
+
+
+def test_a_label_matplotlib_cannot_parse_is_drawn_as_text(tmp_path):
+    """A user model's label is shown as written: r"$\\foo{$" is not a formula to fail on after training."""
+    import os
+    import stat
+
+    from mnistlab.figures.run import training_curves
+
+    history = {"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "train_acc": [0.5, 0.7],
+               "val_acc": [0.4, 0.6]}
+    old = os.umask(0o022)
+    try:
+        paths = training_curves(history, "net", r"$\foo{$", tmp_path, "en")
+    finally:
+        os.umask(old)
+    assert len(paths) == 4 and all(p.stat().st_size > 1000 for p in paths)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in paths} == {0o644}  # as any file the umask lets be

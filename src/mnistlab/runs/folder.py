@@ -26,6 +26,8 @@ MODEL_FIELDS = ("config", "history", "confusion", "params", "epochs_run", "best_
                 "final_val_acc", "test_acc")
 HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 METRIC_FIELDS = ("params", "epochs_run", "best_epoch", "best_val_loss", "final_val_acc", "test_acc")
+COUNT_FIELDS = ("params", "epochs_run", "best_epoch")
+OPTIONAL_METRICS = ("best_val_loss", "final_val_acc")  # null for a run without a validation split
 
 
 
@@ -180,8 +182,8 @@ def _check_model(path: Path, name: str, entry, rerun: str) -> None:
             isinstance(row, list) and len(row) == len(confusion) and all(type(v) is int for v in row)
             for row in confusion)):
         raise RunDirError(f"{path}: model {name!r} has no usable confusion matrix (a square list of counts); {rerun}")
-    bad = [k for k in METRIC_FIELDS if entry[k] is not None and (isinstance(entry[k], bool)
-                                                               or not isinstance(entry[k], (int, float)))]
+    bad = [k for k in METRIC_FIELDS if (entry[k] is not None or k not in OPTIONAL_METRICS)
+           and (isinstance(entry[k], bool) or not isinstance(entry[k], int if k in COUNT_FIELDS else (int, float)))]
     if bad:
         raise RunDirError(f"{path}: model {name!r} has non-numeric {', '.join(map(repr, bad))}; {rerun}")
     try:
