@@ -186,6 +186,9 @@ def _check_model(path: Path, name: str, entry, rerun: str) -> None:
            and (isinstance(entry[k], bool) or not isinstance(entry[k], int if k in COUNT_FIELDS else (int, float)))]
     if bad:
         raise RunDirError(f"{path}: model {name!r} has non-numeric {', '.join(map(repr, bad))}; {rerun}")
+    if not (isinstance(entry["config"], dict) and {"model", "samples_per_class", "seed"} <= set(entry["config"])):
+        raise RunDirError(f"{path}: model {name!r} has no usable config (an object with its model, "
+                          f"samples_per_class and seed); {rerun}")
     try:
         cfg = validate(RunConfig.from_dict(entry["config"]))
     except (ConfigError, TypeError, ValueError, AttributeError) as e:
