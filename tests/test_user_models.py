@@ -445,3 +445,19 @@ def test_a_label_matplotlib_cannot_parse_is_drawn_as_text(tmp_path):
         os.umask(old)
     assert len(paths) == 4 and all(p.stat().st_size > 1000 for p in paths)
     assert {stat.S_IMODE(p.stat().st_mode) for p in paths} == {0o644}  # as any file the umask lets be
+
+
+def test_a_sweep_resumed_from_its_folder_hashes_a_model_only_the_folder_names(tmp_path, capsys):
+    import shutil
+
+    evil = tmp_path / "evil.py"
+    evil.write_text(RAN + NETS)
+    out = tmp_path / "sweep"
+    shutil.copytree(__import__("pathlib").Path(__file__).parent / "fixtures" / "legacy_sweep", out)
+    grid = json.loads((out / "sweep.json").read_text())
+    grid["models"].append(f"{evil}:Flat")
+    (out / "sweep.json").write_text(json.dumps(grid))
+    assert main(["sweep", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "it is not imported" in err and "--models" in err
+    assert not (tmp_path / "RAN").exists()
