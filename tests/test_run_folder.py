@@ -408,7 +408,7 @@ def test_a_run_is_refused_while_another_writes_the_same_folder(cli_run, capsys):
 
     before = snapshot(cli_run)
     lock = cli_run.parent / f".{cli_run.name}.lock"
-    assert not lock.exists()  # a finished run leaves no lock file beside its folder
+    assert [p.name for p in cli_run.parent.iterdir()] == [cli_run.name]  # a finished run leaves no lock beside it
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:

@@ -129,6 +129,15 @@ def previous_numbers(folder: Path) -> dict:
     return merged
 
 
+def merge_numbers(previous: dict, numbers: dict) -> dict:
+    """This explain's numbers over the previous ones, keeping those of the parts not redone this time."""
+    merged = dict(previous)
+    for key, value in numbers.items():
+        kept = merged.get(key)
+        merged[key] = {**(kept if isinstance(kept, dict) else {}), **value} if isinstance(value, dict) else value
+    return merged
+
+
 def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam: bool = True,
                 feature_layer: str = "penultimate", max_points: int = 10_000, lang: str = "pt",
                 log=lambda msg: None) -> dict:
@@ -178,10 +187,7 @@ def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam:
             numbers[name]["attribution"] = method
         numbers["examples"] = idx.tolist()
         numbers["digit_area_fraction"] = float(_near_ink(raw[idx]).mean())
-    for key, value in numbers.items():  # keep numbers of the part not redone this time
-        kept = merged.get(key)
-        merged[key] = {**(kept if isinstance(kept, dict) else {}), **value} if isinstance(value, dict) else value
-    paths.append(write_atomic(Path(folder) / "explain.json", to_json(merged)))
+    paths.append(write_atomic(Path(folder) / "explain.json", to_json(merge_numbers(merged, numbers))))
     numbers["paths"] = paths
     return numbers
 
