@@ -1,7 +1,7 @@
 """Strings from a folder or a user, made safe where they go: file names, LaTeX, HTML and Markdown.
 
 A run folder or a sweep store may come from someone else, so every string read from one is data: a string
-that becomes part of a file name must pass `safe_name` (or the row holding it is left out), and a string
+that becomes part of a file name must pass `is_safe_name` (or the row holding it is left out), and a string
 shown in a document passes that document language's escaper, here and nowhere else.
 """
 from __future__ import annotations
