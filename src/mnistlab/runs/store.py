@@ -171,6 +171,12 @@ def _fingerprint(path: Path) -> tuple:
     return st.st_ino, st.st_size, st.st_mtime_ns, _has_log(path)
 
 
+def _shown(value, limit: int = 80) -> str:
+    """A stored value as one short line of plain text: no control characters reach the terminal."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(value))
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def read_runs(folder: Path) -> tuple[list[dict], dict, list[str]]:
     """Every usable run, the number of runs per status ('unreadable' for the others) and a line for each
     run left out; read-only, from one consistent state of the store."""
@@ -194,8 +200,9 @@ def read_runs(folder: Path) -> tuple[list[dict], dict, list[str]]:
             usable.append(row)
             counts[row["status"]] += 1
         else:
-            left_out.append(f"{path}: run {row['key']} ({row['model']}, {row['samples_per_class']}/class, seed "
-                            f"{row['seed']}) left out: {problem}")
+            key, model, budget, seed = (_shown(row[c]) for c in ("key", "model", "samples_per_class", "seed"))
+            why = _shown(problem, 200)
+            left_out.append(f"{path}: run {key} ({model}, {budget}/class, seed {seed}) left out: {why}")
             counts["unreadable"] += 1
     return usable, dict(counts), left_out
 

@@ -3,8 +3,9 @@
 For a folder `runs/x` the pieces live in its parent, so every rename stays on one filesystem:
 `.x.new-<token>` (the staging folder being written), `.x.old-<token>` (the replaced folder until it is
 deleted), `.x.swap` (the journal naming both, written once staging is complete) and `.x.lock` (held by the
-process replacing or repairing `x`). A replacement cut short at any point (kill -9, disk full, power) is
-finished or undone by `recover`, so `x` always holds the old contents or the new ones, never a mix.
+process running into, replacing or repairing `x`, and removed when released). A replacement cut short at
+any point (kill -9, disk full, power) is finished or undone by `recover`, so `x` always holds the old
+contents or the new ones, never a mix.
 """
 from __future__ import annotations
 
