@@ -205,3 +205,21 @@ def test_documented_study_commands_with_no_early_stopping_still_parse():
     args = parser.parse_args(["run", "--recipe", "best", "--no-early-stopping"])
     check_stopping_flags(args)
     assert configs_from_args(args)[0].patience == 30  # the recipe's own patience is not the user's flag
+
+
+@pytest.mark.parametrize("field,value", [("study", "nope"), ("variants", [{"label": "../x", "overrides": {}}])])
+def test_a_sweep_json_with_an_unknown_study_or_unsafe_variant_is_refused(field, value, tmp_path, capsys):
+    import shutil
+    from pathlib import Path
+
+    out = tmp_path / "sweep"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "legacy_sweep", out)
+    grid = json.loads((out / "sweep.json").read_text())
+    grid[field] = value
+    (out / "sweep.json").write_text(json.dumps(grid))
+    for argv in (["results", "--sweep", f"main={out}", "--out", str(tmp_path / "r.md")],
+                 ["sweep", "--out", str(out), "--quiet"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("mnistlab: error: ") and "sweep.json" in err and "\n" not in err
+    assert not (tmp_path / "r.md").exists() and not (tmp_path / "x").exists()
