@@ -76,6 +76,7 @@ CASES = [
     Case("top-flag-before-command", ["--quiet", "run"], "--quiet"),
     # ---- run: every config flag with a bad value
     run("spc-0", ["--samples-per-class", "0"], "--samples-per-class 0"),
+    run("patience-without-early-stopping", ["--no-early-stopping", "--patience", "3"], "--patience 3"),
     run("spc-negative", ["--samples-per-class", "-1"], "--samples-per-class -1"),
     run("spc-too-many", ["--samples-per-class", "6000"], "6000"),
     run("spc-word", ["--samples-per-class", "abc"], "'abc'"),
@@ -234,6 +235,10 @@ CASES = [
     sweep("executor", ["--executor", "dask"], "'dask'"),
     sweep("batched", ["--batched", "always"], "'always'"),
     sweep("study", ["--study", "rotation"], "'rotation'"),
+    sweep("study-recipe-with-recipe", ["--study", "recipe", "--recipe", "best"], "--recipe best"),
+    sweep("study-recipe-with-epochs", ["--study", "recipe"], "--epochs 1"),  # the grid's --epochs 1
+    sweep("study-noise-with-noise", ["--study", "noise", "--noise", "0.2"], "--noise 0.2"),
+    sweep("patience-without-early-stopping", ["--no-early-stopping", "--patience", "3"], "--patience 3"),
     sweep("lr-nan", ["--lr", "nan"], "--lr nan"),
     sweep("epochs-0", ["--epochs", "0"], "--epochs 0"),
     sweep("noise-2", ["--noise", "2"], "--noise 2"),

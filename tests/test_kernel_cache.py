@@ -206,3 +206,18 @@ def test_describe_says_what_this_machine_uses():
     assert len(info["cpu_id"]) == 16 and int(info["cpu_id"], 16) >= 0
     if info["status"] == "fused":
         assert info["openmp"] is True and Path(info["library"]).is_file()
+
+
+@needs_kernel
+def test_a_private_rebuild_leaves_no_folder_even_when_the_process_skips_exit_handlers(tmp_path):
+    """The CLI leaves with os._exit (no atexit): a privately rebuilt kernel's folder is removed once loaded."""
+    planted = built_once(tmp_path)
+    kernels(tmp_path).chmod(0o775)  # not trusted: the kernel is rebuilt into a fresh private folder
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    code = ("import os\nfrom mnistlab.kernels import fused\nprint(fused.status(), flush=True)\n"
+            "os._exit(0)\n")
+    env = {**os.environ, "PYTHONPATH": SRC, "XDG_CACHE_HOME": str(tmp_path), "TMPDIR": str(temp)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and out.stdout.startswith("fused (rebuilt privately: "), out.stderr[-2000:]
+    assert list(temp.iterdir()) == [] and planted.is_file()

@@ -108,3 +108,16 @@ def test_report_bad_input(args, needle, run_dir, tmp_path, capsys):
     assert main(["report", *args, "--no-pdf"]) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
+
+
+@needs_tex
+def test_a_latex_failure_is_one_line_with_the_logs_path(tmp_path):
+    from mnistlab.errors import ReportError
+    from mnistlab.report.build import compile_pdf
+
+    tex = tmp_path / "report.tex"
+    tex.write_text("\\documentclass{article}\\begin{document}\\undefinedmacro\\end{document}\n")
+    with pytest.raises(ReportError) as caught:
+        compile_pdf(tex)
+    message = str(caught.value)
+    assert "\n" not in message and "Undefined control sequence" in message and str(tmp_path / "report.log") in message

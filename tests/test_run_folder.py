@@ -401,3 +401,82 @@ def test_the_same_run_again_keeps_the_folder_and_its_explain_outputs(tmp_path, c
     assert main(["run", *TINY, "--models", "mlp", "--out", str(out)]) == 0  # same key: nothing retrained
     assert "already there (same key)" in capsys.readouterr().err
     assert snapshot(out) == before
+
+
+HOLDER = """import sys
+from pathlib import Path
+from mnistlab.runs.lock import locked
+with locked(Path(sys.argv[1])):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock locks are POSIX")
+def test_a_run_is_refused_while_another_writes_the_same_folder(cli_run, capsys):
+    """A run holds its folder's lock from its check to its swap: a second one at the same time is refused."""
+    import sys
+
+    before = snapshot(cli_run)
+    lock = cli_run.parent / f".{cli_run.name}.lock"
+    assert [p.name for p in cli_run.parent.iterdir()] == [cli_run.name]  # a finished run leaves no lock beside it
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert main(["run", *TINY, "--seed", "7", "--out", str(cli_run)]) == 2
+    finally:
+        holder.communicate("")
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mnistlab: error: --out") and "another mnistlab command is writing" in err
+    assert "\n" not in err and snapshot(cli_run) == before
+
+
+# ---------------------------------------------------------------- fuzz: random damage to results.json
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+RESULT_PATHS = [("schema",), ("kind",), ("models",), ("run_key",), ("models", "mlp"), ("models", "mlp", "label"),
+                ("models", "mlp", "history"), ("models", "mlp", "history", "train_loss"),
+                ("models", "mlp", "history", "epoch"), ("models", "mlp", "confusion"), ("models", "mlp", "params"),
+                ("models", "mlp", "test_acc"), ("models", "mlp", "best_val_loss"), ("models", "mlp", "config"),
+                ("models", "mlp", "config", "model"), ("models", "mlp", "config", "model_source"),
+                ("models", "mlp", "config", "samples_per_class"), ("models", "mlp", "weights_sha256"),
+                ("models", "mlp", "robustness"), ("models", "mlp", "report"), ("models", "mlp", "epochs_run")]
+FUZZ_TEXT = st.sampled_from(["", "x", "{{{", "../../outside/X", "a\x00b", "v" * 300, r"\input{/etc/hostname}",
+                             "<script>|", r"$\foo{$", "this:x", "/nowhere/evil.py:Tiny", "0" * 64])
+FUZZ_JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats() | FUZZ_TEXT,
+                         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(FUZZ_TEXT, inner, max_size=3),
+                         max_leaves=6)
+
+
+@settings(max_examples=16, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(where=st.sampled_from(RESULT_PATHS), value=FUZZ_JSON)
+def test_fuzz_damaged_results_json(where, value):
+    """Any type or shape in any field of results.json: report gives a report or one line and exit 2, never a
+    traceback, and the run folder's own files stay byte-identical."""
+    import contextlib
+    import io
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "run"
+        shutil.copytree(LEGACY, folder)
+        payload = json.loads((folder / "results.json").read_text())
+        target = payload
+        for part in where[:-1]:
+            target = target[part]
+        target[where[-1]] = value
+        (folder / "results.json").write_text(json.dumps(payload))
+        before = snapshot(folder)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            status = main(["report", str(folder), "--no-pdf", "--lang", "en"])
+        lines = err.getvalue().strip().splitlines()
+        assert status in (0, 2) and "Traceback" not in err.getvalue()
+        assert status == 0 or (len(lines) == 1 and lines[0].startswith("mnistlab: error: "))
+        after = snapshot(folder)
+        assert {k: v for k, v in after.items() if not k.startswith("report/")} == before
+        assert sorted(p.name for p in Path(tmp).iterdir()) == ["run"]

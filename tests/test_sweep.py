@@ -188,3 +188,38 @@ def test_study_presets_run_through_the_store(study, figure, variants, tmp_path):
     if study == "noise":
         row = next(r for r, _ in store_rows(out).values())
         assert json.loads(row["config"])["eval_noise"] == [0.0, 0.05, 0.1, 0.2, 0.3]
+
+
+def test_documented_study_commands_with_no_early_stopping_still_parse():
+    """The refusals of flags a study or --no-early-stopping would ignore leave the documented commands alone."""
+    from mnistlab.cli.args import configs_from_args
+    from mnistlab.cli.common import check_stopping_flags
+    from mnistlab.cli.main import build_parser
+    from mnistlab.cli.sweep import spec_from_args
+
+    parser = build_parser()
+    args = parser.parse_args(["sweep", "--study", "recipe", "--models", "mlp", "cnn", "--budgets", "1", "2", "5",
+                              "--seeds", "0-4", "--no-early-stopping", "--out", "unused"])
+    spec = spec_from_args(args, None)
+    assert {v["label"] for v in spec.variants} == {"plain", "recipe"} and spec.base["early_stopping"] is False
+    args = parser.parse_args(["run", "--recipe", "best", "--no-early-stopping"])
+    check_stopping_flags(args)
+    assert configs_from_args(args)[0].patience == 30  # the recipe's own patience is not the user's flag
+
+
+@pytest.mark.parametrize("field,value", [("study", "nope"), ("variants", [{"label": "../x", "overrides": {}}])])
+def test_a_sweep_json_with_an_unknown_study_or_unsafe_variant_is_refused(field, value, tmp_path, capsys):
+    import shutil
+    from pathlib import Path
+
+    out = tmp_path / "sweep"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "legacy_sweep", out)
+    grid = json.loads((out / "sweep.json").read_text())
+    grid[field] = value
+    (out / "sweep.json").write_text(json.dumps(grid))
+    for argv in (["results", "--sweep", f"main={out}", "--out", str(tmp_path / "r.md")],
+                 ["sweep", "--out", str(out), "--quiet"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("mnistlab: error: ") and "sweep.json" in err and "\n" not in err
+    assert not (tmp_path / "r.md").exists() and not (tmp_path / "x").exists()

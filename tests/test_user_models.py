@@ -309,9 +309,11 @@ def test_sweep_with_a_user_model_refuses_an_edited_file_unless_allow_mixed(tmp_p
     assert summary["labels"][spec(path, "Flat")] == "Flat net"
 
     path.write_text(NETS.replace("self.fc = nn.Linear(784, 10)", "self.fc = nn.Linear(784, 10, bias=True)"))
-    assert main(["sweep", "--models", "swept.py:Flat", "mlp", *SWEEP, "--out", str(out)]) == 2
+    grid = (out / "sweep.json").read_bytes()
+    assert main(["sweep", "--models", "swept.py:Flat", "mlp", *SWEEP, "--budgets", "10", "20", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"the model file {path} changed" in err and "--allow-mixed" in err
+    assert (out / "sweep.json").read_bytes() == grid  # a refused resume leaves the folder's grid as it was
     assert main(["sweep", "--models", "swept.py:Flat", "mlp", *SWEEP, "--out", str(out), "--allow-mixed",
                  "--no-summary"]) == 0
     conn = sqlite3.connect(out / "store.sqlite")
@@ -367,10 +369,95 @@ def fake_distribution(tmp_path, monkeypatch):
 def test_entry_point_models_are_listed_and_loaded_lazily(fake_distribution, capsys):
     assert {"fakeflat", "fakebroken"} <= set(list_models())
     assert "fake_pkg" not in sys.modules  # listing does not import it
+    assert main(["models"]) == 0
+    assert "fake_pkg" not in sys.modules  # nor does `mnistlab models`
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "entry point fake_pkg:Flat from fake_pkg 0.1 (imported only when used)" in rows["fakeflat"]
     got = get_spec("fakeflat")
     assert got.label == "Flat net" and "entry point fake_pkg:Flat" in got.source and "fake_pkg 0.1" in got.source
     assert got.source_sha256 == sha256(fake_distribution / "fake_pkg" / "__init__.py")
     assert main(["models"]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "7,850" in rows["fakeflat"] and "entry point fake_pkg:Flat" in rows["fakeflat"]
-    assert "unusable" in rows["fakebroken"] and "output shape (2, 5)" in rows["fakebroken"]
+    assert "imported only when used" in rows["fakebroken"]
+    with pytest.raises(ConfigError, match=r"output shape \(2, 5\)"):  # a broken one says so when used
+        get_spec("fakebroken")
+
+
+# ---------------------------------------------------------------- a run folder from elsewhere names code
+
+RAN = "import pathlib\npathlib.Path(__file__).with_name('RAN').write_text('ran')\n"
+
+
+def _folder_naming(tmp_path, model: str, source: str):
+    """A copy of the legacy run whose MLP is recorded as `model` (source hash `source`), with no label."""
+    import shutil
+
+    from mnistlab.models.registry import file_stem
+
+    out = tmp_path / "run"
+    shutil.copytree(__import__("pathlib").Path(__file__).parent / "fixtures" / "legacy_run", out)
+    payload = json.loads((out / "results.json").read_text())
+    entry = payload["models"].pop("mlp")
+    entry["config"].update(model=model, model_source=source)
+    payload["models"] = {model: {**entry, "model": model}}
+    (out / "results.json").write_text(json.dumps(payload))
+    (out / "mlp.safetensors").rename(out / f"{file_stem(model)}.safetensors")
+    return out
+
+
+@pytest.mark.parametrize("recorded", ["other", "none", "relative"])
+def test_explain_hashes_a_recorded_model_file_before_importing_it(recorded, tmp_path, capsys, monkeypatch):
+    evil = tmp_path / "evil.py"
+    evil.write_text(RAN + NETS)
+    model = {"relative": "evil.py:Flat"}.get(recorded, f"{evil}:Flat")
+    source = {"other": "0" * 64, "none": "", "relative": sha256(evil)}[recorded]
+    out = _folder_naming(tmp_path, model, source)
+    monkeypatch.chdir(tmp_path)
+    assert main(["explain", str(out), "--max-points", "60", "--gradcam"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "it is not imported" in err
+    assert not (tmp_path / "RAN").exists()
+
+
+def test_report_reads_a_recorded_models_label_without_importing_it(tmp_path, capsys):
+    evil = tmp_path / "evil.py"
+    evil.write_text(RAN + NETS)
+    out = _folder_naming(tmp_path, f"{evil}:Flat", sha256(evil))
+    assert main(["report", str(out), "--no-pdf", "--lang", "en"]) == 0
+    assert not (tmp_path / "RAN").exists()
+    assert "Flat" in (out / "report" / "index.html").read_text()  # the spec's attribute name stands in
+
+
+def test_a_label_matplotlib_cannot_parse_is_drawn_as_text(tmp_path):
+    """A user model's label is shown as written: r"$\\foo{$" is not a formula to fail on after training."""
+    import os
+    import stat
+
+    from mnistlab.figures.run import training_curves
+
+    history = {"epoch": [1, 2], "train_loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "train_acc": [0.5, 0.7],
+               "val_acc": [0.4, 0.6]}
+    old = os.umask(0o022)
+    try:
+        paths = training_curves(history, "net", r"$\foo{$", tmp_path, "en")
+    finally:
+        os.umask(old)
+    assert len(paths) == 4 and all(p.stat().st_size > 1000 for p in paths)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in paths} == {0o644}  # as any file the umask lets be
+
+
+def test_a_sweep_resumed_from_its_folder_hashes_a_model_only_the_folder_names(tmp_path, capsys):
+    import shutil
+
+    evil = tmp_path / "evil.py"
+    evil.write_text(RAN + NETS)
+    out = tmp_path / "sweep"
+    shutil.copytree(__import__("pathlib").Path(__file__).parent / "fixtures" / "legacy_sweep", out)
+    grid = json.loads((out / "sweep.json").read_text())
+    grid["models"].append(f"{evil}:Flat")
+    (out / "sweep.json").write_text(json.dumps(grid))
+    assert main(["sweep", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "it is not imported" in err and "--models" in err
+    assert not (tmp_path / "RAN").exists()

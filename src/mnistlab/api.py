@@ -1,6 +1,7 @@
 """The Python API behind the CLI and the notebook: run a config end to end, sweep, explain, report."""
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 from mnistlab.config import NOTEBOOK_MODELS, RunConfig
@@ -16,15 +17,14 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     step and mask_rate too. Returns a RunResults (a list of ModelResult).
     """
     from mnistlab.data.loader import load_dataset
-    from mnistlab.data.resident import ResidentData, check_splits
+    from mnistlab.data.resident import check_splits
     from mnistlab.errors import RunDirError
-    from mnistlab.figures.run import run_figures
     from mnistlab.models.registry import get_spec
-    from mnistlab.runs.folder import existing_key, load_run, run_key, write_run
+    from mnistlab.runs.folder import existing_key, load_run, run_key
     from mnistlab.runs.job import Job, check
     from mnistlab.runs.memory import check_fits
     from mnistlab.runs.outcome import ModelResult, RunResults
-    from mnistlab.sweeps.executors.local import LocalExecutor
+    from mnistlab.runs.swap import held
     from mnistlab.training.device import resolve_device
 
     configs = [configs] if isinstance(configs, RunConfig) else list(configs)
@@ -43,16 +43,29 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     mnist = load_dataset(configs[0].dataset, data_dir, log=log)
     check_splits(mnist, configs)
     jobs = [Job.of(c, mnist.checksums) for c in configs]
-    if out is not None:
-        existing = existing_key(Path(out))
-        if existing == run_key(job.key for job in jobs) and not overwrite:  # same key, same numbers: keep it
-            log(f"{out}: already there (same key); kept as it is, explain and report outputs included "
-                "(--overwrite retrains it)")
-            stored = load_run(Path(out))["models"]
-            return RunResults(ModelResult.from_dict(stored[job.model]) for job in jobs)
-        if existing is not None and not overwrite:
-            raise RunDirError(f"--out {out}: already holds a different run; pass --overwrite to replace it "
-                              "or choose another --out")
+    with ExitStack() as alone:
+        if out is not None:
+            alone.enter_context(held(Path(out)))  # from the check to the swap: a concurrent run is refused
+            existing = existing_key(Path(out))
+            if existing == run_key(job.key for job in jobs) and not overwrite:  # same key, same numbers: keep it
+                log(f"{out}: already there (same key); kept as it is, explain and report outputs included "
+                    "(--overwrite retrains it)")
+                stored = load_run(Path(out))["models"]
+                return RunResults(ModelResult.from_dict(stored[job.model]) for job in jobs)
+            if existing is not None and not overwrite:
+                raise RunDirError(f"--out {out}: already holds a different run; pass --overwrite to replace it "
+                                  "or choose another --out")
+        return _train_and_write(jobs, out, mnist, torch_device, lang, on_epoch, log)
+
+
+def _train_and_write(jobs, out, mnist, torch_device, lang, on_epoch, log):
+    """Train the jobs on the loaded data and, when `out` is given, write the run folder."""
+    from mnistlab.data.resident import ResidentData
+    from mnistlab.figures.run import run_figures
+    from mnistlab.runs.folder import write_run
+    from mnistlab.runs.outcome import RunResults
+    from mnistlab.sweeps.executors.local import LocalExecutor
+
     data = ResidentData(mnist, torch_device)
 
     def epoch_line(job, rec):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mnistlab.cli.args import UsageError, add_config_args, configs_from_args
-from mnistlab.cli.common import check_out_writable, log, set_threads, setup_torch
+from mnistlab.cli.common import check_out_writable, check_stopping_flags, log, set_threads, setup_torch
 from mnistlab.cli.failures import writing
 from mnistlab.cli.sweep import cmd_summarize, cmd_sweep
 from mnistlab.sweeps.studies import STUDIES
@@ -85,6 +85,7 @@ def cmd_run(args) -> int:
     from mnistlab.api import run
     from mnistlab.models.registry import label_of
 
+    check_stopping_flags(args)
     configs = configs_from_args(args)
     if args.tensorboard is not None:
         from mnistlab.figures.tensorboard import require_tensorboard
@@ -122,11 +123,19 @@ def cmd_run(args) -> int:
 # ---------------------------------------------------------------- mnistlab explain
 
 def cmd_explain(args) -> int:
-    from mnistlab.explain.run import explain_run, load_run_dataset
+    from mnistlab.explain.run import EXTRAS, explain_run, load_run_dataset, missing_extras, previous_numbers
     from mnistlab.runs.folder import load_run
 
     set_threads(args.threads)
+    missing = missing_extras(args.tsne or not args.gradcam, args.gradcam or not args.tsne)
+    if missing:
+        needed = ", ".join(f"{name} ({EXTRAS[name]})" for name in missing)
+        raise UsageError(f"mnistlab explain needs {needed}: install them with `python -m pip install -e '.[extras]'`")
+    if (Path(args.folder) / "store.sqlite").is_file():
+        raise UsageError(f"{args.folder}: is a sweep folder; explain reads a run folder (mnistlab run --out DIR); "
+                         f"for a sweep, `mnistlab summarize {args.folder}` or `mnistlab report {args.folder}`")
     load_run(args.folder)  # a clear error before any data is loaded
+    previous_numbers(args.folder)
     if not 50 <= args.max_points <= 10_000:
         raise UsageError(f"--max-points {args.max_points}: must be from 50 to 10000")
     if not (args.tsne or args.gradcam):
@@ -193,11 +202,17 @@ def cmd_results(args) -> int:
 def cmd_models(args) -> int:
     from mnistlab.config import RunConfig
     from mnistlab.errors import ConfigError
-    from mnistlab.models.registry import count_params, get_spec, list_models
+    from mnistlab.models.registry import count_params, list_models, resolved_spec
+    from mnistlab.models.user import entry_points
 
     for name in list_models():
-        try:  # an installed package's model is loaded here; a broken one is named on its row, the rest listed
-            spec = get_spec(name)
+        spec = resolved_spec(name)
+        if spec is None:  # an installed package's model: its code is imported only when a command uses it
+            ep = entry_points()[name]
+            dist = f" from {ep.dist.name} {ep.dist.version}" if ep.dist is not None else ""
+            print(f"{name:10s} {'-':10s} {'-':>9s}         from entry point {ep.value}{dist} (imported only when used)")
+            continue
+        try:
             params = count_params(spec.build(RunConfig(model=name)))
         except ConfigError as e:
             print(f"{name:10s} {'-':10s} {'-':>9s}         unusable: {e}")

@@ -27,6 +27,18 @@ def check_out_writable(folder: Path, flag: str = "--out") -> None:
         raise UsageError(f"{flag} {folder}: cannot write there ({e.strerror or e})") from None
 
 
+def check_stopping_flags(args) -> None:
+    """--patience given beside --no-early-stopping would change the run's key and nothing else: refused.
+
+    Only the user's flag: a recipe's own patience stays, so `--recipe best --no-early-stopping` works."""
+    from mnistlab.config import RunConfig
+
+    if getattr(args, "early_stopping", True) is False and getattr(args, "patience", None) not in (
+            None, RunConfig().patience):
+        raise UsageError(f"--patience {args.patience}: has no effect with --no-early-stopping (no validation split "
+                         "to stop on); drop one of the two")
+
+
 def set_threads(value) -> None:
     if value is not None and value < 1:
         raise UsageError(f"--threads {value}: must be an integer >= 1")

@@ -5,7 +5,7 @@ import math
 from pathlib import Path
 
 from mnistlab.cli.args import UsageError, configs_from_args
-from mnistlab.cli.common import check_out_writable, log, setup_torch
+from mnistlab.cli.common import check_out_writable, check_stopping_flags, log, setup_torch
 from mnistlab.cli.failures import writing
 
 
@@ -39,14 +39,36 @@ def parse_int_list(tokens, flag: str, low: int = 0, high: int = 2**32 - 1) -> li
     return sorted({v for first, last in ranges for v in range(first, last + 1)})
 
 
+def check_study_flags(args, base: dict) -> None:
+    """Refuse a flag the study's variants would override: a variant would silently not be what was asked for."""
+    from mnistlab.config import RECIPES, RunConfig, flag_of
+    from mnistlab.sweeps.studies import STUDIES
+
+    variants = STUDIES[args.study][0]
+    recipe = getattr(args, "recipe", "plain")
+    setting = [label for label, overrides in variants if set(overrides) & set(RECIPES[recipe])]
+    if setting:
+        raise UsageError(f"--recipe {recipe}: --study {args.study} sets the recipe itself in its variant "
+                         f"{setting[0]!r}, so its variants would collapse into one; drop --recipe")
+    defaults = RunConfig().to_dict()
+    for label, overrides in variants:
+        for name, value in overrides.items():
+            if name in base and base[name] != defaults.get(name) and base[name] != value:
+                shown = " ".join(map(str, base[name])) if isinstance(base[name], list) else base[name]
+                raise UsageError(f"{flag_of(name)} {shown}: --study {args.study} sets {name} = {value} in its variant "
+                                 f"{label!r}, which would win over the flag; drop the flag or use --study main")
+
+
 def spec_from_args(args, stored):
     """The sweep asked for: flags where given, else what the folder already holds, else the defaults."""
     from mnistlab.config import MAX_PER_CLASS, RunConfig
     from mnistlab.sweeps.grid import SweepSpec, base_config
     from mnistlab.sweeps.studies import apply_study
 
+    check_stopping_flags(args)
     configs = configs_from_args(args, samples_per_class=1000, seed=0)
     base_cfg = base_config(configs[0])
+    check_study_flags(args, base_cfg)
     defaults = SweepSpec()
     spec = SweepSpec(base=base_cfg, models=[cfg.model for cfg in configs],
                      budgets=parse_int_list(args.budgets, "--budgets", low=1, high=MAX_PER_CLASS) or defaults.budgets,

@@ -102,6 +102,42 @@ def load_run_dataset(folder: Path, data_dir=None, log=lambda msg: None) -> Mnist
     return load_dataset(name, data_dir, log=log)
 
 
+EXTRAS = {"openTSNE": "t-SNE", "captum": "Grad-CAM and saliency"}
+
+
+def missing_extras(do_tsne: bool = True, do_gradcam: bool = True) -> list[str]:
+    """The optional packages these parts of explain need that are not installed (found without importing them)."""
+    import importlib.util
+
+    wanted = [name for name, on in (("openTSNE", do_tsne), ("captum", do_gradcam)) if on]
+    return [name for name in wanted if importlib.util.find_spec(name) is None]
+
+
+def previous_numbers(folder: Path) -> dict:
+    """The numbers of an earlier explain (explain.json), kept for the parts not redone; checked before anything
+    is drawn, so a damaged file is refused with nothing rewritten."""
+    path = Path(folder) / "explain.json"
+    if not path.is_file():
+        return {}
+    try:
+        merged = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as e:
+        raise RunDirError(f"{path}: unreadable ({str(e)[:80]}); delete it and run `mnistlab explain` again") from None
+    if not isinstance(merged, dict):
+        raise RunDirError(f"{path}: not explain numbers (a JSON {type(merged).__name__}, not an object); delete it "
+                          "and run `mnistlab explain` again")
+    return merged
+
+
+def merge_numbers(previous: dict, numbers: dict) -> dict:
+    """This explain's numbers over the previous ones, keeping those of the parts not redone this time."""
+    merged = dict(previous)
+    for key, value in numbers.items():
+        kept = merged.get(key)
+        merged[key] = {**(kept if isinstance(kept, dict) else {}), **value} if isinstance(value, dict) else value
+    return merged
+
+
 def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam: bool = True,
                 feature_layer: str = "penultimate", max_points: int = 10_000, lang: str = "pt",
                 log=lambda msg: None) -> dict:
@@ -109,6 +145,7 @@ def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam:
     from mnistlab.figures import explain as explain_plots
 
     payload = load_run(folder)
+    merged = previous_numbers(folder)
     models = {name: load_model(folder, name)[0] for name in payload["models"]}
     specs = {name: get_spec(name) for name in models}
     labels_of = {name: payload["models"][name].get("label") or specs[name].label for name in models}
@@ -150,11 +187,7 @@ def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam:
             numbers[name]["attribution"] = method
         numbers["examples"] = idx.tolist()
         numbers["digit_area_fraction"] = float(_near_ink(raw[idx]).mean())
-    previous = Path(folder) / "explain.json"  # keep numbers of the part not redone this time
-    merged = json.loads(previous.read_text()) if previous.is_file() else {}
-    for key, value in numbers.items():
-        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
-    paths.append(write_atomic(previous, to_json(merged)))
+    paths.append(write_atomic(Path(folder) / "explain.json", to_json(merge_numbers(merged, numbers))))
     numbers["paths"] = paths
     return numbers
 

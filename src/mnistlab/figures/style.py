@@ -8,12 +8,15 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mnistlab.atomic import current_umask
 from mnistlab.i18n import t
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
-STYLE: dict[RcKeyType, Any] = {"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3}
+# text.parse_math off: a label is shown as written ("$\foo{$" is text, not a formula matplotlib fails on)
+STYLE: dict[RcKeyType, Any] = {"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3,
+                               "text.parse_math": False}
 DPI = 150
 MARKERS = "osD^v<>ph*"
 LINESTYLES = ["-", "--", ":", "-."]
@@ -56,6 +59,8 @@ def save(fig, stem: Path) -> list[Path]:
     for ext in ("png", "pdf"):
         final = stem.with_suffix(f".{ext}")
         fd, tmp = tempfile.mkstemp(dir=stem.parent, prefix=f".{stem.name}.", suffix=f".{ext}")
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600; give the mode a plain open() would, as write_atomic does
+            os.fchmod(fd, 0o666 & ~current_umask())
         os.close(fd)
         try:
             fig.savefig(tmp, format=ext, bbox_inches=bbox, dpi=DPI)

@@ -9,7 +9,6 @@ used before any compiler is looked for.
 """
 from __future__ import annotations
 
-import atexit
 import ctypes
 import functools
 import hashlib
@@ -151,9 +150,7 @@ def _cache_folder() -> tuple[Path | None, str | None]:
 
 
 def _fresh_folder() -> Path:
-    folder = _private(Path(tempfile.mkdtemp(prefix="mnistlab-kernels-")))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return folder
+    return _private(Path(tempfile.mkdtemp(prefix="mnistlab-kernels-")))
 
 
 def _load(path: Path, fd: int | None = None) -> ctypes.CDLL:
@@ -251,9 +248,12 @@ def load() -> Kernel:
         if isinstance(found, Kernel):
             return found
         why = found
+    target = folder if folder is not None and why is None else _fresh_folder()
     try:
-        target = folder if folder is not None and why is None else _fresh_folder()
         path, openmp = _compile(target, remember=target is folder)
+        return Kernel(_load(path), path, openmp, why)
     except Unavailable as e:
         raise Unavailable(f"{e}; cache not used: {why}" if why else str(e)) from None
-    return Kernel(_load(path), path, openmp, why)
+    finally:
+        if target is not folder:  # a loaded library stays mapped: its private copy goes now, not at exit
+            shutil.rmtree(target, ignore_errors=True)

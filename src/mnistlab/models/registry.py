@@ -48,6 +48,11 @@ def list_models() -> list[str]:
     return list(_REGISTRY) + [name for name in user.entry_points() if name not in _REGISTRY]
 
 
+def resolved_spec(name: str) -> ModelSpec | None:
+    """The spec of a model already registered or resolved in this process, or None; never imports anything."""
+    return _REGISTRY.get(user.canonical(name))
+
+
 def get_spec(name: str) -> ModelSpec:
     """The spec of a model name or user-model spec, or a one-line ConfigError saying what is wrong.
 
@@ -85,15 +90,15 @@ def build_model(cfg: RunConfig) -> nn.Module:
 
 
 def label_of(name: str) -> str:
-    """A model's display label; for a name nothing resolves, its capitals (or a spec's attribute name)."""
+    """A model's display label, without importing anything: a name a folder recorded must never run code.
+
+    A model resolved in this process (built-ins, models given on the command line) has its own label; any
+    other name shows its attribute name (a spec) or its capitals."""
     spec = _REGISTRY.get(user.canonical(name))
     if spec is not None:
         return spec.label
-    if name in user.entry_points() or user.is_spec(name):
-        try:
-            return get_spec(name).label
-        except ConfigError:  # gone or broken since: its attribute name still says which model it was
-            return name.rpartition(":")[2] or name
+    if user.is_spec(name):
+        return name.rpartition(":")[2]
     return name.upper()
 
 

@@ -61,6 +61,45 @@ def changed(spec: ModelSpec) -> bool:
         return True
 
 
+def _module_file(module_name: str) -> str | None:
+    """The file a module name resolves to, found without running any code (no parent package is imported)."""
+    from importlib.machinery import PathFinder
+
+    search: list[str] | None = [*sys.path, os.getcwd()]
+    found = None
+    for part in module_name.split("."):
+        found = PathFinder.find_spec(part, search)
+        if found is None:
+            return None
+        search = list(found.submodule_search_locations or [])
+    return found.origin if found is not None and found.has_location else None
+
+
+def check_recorded(name: str, digest: str) -> None:
+    """Before a model named by a folder is imported: its source must be the file whose SHA-256 was recorded.
+
+    A folder from elsewhere is data: nothing it names runs unless it is the very code the run was made with."""
+    where = name.rpartition(":")[0]
+    if _is_file(where):
+        if not (os.path.isabs(where) or re.match(r"[A-Za-z]:[\\/]", where)):
+            raise ConfigError(f"model {name!r}: a recorded model file must be an absolute path; it is not imported")
+        path: str | None = where
+    else:
+        path = _module_file(where) if _MODULE_NAME.match(where) else None
+        if path is None:
+            raise ConfigError(f"model {name!r}: no module {where!r} is installed; it is not imported")
+    if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        raise ConfigError(f"model {name!r}: no SHA-256 of its source is recorded, so it is not imported; rerun it "
+                          "with `mnistlab run --models ...`")
+    try:
+        actual = sha256_of(str(path))
+    except OSError as e:
+        raise ConfigError(f"model {name!r}: cannot read {path} ({e.strerror or e}); it is not imported") from None
+    if actual != digest:
+        raise ConfigError(f"model {name}: {path} changed since the run was set up (sha256 {actual[:12]}..., the "
+                          f"run's {digest[:12]}...); it is not imported: restore that version or start a new run")
+
+
 def entry_points() -> dict[str, EntryPoint]:
     """The installed packages' models by name (the first of equal names), loaded only when asked for."""
     key = tuple(sys.path)

@@ -6,7 +6,6 @@ report's language into report/figures/. Never trains.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import shutil
 import subprocess
@@ -15,14 +14,9 @@ from pathlib import Path
 from mnistlab.atomic import write_atomic
 from mnistlab.errors import ReportError
 from mnistlab.i18n import CATALOG, LANGS, number, t
+from mnistlab.names import html_text, is_safe_name, tex
 
-TEX_SPECIAL = {"\\": r"\textbackslash{}", "%": r"\%", "_": r"\_", "&": r"\&", "#": r"\#", "$": r"\$",
-               "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def _tex(text: str) -> str:
-    """Plain text made safe inside LaTeX."""
-    return "".join(TEX_SPECIAL.get(ch, ch) for ch in text)
+_tex = tex  # every string shown in the article passes the one LaTeX escaper
 
 
 def _pct(value: float, lang: str) -> str:
@@ -52,6 +46,9 @@ def run_content(folder: Path, out: Path, lang: str) -> dict:
                     (f"{stem}_curves_acc", t("cap_curves_acc", lang, model=label)),
                     (f"cm_{stem}", t("cap_cm", lang, model=label))]
     for extra in sorted((Path(folder) / "figures").glob("*.pdf")):  # explain figures, as they were drawn
+        pair = (extra, extra.with_suffix(".png"))
+        if not (is_safe_name(extra.stem) and all(p.is_file() and not p.is_symlink() for p in pair)):
+            continue  # names go into \includegraphics and files into the page: only safe names, only plain files
         if extra.stem.split("_")[0] in ("tsne", "gradcam", "saliency", "misclassified", "per"):
             shutil.copy(extra, out / "figures" / extra.name)
             shutil.copy(extra.with_suffix(".png"), out / "figures" / extra.with_suffix(".png").name)
@@ -152,6 +149,8 @@ def latex(content: dict, lang: str) -> tuple[str, str]:
               rf"\section{{{t('sec_findings', lang)}}}"] + [_tex(f) + "\n" for f in content["findings"]]
     parts.append(rf"\section{{{t('sec_figures', lang)}}}")
     for stem, caption in content["figures"]:
+        if not is_safe_name(stem):
+            continue  # never reached for our own figures; a crafted name must not become LaTeX
         parts += [r"\begin{figure}[htbp]\centering", rf"\includegraphics[width=0.72\linewidth]{{figures/{stem}.pdf}}",
                   rf"\caption{{{_tex(caption)}}}", r"\end{figure}"]
     parts.append(r"\end{document}")
@@ -159,7 +158,7 @@ def latex(content: dict, lang: str) -> tuple[str, str]:
 
 
 def html_page(content: dict, out: Path, lang: str) -> str:
-    e = html.escape
+    e = html_text
     rows = "".join("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>" for row in content["rows"])
     figs = []
     for stem, caption in content["figures"]:
@@ -198,8 +197,8 @@ def compile_pdf(tex: Path, log=lambda msg: None) -> Path | None:
     proc = subprocess.run(cmd, cwd=tex.parent, capture_output=True, text=True, timeout=300)
     pdf = tex.with_suffix(".pdf")
     if proc.returncode != 0 or not pdf.is_file():
-        tail = "\n".join(proc.stdout.splitlines()[-15:])
-        raise ReportError(f"LaTeX failed on {tex} (see {tex.with_suffix('.log')}):\n{tail}")
+        first = next((line[2:].strip() for line in proc.stdout.splitlines() if line.startswith("! ")), "see the log")
+        raise ReportError(f"LaTeX failed on {tex} ({first[:120]}); its log: {tex.with_suffix('.log')}")
     return pdf
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mnistlab.config import NOTEBOOK_MODELS, RECIPES, RunConfig, flag_of
 from mnistlab.errors import ReportError
+from mnistlab.names import code_span, markdown
 from mnistlab.sweeps.studies import STUDIES
 
 SECTIONS = ("main", "recipe", "ablation", "tiny", "semi", "fashion")
@@ -63,7 +64,7 @@ def _pct(ci: dict | None, digits: int = 2) -> str:
 
 def _table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]) + "\n"
+    return "\n".join(lines + ["| " + " | ".join(markdown(v) for v in row) + " |" for row in rows]) + "\n"
 
 
 def sweep_command(folder: Path, spec) -> str:
@@ -107,8 +108,9 @@ def _load(folder: Path) -> tuple[dict, object, list[dict]]:
 
 def _head(title: str, folder: Path, spec, rows: list[dict]) -> list[str]:
     seeds = sorted({r["seed"] for r in rows})
-    return [f"## {title}", "", f"Command: `{sweep_command(folder, spec)}`", "",
-            f"Machine: {_machine(rows)}. Seeds: {', '.join(map(str, seeds))} (n = {len(seeds)} per cell).", ""]
+    return [f"## {title}", "", f"Command: {code_span(sweep_command(folder, spec))}", "",
+            f"Machine: {markdown(_machine(rows))}. Seeds: {', '.join(map(str, seeds))} (n = {len(seeds)} per cell).",
+            ""]
 
 
 def _aggregate_table(summary: dict) -> str:
@@ -123,7 +125,7 @@ def _aggregate_table(summary: dict) -> str:
 def _findings(summary: dict) -> list[str]:
     if not summary["findings"]:
         return []
-    return ["Findings:", ""] + [f"- {line}" for line in summary["findings"]] + [""]
+    return ["Findings:", ""] + [f"- {markdown(line)}" for line in summary["findings"]] + [""]
 
 
 def _find(summary: dict, variant: str, model: str, budget: int) -> dict | None:

@@ -16,6 +16,7 @@ from mnistlab.atomic import check_writable, to_json, write_atomic
 from mnistlab.config import RunConfig, validate
 from mnistlab.errors import ConfigError, RunDirError
 from mnistlab.models.registry import build_model, file_stem, is_model_name, label_of, list_models
+from mnistlab.models.user import check_recorded, is_spec
 from mnistlab.runs.swap import COMPLETE_MARK, recover, replacing
 
 RESULTADOS_COLUMNS = ["modelo", "best_val_loss", "final_val_acc", "test_acc", "params"]  # the notebook's
@@ -25,6 +26,8 @@ MODEL_FIELDS = ("config", "history", "confusion", "params", "epochs_run", "best_
                 "final_val_acc", "test_acc")
 HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 METRIC_FIELDS = ("params", "epochs_run", "best_epoch", "best_val_loss", "final_val_acc", "test_acc")
+COUNT_FIELDS = ("params", "epochs_run", "best_epoch")
+OPTIONAL_METRICS = ("best_val_loss", "final_val_acc")  # null for a run without a validation split
 
 
 
@@ -167,6 +170,8 @@ def _check_model(path: Path, name: str, entry, rerun: str) -> None:
     missing = [k for k in MODEL_FIELDS if k not in entry]
     if missing:
         raise RunDirError(f"{path}: model {name!r} lacks {', '.join(map(repr, missing))}; {rerun}")
+    if not isinstance(entry.get("label", ""), str):
+        raise RunDirError(f"{path}: model {name!r} has a label that is not text; {rerun}")
     history = entry["history"]
     if (not isinstance(history, dict) or not all(isinstance(history.get(k), list) for k in HISTORY_FIELDS)
             or not history["epoch"] or len({len(history[k]) for k in HISTORY_FIELDS}) != 1):
@@ -177,10 +182,13 @@ def _check_model(path: Path, name: str, entry, rerun: str) -> None:
             isinstance(row, list) and len(row) == len(confusion) and all(type(v) is int for v in row)
             for row in confusion)):
         raise RunDirError(f"{path}: model {name!r} has no usable confusion matrix (a square list of counts); {rerun}")
-    bad = [k for k in METRIC_FIELDS if entry[k] is not None and (isinstance(entry[k], bool)
-                                                               or not isinstance(entry[k], (int, float)))]
+    bad = [k for k in METRIC_FIELDS if (entry[k] is not None or k not in OPTIONAL_METRICS)
+           and (isinstance(entry[k], bool) or not isinstance(entry[k], int if k in COUNT_FIELDS else (int, float)))]
     if bad:
         raise RunDirError(f"{path}: model {name!r} has non-numeric {', '.join(map(repr, bad))}; {rerun}")
+    if not (isinstance(entry["config"], dict) and {"model", "samples_per_class", "seed"} <= set(entry["config"])):
+        raise RunDirError(f"{path}: model {name!r} has no usable config (an object with its model, "
+                          f"samples_per_class and seed); {rerun}")
     try:
         cfg = validate(RunConfig.from_dict(entry["config"]))
     except (ConfigError, TypeError, ValueError, AttributeError) as e:
@@ -224,6 +232,11 @@ def load_model(folder: Path, model: str) -> tuple[torch.nn.Module, RunConfig]:
         raise RunDirError(f"{folder}: holds no {model!r} model (it has {', '.join(payload['models'])})")
     state = check_weights(folder, payload, model)
     cfg = RunConfig.from_dict(payload["models"][model]["config"])
+    if is_spec(cfg.model):  # code a folder names runs only if it is the code the run was made with
+        try:
+            check_recorded(cfg.model, cfg.model_source)
+        except ConfigError as e:
+            raise RunDirError(str(e)) from None
     net = build_model(cfg)
     try:
         net.load_state_dict(state)

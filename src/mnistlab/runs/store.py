@@ -14,12 +14,10 @@ from collections import Counter
 from pathlib import Path
 
 from mnistlab.errors import StoreError
-from mnistlab.models.registry import list_models
+from mnistlab.runs.rows import FINISHED, NEEDED, STATUSES, row_problem  # noqa: F401 - the store's row rules
 
 SCHEMA_VERSION = 1
 DB_NAME = "store.sqlite"
-STATUSES = ("running", "done", "diverged", "failed")
-FINISHED = ("done", "diverged")
 
 COLUMNS = """
     key TEXT PRIMARY KEY,
@@ -52,7 +50,6 @@ METRICS = ("params", "test_acc", "test_loss", "best_val_loss", "final_val_acc", 
            "epochs_run", "gap_at_best", "balanced_acc", "macro_f1", "train_seconds", "eval_seconds")
 RUN_COLUMNS = tuple(line.split()[0] for line in COLUMNS.strip().splitlines())
 META_COLUMNS = ("name", "value")
-NEEDED = ("params", "test_acc", "best_epoch", "epochs_run")  # what the tables and figures take of a finished run
 
 
 def _tables(conn) -> dict[str, set]:
@@ -174,27 +171,10 @@ def _fingerprint(path: Path) -> tuple:
     return st.st_ino, st.st_size, st.st_mtime_ns, _has_log(path)
 
 
-def row_problem(row) -> str | None:
-    """Why the summary cannot use this row (an edited or damaged store), or None."""
-    if row["status"] not in STATUSES:
-        return f"status {row['status']!r} is none of {', '.join(STATUSES)}"
-    if not isinstance(row["model"], str) or not (row["model"] in list_models() or ":" in row["model"]):
-        return f"model {row['model']!r} is neither a registered model ({', '.join(list_models())}) nor file.py:Class"
-    if not isinstance(row["samples_per_class"], int) or not isinstance(row["seed"], int):
-        return "its budget or seed is not a whole number"
-    if row["status"] not in FINISHED:
-        return None
-    missing = [m for m in NEEDED if not isinstance(row[m], (int, float))]
-    if missing:
-        return f"no {', '.join(missing)}"
-    try:
-        result, config = json.loads(row["result"]), json.loads(row["config"])
-    except (TypeError, ValueError):
-        return "its result or config is not JSON"
-    if not (isinstance(result, dict) and isinstance(result.get("history"), dict)
-            and isinstance(result.get("robustness"), dict) and isinstance(config, dict) and "imbalance" in config):
-        return "its result or config lacks what a finished run records"
-    return None
+def _shown(value, limit: int = 80) -> str:
+    """A stored value as one short line of plain text: no control characters reach the terminal."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(value))
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def read_runs(folder: Path) -> tuple[list[dict], dict, list[str]]:
@@ -220,8 +200,9 @@ def read_runs(folder: Path) -> tuple[list[dict], dict, list[str]]:
             usable.append(row)
             counts[row["status"]] += 1
         else:
-            left_out.append(f"{path}: run {row['key']} ({row['model']}, {row['samples_per_class']}/class, seed "
-                            f"{row['seed']}) left out: {problem}")
+            key, model, budget, seed = (_shown(row[c]) for c in ("key", "model", "samples_per_class", "seed"))
+            why = _shown(problem, 200)
+            left_out.append(f"{path}: run {key} ({model}, {budget}/class, seed {seed}) left out: {why}")
             counts["unreadable"] += 1
     return usable, dict(counts), left_out
 

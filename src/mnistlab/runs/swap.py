@@ -3,8 +3,9 @@
 For a folder `runs/x` the pieces live in its parent, so every rename stays on one filesystem:
 `.x.new-<token>` (the staging folder being written), `.x.old-<token>` (the replaced folder until it is
 deleted), `.x.swap` (the journal naming both, written once staging is complete) and `.x.lock` (held by the
-process replacing or repairing `x`). A replacement cut short at any point (kill -9, disk full, power) is
-finished or undone by `recover`, so `x` always holds the old contents or the new ones, never a mix.
+process running into, replacing or repairing `x`, and removed when released). A replacement cut short at
+any point (kill -9, disk full, power) is finished or undone by `recover`, so `x` always holds the old
+contents or the new ones, never a mix.
 """
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from mnistlab.atomic import write_atomic
+from mnistlab.errors import RunDirError
+from mnistlab.runs.lock import Busy, locked
 
 COMPLETE_MARK = "results.json"  # written last into a staging folder: its presence means the folder is whole
 TOKEN_HEX = 8  # hex digits naming one replacement's staging and old folders
@@ -34,8 +35,8 @@ def _names(folder: Path) -> tuple[Path, str, str, str]:
     return folder.parent, f".{folder.name}.new-", f".{folder.name}.old-", f".{folder.name}.swap"
 
 
-def _lock(folder: Path) -> FileLock:
-    return FileLock(str(folder.parent / f".{folder.name}.lock"))
+def _lock(folder: Path) -> Path:
+    return folder.parent / f".{folder.name}.lock"
 
 
 def _leftovers(folder: Path) -> list[Path]:
@@ -100,18 +101,29 @@ def recover(folder: Path) -> None:
     folder = _target(folder)
     if not _leftovers(folder):
         return
-    lock = _lock(folder)
     busy_wait = 30 if (folder.parent / _names(folder)[3]).exists() else 0  # a swap in progress takes ms
     try:
-        lock.acquire(timeout=busy_wait)
-    except (Timeout, OSError):
+        with locked(_lock(folder), wait=busy_wait):
+            try:
+                _recover_locked(folder)
+            except OSError:
+                pass  # what could not be repaired now stays recorded in the journal for the next command
+    except (Busy, OSError):
         return  # another mnistlab is writing this folder (its staging is alive), or we may not write here
+
+
+@contextmanager
+def held(folder: Path):
+    """Hold `folder`'s lock for a whole run, training included: a second run on it is refused at once, so
+    two runs never both decide the folder is theirs to replace."""
+    folder = _target(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
     try:
-        _recover_locked(folder)
-    except OSError:
-        pass  # what could not be repaired now stays recorded in the journal for the next command
-    finally:
-        lock.release()
+        with locked(_lock(folder)):
+            yield
+    except Busy:
+        raise RunDirError(f"--out {folder}: another mnistlab command is writing this run folder right now; wait "
+                          "for it to finish or choose another --out") from None
 
 
 def _make_staging(folder: Path) -> Path:
@@ -134,7 +146,7 @@ def replacing(folder: Path):
     """
     folder = _target(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(folder):
+    with locked(_lock(folder), wait=float("inf")):
         _recover_locked(folder)
         staging = _make_staging(folder)
         old = folder.parent / f"{_names(folder)[2]}{staging.name.rsplit('-', 1)[1]}"

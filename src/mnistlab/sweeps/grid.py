@@ -8,6 +8,8 @@ from pathlib import Path
 from mnistlab.atomic import write_atomic
 from mnistlab.config import NOTEBOOK_MODELS, RunConfig, validate
 from mnistlab.errors import ConfigError, SweepError
+from mnistlab.names import is_safe_name
+from mnistlab.sweeps.studies import STUDIES
 
 MAX_RUNS = 100_000  # a grid beyond this is a typo (--seeds 0-1000000000), not a plan
 
@@ -81,9 +83,9 @@ def _check_types(spec: SweepSpec) -> None:
     checks = {"base": isinstance(spec.base, dict), "budgets": ints(spec.budgets), "seeds": ints(spec.seeds),
               "models": isinstance(spec.models, list) and all(isinstance(m, str) for m in spec.models),
               "variants": isinstance(spec.variants, list) and all(
-                  isinstance(v, dict) and isinstance(v.get("label"), str) and isinstance(v.get("overrides"), dict)
-                  for v in spec.variants),
-              "study": isinstance(spec.study, str)}
+                  isinstance(v, dict) and is_safe_name(v.get("label")) and isinstance(v.get("overrides"), dict)
+                  for v in spec.variants),  # a variant's label becomes part of file names: one safe alphabet
+              "study": spec.study in STUDIES}
     bad = [name for name, ok in checks.items() if not ok]
     if bad:
         raise TypeError(f"{bad[0]!r} is not what mnistlab writes there")

@@ -6,6 +6,7 @@ every key already `done`/`diverged` in the store and redoes only the rest.
 from __future__ import annotations
 
 import signal
+import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,34 @@ def check_model_sources(conn, jobs: list[Job], allow_mixed: bool, folder: Path) 
     return bool(edited)
 
 
+def check_folder_models(folder: Path, models: list) -> None:
+    """A user model only the folder names (sweep.json) is imported only if its file is the one its runs
+    recorded (the store's model_sources); one the user named in this process was resolved already."""
+    from mnistlab.errors import ConfigError, StoreError
+    from mnistlab.models.registry import resolved_spec
+    from mnistlab.models.user import check_recorded, is_spec
+
+    named = [m for m in models if isinstance(m, str) and is_spec(m) and resolved_spec(m) is None]
+    if not named:
+        return
+    recorded: dict = {}
+    if (folder / store.DB_NAME).is_file():
+        try:
+            conn = store.open_readonly(folder)
+            try:
+                recorded = store.get_meta(conn, "model_sources") or {}
+            finally:
+                conn.close()
+        except (StoreError, ValueError, sqlite3.Error):
+            recorded = {}
+    for model in named:
+        digest = recorded.get(model, "") if isinstance(recorded, dict) else ""
+        try:
+            check_recorded(model, digest)
+        except ConfigError as e:
+            raise SweepError(f"{folder}: {e}; name it with --models to run it anyway") from None
+
+
 def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=None, executor: Executor | None = None,
               log=lambda msg: None, on_result=None, allow_mixed: bool = False) -> SweepOutcome:
     """Run what is missing of `spec` in `folder` and record every run in the store."""
@@ -144,6 +173,8 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
     # Everything that can be refused is checked before the folder is created.
     with deferred_interrupt():
         previous = load_spec(folder)
+        if previous:
+            check_folder_models(folder, previous.models)
         spec = previous.merged_with(spec) if previous else spec
         plan = spec.plan()
         for _, cfg in plan:
@@ -170,8 +201,8 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
                     conn.close()
                     return outcome
                 outcome.mixed = check_identity(conn, identity(environment(torch_device)), allow_mixed, folder)
-                save_spec(folder, spec)
                 outcome.mixed = check_model_sources(conn, jobs, allow_mixed, folder) or outcome.mixed
+                save_spec(folder, spec)  # only a resume that was not refused grows the folder's grid
                 data = ResidentData(mnist, torch_device)
             except BaseException:
                 conn.close()  # now: an open store keeps its -wal and -shm files beside it

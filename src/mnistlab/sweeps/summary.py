@@ -11,6 +11,7 @@ from mnistlab.atomic import to_json, write_atomic
 from mnistlab.errors import StoreError, SummaryError
 from mnistlab.i18n import t
 from mnistlab.models.registry import label_of, model_order
+from mnistlab.names import tex
 from mnistlab.runs import store
 from mnistlab.runs.folder import RESULTADOS_COLUMNS
 from mnistlab.stats import aggregate, paired_comparisons
@@ -34,8 +35,8 @@ def run_labels(rows: list[dict]) -> dict[str, str]:
     """Each model's display label: as recorded with its runs, else the registry's."""
     labels: dict[str, str] = {}
     for r in rows:
-        recorded = json.loads(r["result"]).get("label") if r.get("result") else None
-        labels[r["model"]] = recorded or labels.get(r["model"]) or label_of(r["model"])
+        recorded = json.loads(r["result"]).get("label") if r.get("result") else None  # checked: text or absent
+        labels[r["model"]] = recorded or labels.get(r["model"]) or label_of(r["model"])  # label_of imports nothing
     return labels
 
 
@@ -74,22 +75,22 @@ def latex_table(aggregates: list[dict], labels: dict[str, str], lang: str = "pt"
     """Booktabs table of the aggregate: test accuracy mean ± sd [95% CI], epochs, gap; ready to \\input."""
     pct = lambda v: f"{100 * v:.2f}"  # noqa: E731
     lines = [r"\begin{tabular}{llrrrrr}", r"\toprule",
-             f"{t('model', lang).capitalize()} & {t('budget', lang).capitalize()} & $n$ & "
-             f"{t('test_acc', lang)} (\\%) & {t('ci95', lang).replace('%', chr(92) + '%')} & "
-             f"{t('stop_epoch', lang).split(' (')[0]} & Gap (pp) \\\\", r"\midrule"]
+             f"{tex(t('model', lang).capitalize())} & {tex(t('budget', lang).capitalize())} & $n$ & "
+             f"{tex(t('test_acc', lang))} (\\%) & {tex(t('ci95', lang))} & "
+             f"{tex(t('stop_epoch', lang).split(' (')[0])} & Gap (pp) \\\\", r"\midrule"]
     previous = None
     for a in aggregates:
         if previous is not None and a["model"] != previous:
             lines.append(r"\midrule")
         previous = a["model"]
         acc, ep, gap = a["test_acc"], a["epochs_run"], a["gap_at_best"]
-        name = labels[a["model"]] + ("" if a["variant"] == "base" else f" ({a['variant']})")
+        name = tex(labels[a["model"]] + ("" if a["variant"] == "base" else f" ({a['variant']})"))
         ci = f"[{pct(acc['ci_low'])}, {pct(acc['ci_high'])}]" if a["n"] > 1 else "--"
         sd = f" $\\pm$ {pct(acc['sd'])}" if a["n"] > 1 else ""
         lines.append(f"{name} & {a['samples_per_class']} & {a['n']} & {pct(acc['mean'])}{sd} & {ci} & "
                      f"{ep['mean']:.1f} & {pct(gap['mean']) if gap['n'] else '--'} \\\\")
     lines += [r"\bottomrule", r"\end{tabular}", ""]
-    return "\n".join(lines).replace("_", r"\_")
+    return "\n".join(lines)
 
 
 def _to_stderr(message: str) -> None:
@@ -107,6 +108,9 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None)
     from mnistlab.figures.semi import coverage_figures
 
     folder = Path(folder)
+    if not (folder / store.DB_NAME).is_file() and (folder / "results.json").is_file():
+        raise SummaryError(f"{folder}: is a run folder (mnistlab run), not a sweep folder; `mnistlab report "
+                           f"{folder}` reports on it")
     if not (folder / store.DB_NAME).is_file():
         raise SummaryError(f"{folder}: not a sweep folder (no {store.DB_NAME}); run `mnistlab sweep --out {folder}`")
     try:

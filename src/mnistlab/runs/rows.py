@@ -1,0 +1,158 @@
+"""What a stored run must look like before anything reads it: each column and each field of its result.
+
+A store may be edited or come from elsewhere, so a row is data to check, never trusted: `row_problem` says
+why a row cannot be used (it is then left out with that line, and the next sweep runs it again).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+
+from mnistlab.models.registry import list_models
+from mnistlab.names import name_problem
+
+STATUSES = ("running", "done", "diverged", "failed")
+FINISHED = ("done", "diverged")
+NEEDED = ("params", "test_acc", "best_epoch", "epochs_run")  # what the tables and figures take of a finished run
+METRIC_COLUMNS = ("params", "test_acc", "test_loss", "best_val_loss", "final_val_acc", "best_val_acc", "best_epoch",
+                  "epochs_run", "gap_at_best", "balanced_acc", "macro_f1", "train_seconds", "eval_seconds")
+WHOLE = ("params", "best_epoch", "epochs_run")
+# Fields of a finished run's result: number or null (the validation ones are null without validation).
+RESULT_NUMBERS = ("params", "best_epoch", "epochs_run", "test_acc", "test_loss", "best_val_loss", "final_val_acc",
+                  "best_val_acc", "gap_at_best", "balanced_acc", "macro_f1", "train_seconds", "eval_seconds",
+                  "last_test_acc")
+LOSS_CURVES = ("train_loss", "val_loss")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _json(text, what: str) -> tuple[object, str | None]:
+    """(decoded value, None), or (None, why) for a column that is not JSON text."""
+    if not isinstance(text, str):
+        return None, f"its {what} is not JSON text"
+    try:
+        return json.loads(text, parse_constant=lambda c: float("nan")), None
+    except (ValueError, RecursionError):
+        return None, f"its {what} is not JSON"
+
+
+def _history_problem(history) -> str | None:
+    if not isinstance(history, dict) or not history:
+        return "its history is not a record of epochs"
+    curves = {k: history.get(k) for k in LOSS_CURVES}
+    if not all(isinstance(c, list) and c for c in curves.values()):
+        return f"its history lacks {' and '.join(LOSS_CURVES)}"
+    for name, values in history.items():
+        if not (isinstance(values, list) and all(v is None or _number(v) for v in values)):
+            return f"its history {name!r} is not a list of numbers"
+    return None
+
+
+def _robustness_problem(robustness) -> str | None:
+    if not isinstance(robustness, dict):
+        return "its robustness is not a record"
+    for kind, levels in robustness.items():
+        if not (isinstance(levels, dict) and all(_level(k) and _number(v) for k, v in levels.items())):
+            return f"its robustness {str(kind)[:20]!r} is not accuracies by level"
+    return None
+
+
+def _level(key: str) -> bool:
+    try:
+        return math.isfinite(float(key))
+    except ValueError:
+        return False
+
+
+def _per_class_problem(result: dict) -> str | None:
+    counts, report = result.get("train_counts"), result.get("report")
+    if counts is None and report is None:
+        return None
+    if not (isinstance(counts, list) and all(_whole(c) for c in counts) and isinstance(report, dict)):
+        return "its per-class counts or report are not lists of counts and a record"
+    for c in range(len(counts)):
+        entry = report.get(str(c))
+        if not (isinstance(entry, dict) and _number(entry.get("recall"))):
+            return f"its per-class report has no recall for class {c}"
+    return None
+
+
+def _calibration_problem(stored) -> str | None:
+    if stored is None or stored == {}:
+        return None
+    if not isinstance(stored, dict):
+        return "its calibration is not a record"
+    if not stored.get("test_logits"):
+        return None
+    try:
+        logits = base64.b64decode(stored["test_logits"], validate=True)
+        labels = base64.b64decode(stored["test_labels"], validate=True)
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        return "its stored test logits are not base64"
+    classes = stored.get("num_classes")
+    if not (isinstance(classes, int) and not isinstance(classes, bool) and classes > 1 and labels
+            and len(logits) == 2 * classes * len(labels) and max(labels) < classes):
+        return "its stored test logits do not match its labels"
+    if not (stored.get("temperature") is None or (_number(stored["temperature"]) and stored["temperature"] > 0)):
+        return "its temperature is not a positive number"
+    return None
+
+
+def result_problem(result) -> str | None:
+    """Why a finished run's result cannot be used, or None."""
+    if not isinstance(result, dict):
+        return "its result is not a record"
+    bad = [k for k in RESULT_NUMBERS if result.get(k) is not None and not _number(result[k])]
+    if bad:
+        return f"its {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not a number"
+    if not isinstance(result.get("label", ""), str):
+        return "its label is not text"
+    config = result.get("config", {})
+    if not (isinstance(config, dict) and _number(config.get("epochs", 1))
+            and isinstance(config.get("early_stopping", True), bool)):
+        return "its recorded config is not a run's config"
+    return (_history_problem(result.get("history")) or _robustness_problem(result.get("robustness"))
+            or _per_class_problem(result) or _calibration_problem(result.get("calibration")))
+
+
+def row_problem(row) -> str | None:
+    """Why the summary cannot use this row (an edited or damaged store), or None."""
+    if row["status"] not in STATUSES:
+        return f"status {str(row['status'])[:40]!r} is none of {', '.join(STATUSES)}"
+    if not isinstance(row["model"], str) or not (row["model"] in list_models() or ":" in row["model"]):
+        return (f"model {str(row['model'])[:60]!r} is neither a registered model ({', '.join(list_models())}) "
+                "nor file.py:Class")
+    problem = name_problem(row["variant"], "variant")
+    if problem:
+        return problem
+    if not _whole(row["samples_per_class"]) or not _whole(row["seed"]) or row["samples_per_class"] < 1:
+        return "its budget or seed is not a whole number"
+    if not (row["message"] is None or isinstance(row["message"], str)):
+        return "its message is not text"
+    for column in ("environment", "result"):
+        if row[column] is not None:
+            value, problem = _json(row[column], column)
+            if problem or not isinstance(value, dict):
+                return problem or f"its {column} is not a JSON object"
+    if row["status"] not in FINISHED:
+        return None
+    missing = [m for m in NEEDED if not _number(row[m])]
+    if missing:
+        return f"no {', '.join(missing)}"
+    bad = [m for m in METRIC_COLUMNS if row[m] is not None and not (_whole(row[m]) if m in WHOLE else _number(row[m]))]
+    if bad:
+        return f"its {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not a number"
+    config, problem = _json(row["config"], "config")
+    if problem or row["result"] is None:
+        return problem or "it has no result"
+    if not (isinstance(config, dict) and "imbalance" in config):
+        return "its result or config lacks what a finished run records"
+    return result_problem(json.loads(row["result"]))
