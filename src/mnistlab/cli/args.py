@@ -88,7 +88,12 @@ def configs_from_args(args, samples_per_class=None, seed=None) -> list[RunConfig
     """One validated RunConfig per requested model (each model resolved and checked by the registry)."""
     values = {f.name: getattr(args, f.name) for f in fields(RunConfig) if hasattr(args, f.name)}
     semi_given = [name for name in SEMI_FIELDS if values.get(name) is not None]
-    if semi_given and not values.get("unlabeled") and getattr(args, "study", None) != "semi":
+    if getattr(args, "study", None) == "semi":  # its variants name each method: only the shared --steps is free
+        fixed = [name for name in semi_given if name != "steps"]
+        if fixed:
+            raise ConfigError(f"{flag_of(fixed[0])} {values[fixed[0]]}: --study semi runs each method with its own "
+                              "settings; use --study main with --unlabeled to try another method or setting")
+    elif semi_given and not values.get("unlabeled"):
         name = semi_given[0]
         raise ConfigError(f"{flag_of(name)} {values[name]}: only for semi-supervised runs; add --unlabeled N (or all) "
                           "to train on unlabelled images too")
