@@ -58,7 +58,7 @@ def reference(seed: int, out: Path) -> dict:
 
 
 def mnistlab(seed: int, out: Path, precision: str) -> dict:
-    wall, _ = timed([sys.executable, "-m", "mnistlab.cli", "run", "--quiet", "--seed", str(seed), "--precision",
+    wall, _ = timed([sys.executable, "-m", "mnistlab", "run", "--quiet", "--seed", str(seed), "--precision",
                      precision, "--out", str(out), "--overwrite"])
     models = json.loads((out / "results.json").read_text())["models"]
     out = {"wall": wall, "acc": {m: r["test_acc"] for m, r in models.items()}, "train": {}, "gflops": {}}

@@ -44,7 +44,7 @@ def main():
         ours_seconds, ours_acc = {}, {}
         for precision in ["fp32"] + (["bf16"] if args.bf16 else []):
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "mnistlab.cli", "sweep", "--quiet", "--out", f"{tmp}/{precision}",
+            subprocess.run([sys.executable, "-m", "mnistlab", "sweep", "--quiet", "--out", f"{tmp}/{precision}",
                             "--budgets", *map(str, args.budgets), "--seeds", *map(str, args.seeds),
                             "--precision", precision], check=True, capture_output=True)
             ours_seconds[precision] = time.perf_counter() - start

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -110,6 +111,18 @@ def test_corrupted_explicit_data_dir_without_registry(tmp_path, capsys, monkeypa
 
 
 def test_entry_point_help():
-    out = subprocess.run([sys.executable, "-m", "mnistlab.cli", "run", "--help"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "mnistlab", "run", "--help"], capture_output=True, text=True,
                          env={**os.environ, "COLUMNS": "100"})
     assert out.returncode == 0 and "--samples-per-class" in out.stdout and "notebook" in out.stdout
+
+
+def test_version_is_the_package_release():
+    from mnistlab.version import __version__
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    out = subprocess.run([sys.executable, "-m", "mnistlab", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == f"mnistlab {__version__}"
+    # The package metadata takes its version from the same place, so the two cannot drift apart.
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "version" in pyproject["project"]["dynamic"] and "version" not in pyproject["project"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "mnistlab.version.__version__"}

@@ -131,7 +131,7 @@ def test_ray_local_instance_gives_the_same_store_as_local(local_store, tmp_path)
 
 @pytest.mark.skipif(not shutil.which("ss") or not os.path.isdir("/proc/self/task"), reason="needs Linux's ss")
 def test_a_cluster_started_for_a_sweep_listens_on_loopback_only(tmp_path):
-    cmd = [sys.executable, "-m", "mnistlab.cli", "sweep", "--budgets", "10", "--seeds", "0", "--epochs", "1",
+    cmd = [sys.executable, "-m", "mnistlab", "sweep", "--budgets", "10", "--seeds", "0", "--epochs", "1",
            "--models", "mlp", "--threads", "1", "--quiet", "--no-summary", "--executor", "ray",
            "--out", str(tmp_path / "s")]
     env = {k: v for k, v in ENV.items() if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
@@ -152,7 +152,7 @@ def test_killed_worker_is_retried_and_the_sweep_completes(head, local_store, tmp
     grid = ["--budgets", "10", "20", "40", "--seeds", "0-2", "--epochs", "4", "--threads", "1", "--quiet",
             "--no-summary"]
     address, head_pid = head
-    cmd = [sys.executable, "-m", "mnistlab.cli", "sweep", *grid, "--executor", "ray", "--ray-address", address,
+    cmd = [sys.executable, "-m", "mnistlab", "sweep", *grid, "--executor", "ray", "--ray-address", address,
            "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=HEAD_ENV)
     killed, deadline = None, time.time() + 120
