@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mnistlab.cli.args import UsageError, add_config_args, configs_from_args
-from mnistlab.cli.common import check_out_writable, log, set_threads, setup_torch
+from mnistlab.cli.common import check_out_writable, check_threads, log, setup_torch
 from mnistlab.cli.failures import writing
 from mnistlab.cli.sweep import cmd_summarize, cmd_sweep
 from mnistlab.sweeps.studies import STUDIES
@@ -78,7 +78,7 @@ def cmd_explain(args) -> int:
     from mnistlab.explain.run import explain_run, load_run_dataset
     from mnistlab.runs.folder import load_run
 
-    set_threads(args.threads)
+    check_threads(args.threads)
     load_run(args.folder)  # a clear error before any data is loaded
     if not 50 <= args.max_points <= 10_000:
         raise UsageError(f"--max-points {args.max_points}: must be from 50 to 10000")

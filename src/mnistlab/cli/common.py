@@ -27,7 +27,7 @@ def check_out_writable(folder: Path, flag: str = "--out") -> None:
         raise UsageError(f"{flag} {folder}: cannot write there ({e.strerror or e})") from None
 
 
-def set_threads(value) -> None:
+def check_threads(value) -> None:
     if value is not None and value < 1:
         raise UsageError(f"--threads {value}: must be an integer >= 1")
 
