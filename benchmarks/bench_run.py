@@ -102,10 +102,12 @@ def main():
     for name in sides:
         if "gflops" in sides[name][0]:
             gf = {m: statistics.median(r["gflops"][m] for r in sides[name]) for m in ("mlp", "cnn")}
-            print(f"{name}: training at {100 * gf['mlp'] / ceiling32:.0f}% (MLP) and {100 * gf['cnn'] / ceiling32:.0f}% "
-                  "(CNN) of the fp32 matmul ceiling (train FLOPs = 3x forward, per-epoch validation included in time)")
+            print(f"{name}: training at {100 * gf['mlp'] / ceiling32:.0f}% (MLP) and "
+                  f"{100 * gf['cnn'] / ceiling32:.0f}% (CNN) of the fp32 matmul ceiling "
+                  "(train FLOPs = 3x forward, per-epoch validation included in time)")
     if args.json:
-        args.json.write_text(json.dumps({"ceiling_fp32": ceiling32, "ceiling_bf16": ceiling16, "sides": sides}, indent=1))
+        args.json.write_text(json.dumps({"ceiling_fp32": ceiling32, "ceiling_bf16": ceiling16, "sides": sides},
+                                        indent=1))
 
 
 if __name__ == "__main__":

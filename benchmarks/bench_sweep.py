@@ -54,7 +54,8 @@ def main():
     print(f"\nnotebook, once per configuration: {ref_seconds:.1f} s ({len(args.budgets) * len(args.seeds)} processes)")
     for precision, seconds in ours_seconds.items():
         print(f"mnistlab sweep {precision} (one process): {seconds:.1f} s   ratio {ref_seconds / seconds:.1f}x")
-    print(f"\n{'model':6s} {'budget':>6s} {'notebook acc':>13s} " + " ".join(f"{'mnistlab ' + p:>14s}" for p in ours_acc))
+    print(f"\n{'model':6s} {'budget':>6s} {'notebook acc':>13s} "
+          + " ".join(f"{'mnistlab ' + p:>14s}" for p in ours_acc))
     for (model, budget), accs in sorted(ref_acc.items(), key=lambda kv: (kv[0][0] != "mlp", kv[0][1])):
         print(f"{model:6s} {budget:6d} {statistics.mean(accs):13.4f} "
               + " ".join(f"{acc[(model, budget)]:14.4f}" for acc in ours_acc.values()))

@@ -57,7 +57,8 @@ def test_noise_study_pairs_by_seed_and_holm_adjusts_over_levels():
         rows.append(row("cnn", 300, s, "noisy0.1", robustness={"noise": {"0.0": 0.975, "0.2": 0.90 + 0.02 * s}}))
     (rec,) = answer_all(rows, ["cnn"])["noise"]
     by_level = {lv["level"]: lv for lv in rec["levels"]}
-    assert by_level[0.2]["diff"]["mean"] == pytest.approx(0.415) and by_level[0.0]["diff"]["mean"] == pytest.approx(-0.005)
+    assert by_level[0.2]["diff"]["mean"] == pytest.approx(0.415)
+    assert by_level[0.0]["diff"]["mean"] == pytest.approx(-0.005)
     assert by_level[0.2]["p_holm"] >= by_level[0.2]["p"]
     (line,) = [t for t in describe_questions(answer_all(rows, ["cnn"]), LABELS) if t.startswith("Noise study")]
     assert "Holm-adjusted over the 2 levels" in line

@@ -72,8 +72,9 @@ def test_html_renders_in_headless_chromium(sweep_dir, tmp_path):
     html = page.read_text()
     assert html.count("data:image/png;base64,") >= 4 and "<table>" in html and "http" not in html.split("<body>")[1]
     shot = tmp_path / "shot.png"
-    proc = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    proc = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                           "--disable-sync",
                            f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
                            "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
                           capture_output=True, text=True, timeout=120)
