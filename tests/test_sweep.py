@@ -69,7 +69,7 @@ def test_rerun_redoes_nothing_and_summarize_recreates_figures(reference, capsys)
 
 def test_kill_9_at_random_points_then_resume_matches_uninterrupted(tmp_path):
     grid = ["--budgets", "10", "20", "30", "--seeds", "0-2", "--epochs", "2", "--quiet", "--no-summary"]
-    sweep = lambda out: [sys.executable, "-m", "mnistlab.cli", "sweep", *grid, "--out", str(out)]  # noqa: E731
+    sweep = lambda out: [sys.executable, "-m", "mnistlab", "sweep", *grid, "--out", str(out)]  # noqa: E731
     start = time.perf_counter()
     assert subprocess.run(sweep(tmp_path / "whole"), capture_output=True).returncode == 0
     whole_seconds = time.perf_counter() - start
@@ -90,7 +90,7 @@ def test_kill_9_at_random_points_then_resume_matches_uninterrupted(tmp_path):
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     out = tmp_path / "interrupted"
-    cmd = [sys.executable, "-m", "mnistlab.cli", "sweep", "--budgets", "30", "60", "--seeds", "0-3", "--epochs",
+    cmd = [sys.executable, "-m", "mnistlab", "sweep", "--budgets", "30", "60", "--seeds", "0-3", "--epochs",
            "3", "--quiet", "--no-summary", "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
