@@ -5,6 +5,7 @@ import unicodedata
 
 import pytest
 
+from helpers import copied
 from mnistlab.cli.main import main
 
 needs_tex = pytest.mark.skipif(not (shutil.which("pdflatex") and shutil.which("pdftotext")),
@@ -13,18 +14,13 @@ needs_chromium = pytest.mark.skipif(not shutil.which("chromium"), reason="chromi
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rep") / "run"
-    assert main(["run", "--samples-per-class", "30", "--epochs", "3", "--quiet", "--out", str(out)]) == 0
-    return out
+def run_dir(tiny_run, tmp_path_factory):
+    return copied(tiny_run, tmp_path_factory.mktemp("rep") / "run")  # reports are written into the folder
 
 
 @pytest.fixture(scope="module")
-def sweep_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rep") / "sweep"
-    assert main(["sweep", "--budgets", "10", "20", "--seeds", "0-2", "--epochs", "2", "--quiet", "--no-summary",
-                 "--out", str(out)]) == 0
-    return out
+def sweep_dir(tiny_sweep, tmp_path_factory):
+    return copied(tiny_sweep, tmp_path_factory.mktemp("rep") / "sweep")
 
 
 def pdf_text(pdf):
