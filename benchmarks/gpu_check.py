@@ -8,7 +8,7 @@
 2. Target: 100 seeds x both models at 300/class with the notebook's early stopping, training time.
 3. Throughput: K = 1, 8, 32, 100 models of each architecture at 300/class, 5 epochs without early
    stopping, stacked; model-samples per second and GFLOP/s.
---dry-run runs each of them at a tiny size (2 seeds, 10/class, 2 epochs, K = 2, 500 test images): proof
+--dry-run runs each of them at a tiny size (2 seeds, 10/class, 2 epochs, K = 2, fp32, 500 test images): proof
 that the script works, before the long run. Needs the MNIST cache (`mnistlab data` once, or
 MNISTLAB_DATA=folder). Prints each row as it comes and rewrites the JSON after every step, so a run cut
 short still reports what it did. Exit status 1 when a correctness row disagrees.
@@ -43,14 +43,15 @@ class Sizes:
     target_seeds: int = 100
     budget: int = 300
     ks: tuple[int, ...] = (1, 8, 32, 100)
+    precisions: tuple[str, ...] = ("fp32", "bf16")
     throughput_epochs: int = 5
     max_epochs: int | None = None  # None: the config's default, early stopping decides
     test_images: int | None = None  # None: the whole test set
 
 
 FULL = Sizes()
-DRY = Sizes(correctness_seeds=2, correctness_budget=10, target_seeds=2, budget=10, ks=(2,), throughput_epochs=2,
-            max_epochs=2, test_images=500)
+DRY = Sizes(correctness_seeds=2, correctness_budget=10, target_seeds=2, budget=10, ks=(2,), precisions=("fp32",),
+            throughput_epochs=2, max_epochs=2, test_images=500)
 
 
 def sync(device: torch.device) -> None:
@@ -149,14 +150,14 @@ def main(argv: list[str] | None = None) -> int:
         report["correctness"].append(row)
         print("correctness", row, flush=True)
     save()
-    for precision in ("fp32", "bf16"):
+    for precision in sizes.precisions:
         t = target(data, sizes, precision)
         report["target"].append(t)
         save()
         print(f"target {t['seeds']} seeds x MLP+CNN at {sizes.budget}/class ({precision}): "
               f"{t['total_train_seconds']:.1f}s of training (MLP {t['mlp']['seconds']:.1f}s, "
               f"CNN {t['cnn']['seconds']:.1f}s)", flush=True)
-    for precision in ("fp32", "bf16"):
+    for precision in sizes.precisions:
         for model in NOTEBOOK_MODELS:
             for k in sizes.ks:
                 row = throughput(data, sizes, k, model, precision)
