@@ -58,7 +58,7 @@ def reference(seed: int, out: Path) -> dict:
 
 
 def mnistlab(seed: int, out: Path, precision: str) -> dict:
-    wall, _ = timed([sys.executable, "-m", "mnistlab.cli", "run", "--quiet", "--seed", str(seed), "--precision",
+    wall, _ = timed([sys.executable, "-m", "mnistlab", "run", "--quiet", "--seed", str(seed), "--precision",
                      precision, "--out", str(out), "--overwrite"])
     models = json.loads((out / "results.json").read_text())["models"]
     out = {"wall": wall, "acc": {m: r["test_acc"] for m, r in models.items()}, "train": {}, "gflops": {}}
@@ -102,10 +102,12 @@ def main():
     for name in sides:
         if "gflops" in sides[name][0]:
             gf = {m: statistics.median(r["gflops"][m] for r in sides[name]) for m in ("mlp", "cnn")}
-            print(f"{name}: training at {100 * gf['mlp'] / ceiling32:.0f}% (MLP) and {100 * gf['cnn'] / ceiling32:.0f}% "
-                  "(CNN) of the fp32 matmul ceiling (train FLOPs = 3x forward, per-epoch validation included in time)")
+            print(f"{name}: training at {100 * gf['mlp'] / ceiling32:.0f}% (MLP) and "
+                  f"{100 * gf['cnn'] / ceiling32:.0f}% (CNN) of the fp32 matmul ceiling "
+                  "(train FLOPs = 3x forward, per-epoch validation included in time)")
     if args.json:
-        args.json.write_text(json.dumps({"ceiling_fp32": ceiling32, "ceiling_bf16": ceiling16, "sides": sides}, indent=1))
+        args.json.write_text(json.dumps({"ceiling_fp32": ceiling32, "ceiling_bf16": ceiling16, "sides": sides},
+                                        indent=1))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def main():
         ours_seconds, ours_acc = {}, {}
         for precision in ["fp32"] + (["bf16"] if args.bf16 else []):
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "mnistlab.cli", "sweep", "--quiet", "--out", f"{tmp}/{precision}",
+            subprocess.run([sys.executable, "-m", "mnistlab", "sweep", "--quiet", "--out", f"{tmp}/{precision}",
                             "--budgets", *map(str, args.budgets), "--seeds", *map(str, args.seeds),
                             "--precision", precision], check=True, capture_output=True)
             ours_seconds[precision] = time.perf_counter() - start
@@ -54,7 +54,8 @@ def main():
     print(f"\nnotebook, once per configuration: {ref_seconds:.1f} s ({len(args.budgets) * len(args.seeds)} processes)")
     for precision, seconds in ours_seconds.items():
         print(f"mnistlab sweep {precision} (one process): {seconds:.1f} s   ratio {ref_seconds / seconds:.1f}x")
-    print(f"\n{'model':6s} {'budget':>6s} {'notebook acc':>13s} " + " ".join(f"{'mnistlab ' + p:>14s}" for p in ours_acc))
+    print(f"\n{'model':6s} {'budget':>6s} {'notebook acc':>13s} "
+          + " ".join(f"{'mnistlab ' + p:>14s}" for p in ours_acc))
     for (model, budget), accs in sorted(ref_acc.items(), key=lambda kv: (kv[0][0] != "mlp", kv[0][1])):
         print(f"{model:6s} {budget:6d} {statistics.mean(accs):13.4f} "
               + " ".join(f"{acc[(model, budget)]:14.4f}" for acc in ours_acc.values()))

@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 def timed(src: Path, args: list[str]) -> float:
     env = {**os.environ, "PYTHONPATH": str(src)}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "mnistlab.cli", *args], env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "mnistlab", *args], env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{src}: mnistlab {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
     return time.perf_counter() - start

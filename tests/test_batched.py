@@ -2,8 +2,8 @@ import copy
 
 import pytest
 import torch
-from helpers import train_one
 
+from helpers import train_one
 from mnistlab.config import RunConfig
 from mnistlab.models import build_model
 from mnistlab.runs.job import Job

@@ -3,20 +3,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from helpers import TINY_RUN
 from mnistlab.cli.main import main
 from mnistlab.runs.folder import RESULTADOS_COLUMNS, load_model
-
-TINY = ["--samples-per-class", "20", "--epochs", "3", "--quiet"]
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "tiny"
-    assert main(["run", *TINY, "--seed", "3", "--out", str(out)]) == 0
-    return out
 
 
 def test_run_writes_every_output(tiny_run):
@@ -32,8 +25,8 @@ def test_run_writes_every_output(tiny_run):
     assert [r[0] for r in rows[1:]] == ["MLP", "CNN"] and [r[4] for r in rows[1:]] == ["269322", "206922"]
     payload = json.loads((tiny_run / "results.json").read_text())
     mlp = payload["models"]["mlp"]
-    assert mlp["config"]["seed"] == 3 and mlp["config"]["samples_per_class"] == 20
-    assert len(mlp["history"]["val_loss"]) == mlp["epochs_run"] == 3
+    assert mlp["config"]["seed"] == 0 and mlp["config"]["samples_per_class"] == 100
+    assert len(mlp["history"]["val_loss"]) == mlp["epochs_run"] == 6
     assert float(rows[1][3]) == mlp["test_acc"]
     assert set(payload["environment"]) >= {"torch", "numpy", "device", "python"}
     assert payload["data"]["md5"]["train-images-idx3-ubyte"] == "6bbc9ace898e44ae57da46a324031adb"
@@ -54,7 +47,7 @@ def test_weights_load_back_and_reproduce_accuracy(tiny_run, device_data):
 
 def test_same_config_same_metrics(tiny_run, tmp_path):
     again = tmp_path / "again"
-    assert main(["run", *TINY, "--seed", "3", "--out", str(again)]) == 0
+    assert main(["run", *TINY_RUN, "--out", str(again)]) == 0
     assert (again / "resultados.csv").read_text() == (tiny_run / "resultados.csv").read_text()
 
 
@@ -83,14 +76,14 @@ def test_bad_input_one_line_exit_2(args, needle, tmp_path, capsys):
 def test_unwritable_out(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("keep me")
-    assert main(["run", *TINY, "--out", str(blocker / "sub")]) == 2
+    assert main(["run", *TINY_RUN, "--out", str(blocker / "sub")]) == 2
     assert "cannot write there" in capsys.readouterr().err
     assert blocker.read_text() == "keep me"
 
 
 def test_existing_different_run_is_not_overwritten(tiny_run, capsys):
     before = (tiny_run / "results.json").read_bytes()
-    assert main(["run", *TINY, "--seed", "4", "--out", str(tiny_run)]) == 2
+    assert main(["run", *TINY_RUN, "--seed", "4", "--out", str(tiny_run)]) == 2
     assert "already holds a different run" in capsys.readouterr().err
     assert (tiny_run / "results.json").read_bytes() == before
 
@@ -110,7 +103,7 @@ def test_corrupted_explicit_data_dir_without_registry(tmp_path, capsys, monkeypa
 
 
 def test_entry_point_help():
-    out = subprocess.run([sys.executable, "-m", "mnistlab.cli", "run", "--help"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "mnistlab", "run", "--help"], capture_output=True, text=True,
                          env={**os.environ, "COLUMNS": "100"})
     assert out.returncode == 0 and "--samples-per-class" in out.stdout and "notebook" in out.stdout
 
@@ -148,3 +141,15 @@ def test_the_readmes_run_commands_never_share_a_default_folder():
         folders[command] = default_run_folder(configs_from_args(args), args.recipe)
     assert len(folders) >= 8 and folders["mnistlab run"] == Path("runs/spc300_seed0")
     assert len(set(folders.values())) == len(folders), folders
+
+
+def test_version_is_the_package_release():
+    from mnistlab.version import __version__
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    out = subprocess.run([sys.executable, "-m", "mnistlab", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == f"mnistlab {__version__}"
+    # The package metadata takes its version from the same place, so the two cannot drift apart.
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "version" in pyproject["project"]["dynamic"] and "version" not in pyproject["project"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "mnistlab.version.__version__"}

@@ -41,9 +41,10 @@ def test_doctor_fetches_nothing_into_an_empty_cache(capsys, tmp_path, monkeypatc
 
 def test_doctor_without_tex_chromium_or_kernel(capsys, monkeypatch):
     monkeypatch.setattr("shutil.which", lambda name: None)
-    monkeypatch.setattr(fused, "status", lambda: "unavailable (no C compiler (cc/gcc) on PATH)")
-    monkeypatch.delattr(fused, "describe", raising=False)
+    monkeypatch.setattr(fused, "_library", lambda: None)
+    monkeypatch.setattr(fused, "_why_not", "unavailable (no C compiler (cc/gcc) on PATH)")
     rows = doctor(capsys)
     assert rows["report: TeX"] == "none (latexmk / pdflatex not on PATH); report.tex is not compiled"
     assert rows["report: Chromium"].startswith("none (chromium")
     assert rows["kernels"] == "unavailable (no C compiler (cc/gcc) on PATH)"
+    assert "library" not in rows and "compiler" not in rows  # nothing loaded, nothing found: no row claims one

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from mnistlab.config import RunConfig
+from mnistlab.data.resident import Split
 from mnistlab.kernels import fused
 from mnistlab.models import build_model
-from mnistlab.data.resident import Split
 from mnistlab.training.solo import fit
 
 CL = torch.channels_last

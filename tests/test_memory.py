@@ -92,8 +92,23 @@ def test_a_container_limit_counts(monkeypatch):
     assert memory.available_bytes() == 2 * GIB
 
 
-def test_meminfo_is_read():
-    assert memory._meminfo_available() > 0
+def test_meminfo_and_cgroup_files_are_parsed(tmp_path, monkeypatch):
+    files = {"/proc/meminfo": tmp_path / "meminfo", "/sys/fs/cgroup/memory.max": tmp_path / "max",
+             "/sys/fs/cgroup/memory.current": tmp_path / "current"}
+    monkeypatch.setattr(memory, "Path", lambda name: files[name])
+    files["/proc/meminfo"].write_text("MemTotal:       16384000 kB\nMemFree:   100 kB\nMemAvailable:    2048 kB\n")
+    assert memory._meminfo_available() == 2048 * 1024
+    files["/proc/meminfo"].write_text("MemTotal:       16384000 kB\n")  # a kernel without MemAvailable
+    assert memory._meminfo_available() is None
+    files["/proc/meminfo"].write_text("MemAvailable: lots\n")
+    assert memory._meminfo_available() is None
+    files["/sys/fs/cgroup/memory.max"].write_text("max\n")
+    assert memory._cgroup_room() is None  # no limit
+    files["/sys/fs/cgroup/memory.max"].write_text(f"{4 * GIB}\n")
+    files["/sys/fs/cgroup/memory.current"].write_text(f"{GIB}\n")
+    assert memory._cgroup_room() == 3 * GIB
+    files["/sys/fs/cgroup/memory.current"].unlink()  # cgroup v1: no such file
+    assert memory._cgroup_room() is None
 
 
 def test_cli_refuses_before_loading_data(monkeypatch, tmp_path, capsys):

@@ -57,7 +57,8 @@ def test_noise_study_pairs_by_seed_and_holm_adjusts_over_levels():
         rows.append(row("cnn", 300, s, "noisy0.1", robustness={"noise": {"0.0": 0.975, "0.2": 0.90 + 0.02 * s}}))
     (rec,) = answer_all(rows, ["cnn"])["noise"]
     by_level = {lv["level"]: lv for lv in rec["levels"]}
-    assert by_level[0.2]["diff"]["mean"] == pytest.approx(0.415) and by_level[0.0]["diff"]["mean"] == pytest.approx(-0.005)
+    assert by_level[0.2]["diff"]["mean"] == pytest.approx(0.415)
+    assert by_level[0.0]["diff"]["mean"] == pytest.approx(-0.005)
     assert by_level[0.2]["p_holm"] >= by_level[0.2]["p"]
     (line,) = [t for t in describe_questions(answer_all(rows, ["cnn"]), LABELS) if t.startswith("Noise study")]
     assert "Holm-adjusted over the 2 levels" in line
@@ -104,7 +105,8 @@ def test_semi_study_pairs_each_method_with_the_supervised_variants_and_measures_
     assert gap == pytest.approx({"plain": 0.10, "recipe": 0.10, "fixmatch": 0.08})
     assert answers["coverage"][0]["mask_rate"] == pytest.approx([0.5, 0.9]) and answers["coverage"][0]["n"] == 3
     words = describe_semi(answers, LABELS, "en")
-    assert words[0].startswith("Semi-supervised, MLP at 10 labelled per class") and "fixmatch minus recipe +" in words[0]
+    assert words[0].startswith("Semi-supervised, MLP at 10 labelled per class")
+    assert "fixmatch minus recipe +" in words[0]
     assert words[-1].startswith("CNN − MLP gap at 10 labelled per class") and "fixmatch +8.00 pp" in words[-1]
     paths = coverage_figures(answers, LABELS, tmp_path, "en")
     assert sorted(p.name for p in paths) == ["coverage_cnn_spc10.pdf", "coverage_cnn_spc10.png",

@@ -5,6 +5,7 @@ import unicodedata
 
 import pytest
 
+from helpers import copied
 from mnistlab.cli.main import main
 
 needs_tex = pytest.mark.skipif(not (shutil.which("pdflatex") and shutil.which("pdftotext")),
@@ -13,18 +14,13 @@ needs_chromium = pytest.mark.skipif(not shutil.which("chromium"), reason="chromi
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rep") / "run"
-    assert main(["run", "--samples-per-class", "30", "--epochs", "3", "--quiet", "--out", str(out)]) == 0
-    return out
+def run_dir(tiny_run, tmp_path_factory):
+    return copied(tiny_run, tmp_path_factory.mktemp("rep") / "run")  # reports are written into the folder
 
 
 @pytest.fixture(scope="module")
-def sweep_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rep") / "sweep"
-    assert main(["sweep", "--budgets", "10", "20", "--seeds", "0-2", "--epochs", "2", "--quiet", "--no-summary",
-                 "--out", str(out)]) == 0
-    return out
+def sweep_dir(tiny_sweep, tmp_path_factory):
+    return copied(tiny_sweep, tmp_path_factory.mktemp("rep") / "sweep")
 
 
 def pdf_text(pdf):
@@ -72,8 +68,9 @@ def test_html_renders_in_headless_chromium(sweep_dir, tmp_path):
     html = page.read_text()
     assert html.count("data:image/png;base64,") >= 4 and "<table>" in html and "http" not in html.split("<body>")[1]
     shot = tmp_path / "shot.png"
-    proc = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    proc = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                           "--disable-sync",
                            f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
                            "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
                           capture_output=True, text=True, timeout=120)

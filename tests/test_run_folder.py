@@ -294,18 +294,11 @@ def test_write_run_refuses_a_folder_that_is_not_a_run(runs, tmp_path):
 
 # ---------------------------------------------------------------- weights match results.json
 
-@pytest.fixture(scope="module")
-def cli_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("hashed") / "run"
-    assert main(["run", *TINY, "--out", str(out)]) == 0
-    return out
-
-
-def test_results_record_each_weight_files_hash(cli_run):
-    payload = json.loads((cli_run / "results.json").read_text())
+def test_results_record_each_weight_files_hash(tiny_run):
+    payload = json.loads((tiny_run / "results.json").read_text())
     for model in ("mlp", "cnn"):
-        assert payload["models"][model]["weights_sha256"] == sha(cli_run / f"{model}.safetensors")
-        run_folder.load_model(cli_run, model)
+        assert payload["models"][model]["weights_sha256"] == sha(tiny_run / f"{model}.safetensors")
+        run_folder.load_model(tiny_run, model)
 
 
 def _swap_weights(folder):
@@ -328,9 +321,9 @@ def _same_size_other_values(folder):
 
 @pytest.mark.parametrize("damage", [_swap_weights, _truncate_cnn, _same_size_other_values])
 @pytest.mark.parametrize("command", [["explain", "{dir}", "--gradcam"], ["report", "{dir}", "--no-pdf"]])
-def test_weights_that_do_not_match_are_refused(cli_run, damage, command, tmp_path, capsys):
+def test_weights_that_do_not_match_are_refused(tiny_run, damage, command, tmp_path, capsys):
     copy = tmp_path / "run"
-    shutil.copytree(cli_run, copy)
+    shutil.copytree(tiny_run, copy)
     damage(copy)
     before = snapshot(copy)
     assert main([a.format(dir=copy) for a in command]) == 2
@@ -383,10 +376,10 @@ DAMAGED = {
 
 @pytest.mark.parametrize("case", DAMAGED)
 @pytest.mark.parametrize("command", ["explain", "report"])
-def test_a_damaged_run_folder_is_one_line(cli_run, case, command, tmp_path, capsys):
+def test_a_damaged_run_folder_is_one_line(tiny_run, case, command, tmp_path, capsys):
     damage, needle = DAMAGED[case]
     copy = tmp_path / "run"
-    shutil.copytree(cli_run, copy)
+    shutil.copytree(tiny_run, copy)
     damage(copy)
     assert main([command, str(copy), *(["--gradcam"] if command == "explain" else ["--no-pdf"])]) == 2
     one_line_error(capsys, needle)

@@ -12,21 +12,33 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from helpers import store_rows
+from helpers import TINY_SWEEP, copied, store_rows
 from mnistlab.cli.main import main
 from mnistlab.sweeps.runner import exclusive
 
-GRID = ["--budgets", "10", "20", "--seeds", "0-1", "--epochs", "2", "--quiet"]
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sweep") / "ref"
-    assert main(["sweep", *GRID, "--out", str(out)]) == 0
-    return out
+GRID = TINY_SWEEP  # the shared tiny sweep's grid: 2 budgets x 3 seeds x MLP and CNN
+
+
+@pytest.fixture
+def reference(tiny_sweep):
+    return tiny_sweep
+
+
+def finished_runs(folder) -> int:
+    """How many runs a sweep's store holds as done, read without writing (0 before it exists)."""
+    try:
+        conn = sqlite3.connect(f"{(folder / 'store.sqlite').as_uri()}?mode=ro", uri=True, timeout=1)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'done'").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
 
 
 def test_sweep_writes_store_tables_and_figures(reference):
     rows = store_rows(reference)
-    assert len(rows) == 8 and {r["status"] for r, _ in rows.values()} == {"done"}
+    assert len(rows) == 12 and {r["status"] for r, _ in rows.values()} == {"done"}
     for name in ("learning_curve", "gap_vs_budget", "stop_epoch_vs_budget", "loss_curves_spc10"):
         assert (reference / "figures" / f"{name}.pdf").stat().st_size > 1000
         assert (reference / "figures" / f"{name}.png").stat().st_size > 5000
@@ -45,7 +57,7 @@ def test_aggregates_agree_with_hand_computation(reference):
                 if r["model"] == agg["model"] and int(r["samples_per_class"]) == agg["samples_per_class"]]
         n, mean, sd = len(accs), sum(accs) / len(accs), np.std(accs, ddof=1)
         half = scipy_stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
-        assert agg["test_acc"]["n"] == n == 2
+        assert agg["test_acc"]["n"] == n == 3
         assert agg["test_acc"]["mean"] == pytest.approx(mean)
         assert agg["test_acc"]["sd"] == pytest.approx(sd)
         assert agg["test_acc"]["ci_low"] == pytest.approx(mean - half)
@@ -56,42 +68,48 @@ def test_aggregates_agree_with_hand_computation(reference):
         assert comp["diff"]["mean"] == pytest.approx(sum(diffs) / len(diffs))
 
 
-def test_rerun_redoes_nothing_and_summarize_recreates_figures(reference, capsys):
+def test_rerun_redoes_nothing_and_summarize_recreates_figures(tiny_sweep, tmp_path, capsys):
+    reference = copied(tiny_sweep, tmp_path / "sweep")
     before = store_rows(reference)
     for p in (reference / "figures").iterdir():
         p.unlink()
     assert main(["sweep", "--out", str(reference), "--quiet", "--no-summary"]) == 0
-    assert "8 already in the store, 0 run now" in capsys.readouterr().err
+    assert "12 already in the store, 0 run now" in capsys.readouterr().err
     assert store_rows(reference) == before
     assert main(["summarize", str(reference)]) == 0
     assert (reference / "figures" / "learning_curve.pdf").is_file()
 
 
-def test_kill_9_at_random_points_then_resume_matches_uninterrupted(tmp_path):
-    grid = ["--budgets", "10", "20", "30", "--seeds", "0-2", "--epochs", "2", "--quiet", "--no-summary"]
-    sweep = lambda out: [sys.executable, "-m", "mnistlab.cli", "sweep", *grid, "--out", str(out)]  # noqa: E731
-    start = time.perf_counter()
-    assert subprocess.run(sweep(tmp_path / "whole"), capture_output=True).returncode == 0
-    whole_seconds = time.perf_counter() - start
+def test_kill_9_at_random_points_then_resume_matches_uninterrupted(tiny_sweep, tmp_path):
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "mnistlab", "sweep", *GRID, "--no-summary", "--out", str(out)]
+    total = len(store_rows(tiny_sweep))  # the uninterrupted sweep of the same grid
     rng = random.Random(1234)
     kills = 0
     for _ in range(4):
-        proc = subprocess.Popen(sweep(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.15, 0.6) * whole_seconds)  # from imports to mid-sweep; resumes have less left
+        done = finished_runs(out)
+        if done == total:
+            break
+        # Killed once the store holds a random number of further runs, a random moment later: anywhere from
+        # the imports to the middle of a run's final write.
+        target, later = rng.randint(done, total - 1), rng.uniform(0.0, 0.5)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while proc.poll() is None and finished_runs(out) < target:
+            time.sleep(0.05)
+        time.sleep(later)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
     assert kills >= 2
-    done = subprocess.run(sweep(tmp_path / "killed"), capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert store_rows(tmp_path / "killed") == store_rows(tmp_path / "whole")
+    resumed = subprocess.run(cmd, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert store_rows(out) == store_rows(tiny_sweep)
 
 
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tiny_sweep, tmp_path):
     out = tmp_path / "interrupted"
-    cmd = [sys.executable, "-m", "mnistlab.cli", "sweep", "--budgets", "30", "60", "--seeds", "0-3", "--epochs",
-           "3", "--quiet", "--no-summary", "--out", str(out)]
+    cmd = [sys.executable, "-m", "mnistlab", "sweep", *GRID, "--no-summary", "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline and not (out / "store.sqlite").exists():
@@ -101,8 +119,9 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "resume with `mnistlab sweep --out" in err and "Traceback" not in err
     resumed = subprocess.run(cmd, capture_output=True, text=True)
-    assert resumed.returncode == 0 and "16 runs" in resumed.stderr
+    assert resumed.returncode == 0 and "12 runs" in resumed.stderr
     assert {r["status"] for r, _ in store_rows(out).values()} == {"done"}
+    assert store_rows(out) == store_rows(tiny_sweep)
 
 
 def test_a_second_sweep_on_a_busy_folder_is_refused(tmp_path, capsys):
@@ -177,8 +196,8 @@ def test_foreign_store_and_other_config_are_refused(reference, tmp_path, capsys)
 ])
 def test_study_presets_run_through_the_store(study, figure, variants, tmp_path):
     out = tmp_path / study
-    args = ["sweep", "--study", study, "--budgets", "30", "--seeds", "0-1", "--epochs", "2", "--quiet",
-            "--lang", "en", "--out", str(out)]
+    args = ["sweep", "--study", study, "--budgets", "30", "--seeds", "0-1", "--epochs", "2", "--models", "mlp",
+            "--quiet", "--lang", "en", "--out", str(out)]
     assert main(args) == 0
     assert (out / "figures" / f"{figure}.png").stat().st_size > 5000
     assert (out / "figures" / "learning_curve_variants.pdf").is_file()

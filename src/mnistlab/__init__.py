@@ -5,9 +5,8 @@ The Python API in a few names (see README "Python API"):
     results = run(RunConfig(model="cnn", samples_per_class=100), out="runs/cnn100")
     summary = sweep_runs("runs/small", budgets=[25, 50], seeds=range(3), epochs=10)
 """
-__version__ = "0.1.0"
-
-from mnistlab.config import RunConfig  # noqa: E402
+from mnistlab.config import RunConfig
+from mnistlab.version import __version__
 
 _LAZY = {"run": "mnistlab.api", "sweep_runs": "mnistlab.api", "explain_models": "mnistlab.api",
          "make_report": "mnistlab.api", "load_results": "mnistlab.api", "load_mnist": "mnistlab.data.mnist",

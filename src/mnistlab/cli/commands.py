@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mnistlab.cli.args import UsageError, add_config_args, configs_from_args
-from mnistlab.cli.common import check_out_writable, check_stopping_flags, log, set_threads, setup_torch
+from mnistlab.cli.common import check_out_writable, check_stopping_flags, check_threads, log, setup_torch
 from mnistlab.cli.failures import writing
 from mnistlab.cli.sweep import cmd_summarize, cmd_sweep
 from mnistlab.sweeps.studies import STUDIES
@@ -126,7 +126,7 @@ def cmd_explain(args) -> int:
     from mnistlab.explain.run import EXTRAS, explain_run, load_run_dataset, missing_extras, previous_numbers
     from mnistlab.runs.folder import load_run
 
-    set_threads(args.threads)
+    check_threads(args.threads)
     missing = missing_extras(args.tsne or not args.gradcam, args.gradcam or not args.tsne)
     if missing:
         needed = ", ".join(f"{name} ({EXTRAS[name]})" for name in missing)

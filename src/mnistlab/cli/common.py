@@ -39,7 +39,7 @@ def check_stopping_flags(args) -> None:
                          "to stop on); drop one of the two")
 
 
-def set_threads(value) -> None:
+def check_threads(value) -> None:
     if value is not None and value < 1:
         raise UsageError(f"--threads {value}: must be an integer >= 1")
 

@@ -42,11 +42,8 @@ def fashion_state() -> str:
 def kernel_state() -> list[tuple[str, str]]:
     from mnistlab.kernels import fused
 
-    describe = getattr(fused, "describe", None)
-    if describe is None:
-        return [("kernels", str(fused.status()))]
-    details = describe()
-    rows = [("kernels", str(details.pop("status", fused.status())))]
+    details = fused.describe()
+    rows = [("kernels", str(details.pop("status")))]
     return rows + [(f"  {key}", str(value)) for key, value in details.items() if value is not None]
 
 

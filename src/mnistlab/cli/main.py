@@ -14,8 +14,8 @@ from mnistlab.errors import MnistlabError, UsageError
 
 
 def build_parser() -> Parser:
-    from mnistlab import __version__
     from mnistlab.cli import commands
+    from mnistlab.version import __version__
 
     parser = Parser(prog="mnistlab", description="MLP vs CNN on MNIST as the training data shrinks: "
                     "train, sweep, explain and report, reproducibly and offline-safe.")

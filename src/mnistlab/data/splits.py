@@ -5,10 +5,6 @@ import numpy as np
 import torch
 
 
-def smallest_class_size(labels: torch.Tensor) -> int:
-    return int(torch.bincount(labels, minlength=int(labels.max()) + 1).min())
-
-
 def balanced_subset(labels: np.ndarray, counts: list[int], seed: int) -> np.ndarray:
     """Indices with counts[c] examples of class c, drawn as the notebook does (NumPy generator)."""
     rng = np.random.default_rng(seed)

@@ -18,13 +18,13 @@ from mnistlab.errors import ConfigError, RunDirError
 from mnistlab.models.registry import build_model, file_stem, is_model_name, label_of, list_models
 from mnistlab.models.user import check_recorded, is_spec
 from mnistlab.runs.swap import COMPLETE_MARK, recover, replacing
+from mnistlab.training.engine import HISTORY_KEYS
 
 RESULTADOS_COLUMNS = ["modelo", "best_val_loss", "final_val_acc", "test_acc", "params"]  # the notebook's
 SCHEMA = 1
 # What explain and report read from each model's entry in results.json.
 MODEL_FIELDS = ("config", "history", "confusion", "params", "epochs_run", "best_epoch", "best_val_loss",
                 "final_val_acc", "test_acc")
-HISTORY_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 METRIC_FIELDS = ("params", "epochs_run", "best_epoch", "best_val_loss", "final_val_acc", "test_acc")
 COUNT_FIELDS = ("params", "epochs_run", "best_epoch")
 OPTIONAL_METRICS = ("best_val_loss", "final_val_acc")  # null for a run without a validation split
@@ -173,9 +173,9 @@ def _check_model(path: Path, name: str, entry, rerun: str) -> None:
     if not isinstance(entry.get("label", ""), str):
         raise RunDirError(f"{path}: model {name!r} has a label that is not text; {rerun}")
     history = entry["history"]
-    if (not isinstance(history, dict) or not all(isinstance(history.get(k), list) for k in HISTORY_FIELDS)
-            or not history["epoch"] or len({len(history[k]) for k in HISTORY_FIELDS}) != 1):
-        raise RunDirError(f"{path}: model {name!r} has no usable history (lists {', '.join(HISTORY_FIELDS)}, one "
+    if (not isinstance(history, dict) or not all(isinstance(history.get(k), list) for k in HISTORY_KEYS)
+            or not history["epoch"] or len({len(history[k]) for k in HISTORY_KEYS}) != 1):
+        raise RunDirError(f"{path}: model {name!r} has no usable history (lists {', '.join(HISTORY_KEYS)}, one "
                           f"entry per epoch); {rerun}")
     confusion = entry["confusion"]
     if not (isinstance(confusion, list) and confusion and all(

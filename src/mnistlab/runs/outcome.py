@@ -8,8 +8,6 @@ from typing import Any
 
 from mnistlab.runs.job import Job
 
-FINISHED = ("done", "diverged")
-
 
 @dataclass
 class ModelResult:

@@ -14,7 +14,6 @@ from pathlib import Path
 from mnistlab.errors import SweepError
 from mnistlab.runs import store
 from mnistlab.runs.job import Job, check
-from mnistlab.runs.outcome import FINISHED
 from mnistlab.sweeps.executors.base import Executor
 from mnistlab.sweeps.grid import SweepSpec, load_spec, save_spec
 
@@ -194,7 +193,7 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
             conn = store.connect(folder, mnist.checksums)
             try:
                 status = store.status_of(conn, [job.key for job in jobs])
-                pending = [job for job in jobs if status.get(job.key) not in FINISHED]
+                pending = [job for job in jobs if status.get(job.key) not in store.FINISHED]
                 outcome = SweepOutcome(total=len(jobs), skipped=len(jobs) - len(pending), finished=0, failed=[])
                 if not pending:
                     save_spec(folder, spec)

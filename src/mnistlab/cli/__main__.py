@@ -1,3 +1,0 @@
-from mnistlab.cli.main import entry
-
-entry()
