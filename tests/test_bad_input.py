@@ -241,7 +241,7 @@ CASES = [
     sweep("batched", ["--batched", "always"], "'always'"),
     sweep("study", ["--study", "rotation"], "'rotation'"),
     sweep("study-recipe-with-recipe", ["--study", "recipe", "--recipe", "best"], "--recipe best"),
-    sweep("study-recipe-with-epochs", ["--study", "recipe"], "--epochs 1"),  # the grid's --epochs 1
+    sweep("study-recipe-with-epochs", ["--study", "recipe"], "--epochs 2"),  # the grid's --epochs 2
     sweep("study-noise-with-noise", ["--study", "noise", "--noise", "0.2"], "--noise 0.2"),
     sweep("patience-without-early-stopping", ["--no-early-stopping", "--patience", "3"], "--patience 3"),
     sweep("lr-nan", ["--lr", "nan"], "--lr nan"),
@@ -405,6 +405,9 @@ CASES = [
     cmd("models", "extra-argument", ["mlp"], "mlp"),
     cmd("models", "unknown-flag", ["--all"], "--all"),
     cmd("models", "valid", [], None, status=0),
+    cmd("methods", "extra-argument", ["fixmatch"], "fixmatch"),
+    cmd("methods", "unknown-flag", ["--all"], "--all"),
+    cmd("methods", "valid", [], None, status=0),
     cmd("doctor", "extra-argument", ["now"], "now"),
     cmd("doctor", "unknown-flag", ["--fix"], "--fix"),
     cmd("doctor", "valid", [], None, status=0),

@@ -98,7 +98,7 @@ def test_partial_sweep_refused_then_marked(sweep_dir, tmp_path, capsys):
 @pytest.mark.parametrize("args,needle", [
     (["{tmp}/missing"], "no such folder"),
     (["{tmp}"], "neither a run folder"),
-    (["{run}", "--lang", "fr"], "--lang 'fr'"),
+    (["{run}", "--lang", "fr"], "invalid choice: 'fr'"),
 ])
 def test_report_bad_input(args, needle, run_dir, tmp_path, capsys):
     args = [a.format(tmp=tmp_path, run=run_dir) for a in args]

@@ -406,23 +406,23 @@ with locked(Path(sys.argv[1])):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="flock locks are POSIX")
-def test_a_run_is_refused_while_another_writes_the_same_folder(cli_run, capsys):
+def test_a_run_is_refused_while_another_writes_the_same_folder(tiny_run, capsys):
     """A run holds its folder's lock from its check to its swap: a second one at the same time is refused."""
     import sys
 
-    before = snapshot(cli_run)
-    lock = cli_run.parent / f".{cli_run.name}.lock"
-    assert [p.name for p in cli_run.parent.iterdir()] == [cli_run.name]  # a finished run leaves no lock beside it
+    before = snapshot(tiny_run)
+    lock = tiny_run.parent / f".{tiny_run.name}.lock"
+    assert [p.name for p in tiny_run.parent.iterdir()] == [tiny_run.name]  # a finished run leaves no lock beside it
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        assert main(["run", *TINY, "--seed", "7", "--out", str(cli_run)]) == 2
+        assert main(["run", *TINY, "--seed", "7", "--out", str(tiny_run)]) == 2
     finally:
         holder.communicate("")
     err = capsys.readouterr().err.strip()
     assert err.startswith("mnistlab: error: --out") and "another mnistlab command is writing" in err
-    assert "\n" not in err and snapshot(cli_run) == before
+    assert "\n" not in err and snapshot(tiny_run) == before
 
 
 # ---------------------------------------------------------------- fuzz: random damage to results.json

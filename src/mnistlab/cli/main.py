@@ -14,14 +14,14 @@ from mnistlab.errors import MnistlabError, UsageError
 
 
 def build_parser() -> Parser:
-    from mnistlab.cli import commands
+    from mnistlab.cli import parsers
     from mnistlab.version import __version__
 
     parser = Parser(prog="mnistlab", description="MLP vs CNN on MNIST as the training data shrinks: "
                     "train, sweep, explain and report, reproducibly and offline-safe.")
     parser.add_argument("--version", action="version", version=f"mnistlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    commands.register(sub)
+    parsers.register(sub)
     return parser
 
 
