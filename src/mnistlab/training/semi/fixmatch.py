@@ -8,9 +8,9 @@ class swallows the pseudo-labels; `cutout` is the side of the strong view's squa
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from mnistlab.data.augment import strong_view, weak_view
+from mnistlab.data.augment import strong_view
+from mnistlab.training.semi.losses import confident_labels, masked_cross_entropy, supervised
 from mnistlab.training.semi.registry import SemiBatch, register_method
 
 ALIGN_MOMENTUM = 0.999  # the running mean of predictions spans ~1,000 batches
@@ -28,18 +28,11 @@ def aligned(probs: torch.Tensor, state: dict) -> torch.Tensor:
 @register_method("fixmatch", label="FixMatch", settings={"threshold": 0.95, "lambda_u": 1.0, "teacher": 0.0,
                                                          "align": 0.0, "cutout": 12.0})
 def fixmatch(batch: SemiBatch, settings: dict) -> tuple[torch.Tensor, dict]:
-    model, norm, gen = batch.model, batch.normalize, batch.generator
-    logits_l = model(norm(weak_view(batch.labelled_x, gen)))
-    supervised = F.cross_entropy(logits_l, batch.labelled_y, label_smoothing=batch.label_smoothing)
-    with torch.no_grad():  # the pseudo-label is a target: no gradient through it (and half the backward work)
-        judge = batch.teacher if settings["teacher"] else model
-        probs = torch.softmax(judge(norm(weak_view(batch.unlabelled_x, gen))).float(), dim=1)
-        if settings["align"]:
-            probs = aligned(probs, batch.state)
-        confidence, pseudo = probs.max(dim=1)
-        mask = (confidence >= settings["threshold"]).float()
-    strong = strong_view(batch.unlabelled_x, gen, cutout_size=int(settings["cutout"]))
-    logits_s = model(norm(strong))
-    unsupervised = (F.cross_entropy(logits_s, pseudo, reduction="none") * mask).mean()
-    loss = supervised + settings["lambda_u"] * unsupervised
+    supervised_loss, logits_l = supervised(batch)
+    judge = batch.teacher if settings["teacher"] else batch.model
+    adjust = (lambda probs: aligned(probs, batch.state)) if settings["align"] else None
+    pseudo, mask = confident_labels(judge, batch, settings["threshold"], adjust)
+    strong = strong_view(batch.unlabelled_x, batch.generator, cutout_size=int(settings["cutout"]))
+    unsupervised = masked_cross_entropy(batch.model(batch.normalize(strong)), pseudo, mask)
+    loss = supervised_loss + settings["lambda_u"] * unsupervised
     return loss, {"mask_rate": mask.mean(), "labelled_logits": logits_l}
