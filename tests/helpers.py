@@ -52,3 +52,18 @@ def step_together(pairs, steps: int = 5) -> None:
             opt.zero_grad()
             torch.nn.functional.cross_entropy(model(x), y).backward()
             opt.step()
+
+
+def stored_row(model, budget, seed, variant="base", status="done", **result):
+    """A finished run as the store reads it back: a SweepRow with a whole ModelResult, `result` overriding it."""
+    from mnistlab.runs.outcome import ModelResult
+    from mnistlab.runs.rows import SweepRow
+
+    values = {"model": model, "key": f"{variant}-{model}-{budget}-{seed}", "config": {"epochs": 30,
+              "early_stopping": True}, "status": status, "message": "", "params": 1000, "history":
+              {"train_loss": [1.0], "val_loss": [1.0]}, "best_epoch": 15, "epochs_run": 20, "best_val_loss": 0.3,
+              "final_val_acc": 0.9, "best_val_acc": 0.9, "gap_at_best": 0.1, "test_loss": 0.3, "test_acc": 0.9,
+              "balanced_acc": 0.9, "macro_f1": 0.9, "confusion": [], "report": {}, "report_text": "",
+              "train_counts": [10] * 10, "last_test_acc": 0.9, **result}
+    return SweepRow(values["key"], variant, model, budget, seed, status, config=values["config"],
+                    result=ModelResult(**values))

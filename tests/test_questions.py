@@ -1,9 +1,9 @@
 """The questions a sweep answers in words, computed on hand-made store rows whose answers are known."""
-import json
 import math
 
 import pytest
 
+from helpers import stored_row
 from mnistlab.sweeps.findings import describe_questions
 from mnistlab.sweeps.questions import answer_all
 
@@ -11,11 +11,7 @@ LABELS = {"mlp": "MLP", "cnn": "CNN"}
 
 
 def row(model, budget, seed, variant="base", **result):
-    base = {"gap_at_best": 0.1, "best_val_acc": 0.9, "test_acc": 0.9, "last_test_acc": 0.9, "epochs_run": 20,
-            "best_epoch": 15, "config": {"epochs": 30, "early_stopping": True}, "robustness": {},
-            "train_counts": [10] * 10, "report": {}, "balanced_acc": 0.9}
-    return {"model": model, "samples_per_class": budget, "seed": seed, "variant": variant,
-            "result": json.dumps({**base, **result})}
+    return stored_row(model, budget, seed, variant, **result)
 
 
 def test_gap_trend_is_the_least_squares_slope_on_log10_budget():
@@ -111,7 +107,7 @@ def test_semi_study_pairs_each_method_with_the_supervised_variants_and_measures_
     paths = coverage_figures(answers, LABELS, tmp_path, "en")
     assert sorted(p.name for p in paths) == ["coverage_cnn_spc10.pdf", "coverage_cnn_spc10.png",
                                              "coverage_mlp_spc10.pdf", "coverage_mlp_spc10.png"]
-    assert answer_all([r for r in rows if '"unlabeled"' not in r["result"]], ["mlp", "cnn"])["semi"] == {}
+    assert answer_all([r for r in rows if "unlabeled" not in r.result.config], ["mlp", "cnn"])["semi"] == {}
 
 
 def test_every_variant_of_a_study_is_answered_not_only_base():

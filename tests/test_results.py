@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from helpers import copied
+from helpers import copied, stored_row
 from mnistlab.cli.main import main
 
 
@@ -86,7 +86,7 @@ def test_tiny_budget_sweep_without_validation(tmp_path):
 def test_ablation_change_is_paired_by_seed_against_the_recipe():
     from mnistlab.report.results import _paired_with_recipe
 
-    rows = [{"variant": v, "model": "cnn", "samples_per_class": 100, "seed": s, "best_val_acc": acc}
+    rows = [stored_row("cnn", 100, s, v, best_val_acc=acc)
             for v, accs in (("recipe", [0.98, 0.97, 0.99]), ("no-augmentation", [0.96, 0.96, 0.97]))
             for s, acc in zip((100, 101, 102), accs)]
     diff = _paired_with_recipe(rows, "no-augmentation", "cnn", 100)

@@ -3,9 +3,25 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from itertools import combinations
+from typing import Any, Protocol
 
 import numpy as np
+
+
+class Measured(Protocol):
+    """What the statistics need of a run: its cell of the grid and its measured values (a store's SweepRow)."""
+
+    @property
+    def variant(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def samples_per_class(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+    def metric(self, name: str) -> Any: ...
 
 AGGREGATED = ("test_acc", "best_val_acc", "best_val_loss", "epochs_run", "best_epoch", "gap_at_best", "balanced_acc",
               "macro_f1", "train_seconds")
@@ -36,18 +52,18 @@ def holm(pvalues: list[float]) -> list[float]:
     return out
 
 
-def aggregate(rows: list[dict], models: list[str]) -> list[dict]:
+def aggregate(rows: Sequence[Measured], models: list[str]) -> list[dict]:
     """One record per (variant, model, budget): mean/sd/CI of each metric in AGGREGATED, models in `models` order."""
     groups = defaultdict(list)
     for r in rows:
-        groups[(r["variant"], r["model"], r["samples_per_class"])].append(r)
+        groups[(r.variant, r.model, r.samples_per_class)].append(r)
     out = []
     order = lambda item: (item[0][0], models.index(item[0][1]), item[0][2])  # noqa: E731
     for (variant, model, budget), members in sorted(groups.items(), key=order):
         rec = {"variant": variant, "model": model, "samples_per_class": budget, "n": len(members),
-               "params": members[0]["params"], "seeds": sorted(m["seed"] for m in members)}
+               "params": members[0].metric("params"), "seeds": sorted(m.seed for m in members)}
         for metric in AGGREGATED:
-            rec[metric] = mean_ci([m[metric] for m in members])
+            rec[metric] = mean_ci([m.metric(metric) for m in members])
         out.append(rec)
     return out
 
@@ -70,13 +86,13 @@ def _paired(by: dict, variant: str, budget: int, a: str, b: str) -> dict | None:
     return rec
 
 
-def paired_comparisons(rows: list[dict], models: list[str], metric: str = "test_acc") -> list[dict]:
+def paired_comparisons(rows: Sequence[Measured], models: list[str], metric: str = "test_acc") -> list[dict]:
     """Every pair (a, b) of `models` (a before b) per (variant, budget): b − a by seed, mean, 95% CI, p-values.
 
     One family = one budget, one variant, one metric across model pairs; the t-test's and Wilcoxon's
     p-values are Holm-adjusted within it, each on their own (`*_p_holm`, `family_size`).
     """
-    by = {(r["variant"], r["samples_per_class"], r["model"], r["seed"]): r[metric] for r in rows}
+    by = {(r.variant, r.samples_per_class, r.model, r.seed): r.metric(metric) for r in rows}
     out = []
     for variant, budget in sorted({(v, n) for v, n, _, _ in by}):
         family = [rec for a, b in combinations(models, 2) if (rec := _paired(by, variant, budget, a, b))]

@@ -1,9 +1,9 @@
 """Figures of a sweep, drawn from the store's rows and aggregates only (never from training)."""
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,6 +11,9 @@ from mnistlab.figures.run import per_class_recall
 from mnistlab.figures.style import LINESTYLES, MARKERS, model_label, new_figure, save, styled
 from mnistlab.i18n import t
 from mnistlab.stats import mean_ci
+
+if TYPE_CHECKING:
+    from mnistlab.runs.rows import SweepRow
 
 
 @styled
@@ -77,21 +80,21 @@ def budget_figures(aggregates: list[dict], models: list[str], labels: dict[str, 
 
 
 @styled
-def mean_loss_curves(rows: list[dict], models: list[str], labels: dict[str, str], folder: Path,
+def mean_loss_curves(rows: list[SweepRow], models: list[str], labels: dict[str, str], folder: Path,
                      lang: str = "pt") -> list[Path]:
     """Per budget: train and val loss averaged over seeds (over the runs still training at each epoch)."""
     paths = []
     cells = defaultdict(list)
     for r in rows:
-        if r["variant"] == "base":
-            cells[r["samples_per_class"]].append(r)
+        if r.variant == "base":
+            cells[r.samples_per_class].append(r)
     for budget, members in sorted(cells.items()):
         fig, ax = new_figure()
         for i, model in enumerate(models):
-            hist = [json.loads(r["result"])["history"] for r in members if r["model"] == model]
+            hist = [r.result.history for r in members if r.model == model and r.result]
             if not hist:
                 continue
-            label = model_label(labels[model], next(r["params"] for r in members if r["model"] == model), lang)
+            label = model_label(labels[model], next(r.metric("params") for r in members if r.model == model), lang)
             for split, ls in (("train", "-"), ("val", "--")):
                 curves = [h[f"{split}_loss"] for h in hist]
                 length = max(map(len, curves))
@@ -107,16 +110,16 @@ def mean_loss_curves(rows: list[dict], models: list[str], labels: dict[str, str]
     return paths
 
 
-def robustness_figure(rows: list[dict], kind: str, models: list[str], labels: dict[str, str], folder: Path,
+def robustness_figure(rows: list[SweepRow], kind: str, models: list[str], labels: dict[str, str], folder: Path,
                       lang: str = "pt") -> list[Path]:
     """Per budget: test accuracy vs test-time corruption level, a line per (variant, model), mean and 95% CI."""
     groups: dict = defaultdict(lambda: defaultdict(list))
     params = {}
     for r in rows:
-        params[r["model"]] = r["params"]
-        levels = json.loads(r["result"])["robustness"].get(kind, {})
+        params[r.model] = r.metric("params")
+        levels = r.result.robustness.get(kind, {}) if r.result else {}
         for level, acc in levels.items():
-            groups[(r["samples_per_class"], r["variant"], r["model"])][float(level)].append(acc)
+            groups[(r.samples_per_class, r.variant, r.model)][float(level)].append(acc)
     xlabel, title = (t("noise_level", lang), t("noise_title", lang)) if kind == "noise" else \
         (t("shift_level", lang), t("shift_title", lang))
     paths = []
@@ -138,24 +141,23 @@ def robustness_figure(rows: list[dict], kind: str, models: list[str], labels: di
     return paths
 
 
-def per_class_figures(rows: list[dict], models: list[str], labels: dict[str, str], folder: Path,
+def per_class_figures(rows: list[SweepRow], models: list[str], labels: dict[str, str], folder: Path,
                       lang: str = "pt") -> list[Path]:
     """For each imbalanced variant: mean recall per class (over seeds) vs its training count, every model."""
     groups = defaultdict(list)
     for r in rows:
-        if json.loads(r["config"])["imbalance"]:
-            groups[(r["variant"], r["samples_per_class"])].append(r)
+        if r.config["imbalance"]:
+            groups[(r.variant, r.samples_per_class)].append(r)
     paths = []
     for (variant, budget), members in sorted(groups.items()):
         series = []
         for model in models:
-            results = [json.loads(r["result"]) for r in members if r["model"] == model]
+            results = [r.result for r in members if r.model == model and r.result]
             if results:
-                k = len(results[0]["train_counts"])
-                recall = [float(np.mean([res["report"][str(c)]["recall"] for res in results])) for c in range(k)]
-                params = next(r["params"] for r in members if r["model"] == model)
-                series.append({"label": f"{model_label(labels[model], params, lang)} (n={len(results)})", "counts":
-                               results[0]["train_counts"], "recall": recall})
+                k = len(results[0].train_counts)
+                recall = [float(np.mean([res.report[str(c)]["recall"] for res in results])) for c in range(k)]
+                series.append({"label": f"{model_label(labels[model], results[0].params, lang)} (n={len(results)})",
+                               "counts": results[0].train_counts, "recall": recall})
         title = f"{t('recall', lang)} — {variant}, {budget}/cl."
         paths += per_class_recall(series, title, folder / f"per_class_recall_{variant}_spc{budget}", lang)
     return paths

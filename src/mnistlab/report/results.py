@@ -2,13 +2,16 @@
 the machine and n, the recipe's targets and ablation, published reference rows, calibration, departures."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mnistlab.config import NOTEBOOK_MODELS, RECIPES, RunConfig, flag_of
 from mnistlab.errors import ReportError
 from mnistlab.names import code_span, markdown
 from mnistlab.sweeps.studies import STUDIES
+
+if TYPE_CHECKING:
+    from mnistlab.runs.rows import SweepRow
 
 SECTIONS = ("main", "recipe", "ablation", "tiny", "semi", "fashion")
 TARGETS = {10: 0.90, 100: 0.97, 300: 0.985, 1000: 0.99}  # CNN with the recipe, validation out of the budget
@@ -87,13 +90,13 @@ def sweep_command(folder: Path, spec) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _machine(rows: list[dict]) -> str:
-    env = json.loads(rows[0]["environment"] or "{}") if rows else {}
+def _machine(rows: list[SweepRow]) -> str:
+    env = rows[0].environment if rows else {}
     return (f"{env.get('platform', '?')}, {env.get('threads', '?')} threads, torch {env.get('torch', '?')}, "
             f"device {env.get('device', '?')}, mnistlab {env.get('code', env.get('mnistlab', '?'))}")
 
 
-def _load(folder: Path) -> tuple[dict, object, list[dict]]:
+def _load(folder: Path) -> tuple[dict, object, list[SweepRow]]:
     from mnistlab.runs.store import read_runs
     from mnistlab.sweeps.grid import load_spec
     from mnistlab.sweeps.summary import summarize
@@ -103,11 +106,11 @@ def _load(folder: Path) -> tuple[dict, object, list[dict]]:
         raise ReportError(f"{folder}: not a sweep folder (no sweep.json)")
     rows, _, _ = read_runs(folder)
     summary = summarize(folder, "en", out=folder / "report", log=lambda line: None)
-    return summary, spec, [r for r in rows if r["status"] in ("done", "diverged")]
+    return summary, spec, [r for r in rows if r.result is not None]
 
 
-def _head(title: str, folder: Path, spec, rows: list[dict]) -> list[str]:
-    seeds = sorted({r["seed"] for r in rows})
+def _head(title: str, folder: Path, spec, rows: list[SweepRow]) -> list[str]:
+    seeds = sorted({r.seed for r in rows})
     return [f"## {title}", "", f"Command: {code_span(sweep_command(folder, spec))}", "",
             f"Machine: {markdown(_machine(rows))}. Seeds: {', '.join(map(str, seeds))} (n = {len(seeds)} per cell).",
             ""]
@@ -158,20 +161,20 @@ def recipe_tables(summary: dict) -> list[str]:
     return lines
 
 
-def _paired_with_recipe(rows: list[dict], variant: str, model: str, budget: int) -> dict | None:
+def _paired_with_recipe(rows: list[SweepRow], variant: str, model: str, budget: int) -> dict | None:
     """Best validation accuracy of `variant` minus the recipe's, paired by seed."""
     from mnistlab.stats import mean_ci
 
     def by_seed(name: str) -> dict:
-        return {r["seed"]: r["best_val_acc"] for r in rows if (r["variant"], r["model"], r["samples_per_class"])
-                == (name, model, budget) and r["best_val_acc"] is not None}
+        return {r.seed: r.metric("best_val_acc") for r in rows if (r.variant, r.model, r.samples_per_class)
+                == (name, model, budget) and r.metric("best_val_acc") is not None}
 
     ours, recipe = by_seed(variant), by_seed("recipe")
     seeds = sorted(set(ours) & set(recipe))
     return mean_ci([ours[s] - recipe[s] for s in seeds]) if seeds and variant != "recipe" else None
 
 
-def ablation_table(summary: dict, rows: list[dict]) -> list[str]:
+def ablation_table(summary: dict, rows: list[SweepRow]) -> list[str]:
     table = []
     for a in summary["aggregates"]:
         diff = _paired_with_recipe(rows, a["variant"], a["model"], a["samples_per_class"])

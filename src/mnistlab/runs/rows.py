@@ -1,7 +1,8 @@
 """What a stored run must look like before anything reads it: each column and each field of its result.
 
 A store may be edited or come from elsewhere, so a row is data to check, never trusted: `row_problem` says
-why a row cannot be used (it is then left out with that line, and the next sweep runs it again).
+why a row cannot be used (it is then left out with that line, and the next sweep runs it again). A row that
+passes is read back once, here, as a typed `SweepRow`: nothing past the store decodes a stored column again.
 """
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import base64
 import binascii
 import json
 import math
+from dataclasses import MISSING, dataclass, field, fields
 
 from mnistlab.models.registry import list_models
 from mnistlab.names import name_problem
+from mnistlab.runs.outcome import ModelResult
 
 STATUSES = ("running", "done", "diverged", "failed")
 FINISHED = ("done", "diverged")
@@ -24,6 +27,35 @@ RESULT_NUMBERS = ("params", "best_epoch", "epochs_run", "test_acc", "test_loss",
                   "best_val_acc", "gap_at_best", "balanced_acc", "macro_f1", "train_seconds", "eval_seconds",
                   "last_test_acc")
 LOSS_CURVES = ("train_loss", "val_loss")
+RESULT_FIELDS = tuple(f.name for f in fields(ModelResult) if f.default is MISSING and f.default_factory is MISSING)
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One stored run, checked and decoded: where it sits in the grid, how it ended and, once finished, its result."""
+
+    key: str
+    variant: str
+    model: str
+    samples_per_class: int
+    seed: int
+    status: str                                       # running | done | diverged | failed
+    message: str = ""
+    config: dict = field(default_factory=dict)        # the run's config values, as stored with it
+    environment: dict = field(default_factory=dict)   # versions, threads and code identity of the process
+    result: ModelResult | None = None                 # done and diverged runs only
+
+    def metric(self, name: str):
+        """A measured value of a finished run: None for a running or failed run, or a figure it has not got."""
+        return getattr(self.result, name) if self.result is not None else None
+
+
+def read_row(row) -> SweepRow:
+    """The typed row of a stored one that `row_problem` accepted."""
+    decode = lambda text: json.loads(text, parse_constant=lambda c: float("nan")) if text else {}  # noqa: E731
+    result = ModelResult.from_dict(decode(row["result"])) if row["status"] in FINISHED else None
+    return SweepRow(row["key"], row["variant"], row["model"], row["samples_per_class"], row["seed"], row["status"],
+                    row["message"] or "", decode(row["config"]), decode(row["environment"]), result)
 
 
 def _number(value) -> bool:
@@ -110,6 +142,9 @@ def result_problem(result) -> str | None:
     """Why a finished run's result cannot be used, or None."""
     if not isinstance(result, dict):
         return "its result is not a record"
+    missing = [k for k in RESULT_FIELDS if k not in result]
+    if missing:
+        return f"its result lacks {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"
     bad = [k for k in RESULT_NUMBERS if result.get(k) is not None and not _number(result[k])]
     if bad:
         return f"its {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not a number"
@@ -137,8 +172,8 @@ def row_problem(row) -> str | None:
         return "its budget or seed is not a whole number"
     if not (row["message"] is None or isinstance(row["message"], str)):
         return "its message is not text"
-    for column in ("environment", "result"):
-        if row[column] is not None:
+    for column in ("config", "environment", "result"):
+        if row[column] is not None or column == "config":
             value, problem = _json(row[column], column)
             if problem or not isinstance(value, dict):
                 return problem or f"its {column} is not a JSON object"
@@ -150,9 +185,13 @@ def row_problem(row) -> str | None:
     bad = [m for m in METRIC_COLUMNS if row[m] is not None and not (_whole(row[m]) if m in WHOLE else _number(row[m]))]
     if bad:
         return f"its {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not a number"
-    config, problem = _json(row["config"], "config")
-    if problem or row["result"] is None:
-        return problem or "it has no result"
-    if not (isinstance(config, dict) and "imbalance" in config):
+    if row["result"] is None:
+        return "it has no result"
+    if "imbalance" not in json.loads(row["config"]):
         return "its result or config lacks what a finished run records"
-    return result_problem(json.loads(row["result"]))
+    result = json.loads(row["result"], parse_constant=lambda c: float("nan"))
+    problem = result_problem(result)
+    if problem:
+        return problem
+    differ = [m for m in METRIC_COLUMNS if row[m] != result.get(m)]
+    return f"its {', '.join(differ)} column and its result disagree" if differ else None

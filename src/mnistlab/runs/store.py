@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from mnistlab.errors import StoreError
-from mnistlab.runs.rows import FINISHED, NEEDED, STATUSES, row_problem  # noqa: F401 - the store's row rules
+from mnistlab.runs.rows import FINISHED, NEEDED, STATUSES, SweepRow, read_row, row_problem  # noqa: F401 - row rules
 
 SCHEMA_VERSION = 1
 DB_NAME = "store.sqlite"
@@ -177,8 +177,8 @@ def _shown(value, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def read_runs(folder: Path) -> tuple[list[dict], dict, list[str]]:
-    """Every usable run, the number of runs per status ('unreadable' for the others) and a line for each
+def read_runs(folder: Path) -> tuple[list[SweepRow], dict, list[str]]:
+    """Every usable run, typed, the number of runs per status ('unreadable' for the others) and a line for each
     run left out; read-only, from one consistent state of the store."""
     path = Path(folder) / DB_NAME
     for _ in range(3):
@@ -197,7 +197,7 @@ def read_runs(folder: Path) -> tuple[list[dict], dict, list[str]]:
     for row in rows:
         problem = row_problem(row)
         if problem is None:
-            usable.append(row)
+            usable.append(read_row(row))
             counts[row["status"]] += 1
         else:
             key, model, budget, seed = (_shown(row[c]) for c in ("key", "model", "samples_per_class", "seed"))

@@ -2,8 +2,8 @@
 test logits each run stored; the reliability bins pooled over seeds for the diagrams."""
 from __future__ import annotations
 
-import json
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,6 +11,9 @@ from mnistlab.calibration import decode
 from mnistlab.calibration import summary as run_summary
 from mnistlab.i18n import number, t
 from mnistlab.stats import mean_ci
+
+if TYPE_CHECKING:
+    from mnistlab.runs.rows import SweepRow
 
 
 def _pool(bins: list[dict]) -> dict:
@@ -23,15 +26,15 @@ def overconfidence(bins: dict) -> float:
     return (sum(bins["confidence"]) - sum(bins["correct"])) / count if count else float("nan")
 
 
-def answer(rows: list[dict], models: list[str]) -> list[dict]:
+def answer(rows: list[SweepRow], models: list[str]) -> list[dict]:
     """Per model and budget of the base variant: ECE, NLL (before/after T), T, over-confidence, pooled bins."""
     cells: dict = defaultdict(list)
     for r in rows:
-        if r["variant"] != "base" or not r.get("result"):
+        if r.variant != "base" or r.result is None:
             continue
-        stored = json.loads(r["result"]).get("calibration") or {}
+        stored = r.result.calibration or {}
         if stored.get("test_logits"):
-            cells[(r["model"], r["samples_per_class"])].append(decode(stored))
+            cells[(r.model, r.samples_per_class)].append(decode(stored))
     out = []
     for model in models:
         for budget in sorted(b for m, b in cells if m == model):

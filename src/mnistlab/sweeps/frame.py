@@ -1,7 +1,6 @@
 """A sweep's runs as a pandas DataFrame: one row per run, typed columns (pandas is an optional extra)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from mnistlab.errors import SummaryError
@@ -32,14 +31,13 @@ def load_sweep(folder: str | Path):
     rows, _, _ = store.read_runs(folder)
     records = []
     for row in rows:
-        result = json.loads(row["result"]) if row.get("result") else {}
-        config = result.get("config") or json.loads(row.get("config") or "{}")
-        record = {name: row.get(name) for name in ("key", "variant", "model", "samples_per_class", "seed", "status",
-                                                    "message")}
-        record.update({name: result.get(name, row.get(name)) for name in FLOATS + ("params", "best_epoch",
-                                                                                  "epochs_run")})
+        config = row.result.config if row.result is not None else row.config
+        record = {name: getattr(row, name) for name in ("key", "variant", "model", "samples_per_class", "seed",
+                                                         "status", "message")}
+        record.update({name: row.metric(name) for name in FLOATS + ("params", "best_epoch", "epochs_run")})
         semi = bool(config.get("unlabeled"))
-        record.update(label=result.get("label") or row["model"], dataset=config.get("dataset", "mnist"),
+        label = row.result.label if row.result is not None else ""
+        record.update(label=label or row.model, dataset=config.get("dataset", "mnist"),
                       unlabeled=int(config.get("unlabeled") or 0), semi_method=config.get("semi_method", "")
                       if semi else "", steps=config.get("steps") if semi else None)
         records.append(record)

@@ -2,9 +2,9 @@
 validation vs test, and the noise, shift and imbalance studies. Words are in findings.py."""
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,25 +12,29 @@ from mnistlab.config import NOTEBOOK_MODELS
 from mnistlab.stats import holm, mean_ci
 from mnistlab.sweeps.studies import STUDIES
 
+if TYPE_CHECKING:
+    from mnistlab.runs.outcome import ModelResult
+    from mnistlab.runs.rows import SweepRow
+
 IMBALANCE_BASE = STUDIES["imbalance"][0][0][0]  # "longtail": the imbalanced run with no remedy
 
 
-def _results(rows: list[dict]) -> list[tuple[dict, dict]]:
-    return [(r, json.loads(r["result"])) for r in rows if r.get("result")]
+def _results(rows: list[SweepRow]) -> list[tuple[SweepRow, ModelResult]]:
+    return [(r, r.result) for r in rows if r.result is not None]
 
 
 def _by_cell(pairs):
     cells: dict = defaultdict(list)
     for r, res in pairs:
-        cells[(r["model"], r["samples_per_class"])].append((r, res))
+        cells[(r.model, r.samples_per_class)].append((r, res))
     return cells
 
 
 def per_variant(question, pairs, models: list[str]) -> list[dict]:
     """A question asked of each variant's runs on their own (the notebook's method first), its records tagged."""
-    variants = sorted({r["variant"] for r, _ in pairs}, key=lambda v: (v != "base", v))
+    variants = sorted({r.variant for r, _ in pairs}, key=lambda v: (v != "base", v))
     return [{"variant": v, **rec} for v in variants
-            for rec in question([(r, res) for r, res in pairs if r["variant"] == v], models)]
+            for rec in question([(r, res) for r, res in pairs if r.variant == v], models)]
 
 
 def _slope(xs: list[float], ys: list[float]) -> dict | None:
@@ -52,9 +56,9 @@ def overfitting(pairs, models: list[str]) -> list[dict]:
     cells = _by_cell(pairs)
     for model in models:
         budgets = sorted(b for m, b in cells if m == model)
-        points = [(math.log10(b), res["gap_at_best"]) for b in budgets for _, res in cells[(model, b)]
-                  if res.get("gap_at_best") is not None]
-        per_budget = {b: mean_ci([res.get("gap_at_best") for _, res in cells[(model, b)]]) for b in budgets}
+        points = [(math.log10(b), res.gap_at_best) for b in budgets for _, res in cells[(model, b)]
+                  if res.gap_at_best is not None]
+        per_budget = {b: mean_ci([res.gap_at_best for _, res in cells[(model, b)]]) for b in budgets}
         per_budget = {b: ci for b, ci in per_budget.items() if ci["n"]}
         if per_budget:
             xs, ys = [x for x, _ in points], [y for _, y in points]
@@ -68,14 +72,14 @@ def early_stopping(pairs, models: list[str]) -> list[dict]:
     cells = _by_cell(pairs)
     for model in models:
         for budget in sorted(b for m, b in cells if m == model):
-            members = [res for _, res in cells[(model, budget)] if res.get("config", {}).get("early_stopping", True)]
+            members = [res for _, res in cells[(model, budget)] if res.config.get("early_stopping", True)]
             if not members:
                 continue
-            gain = [res["test_acc"] - res["last_test_acc"] for res in members if res.get("last_test_acc") is not None]
+            gain = [res.test_acc - res.last_test_acc for res in members if res.last_test_acc is not None]
             out.append({"model": model, "samples_per_class": budget, "n": len(members),
-                        "stop_epoch": mean_ci([res["epochs_run"] for res in members]),
-                        "best_epoch": mean_ci([res["best_epoch"] for res in members]),
-                        "stopped_early": sum(res["epochs_run"] < res["config"].get("epochs", 30) for res in members),
+                        "stop_epoch": mean_ci([res.epochs_run for res in members]),
+                        "best_epoch": mean_ci([res.best_epoch for res in members]),
+                        "stopped_early": sum(res.epochs_run < res.config.get("epochs", 30) for res in members),
                         "restored_minus_last": mean_ci(gain) if gain else None})
     return out
 
@@ -88,8 +92,8 @@ def validation_vs_test(pairs, models: list[str]) -> list[dict]:
     cells = _by_cell(pairs)
     for model in models:
         for budget in sorted(b for m, b in cells if m == model):
-            both = [(res["best_val_acc"], res["test_acc"]) for _, res in cells[(model, budget)]
-                    if res.get("best_val_acc") is not None]
+            both = [(res.best_val_acc, res.test_acc) for _, res in cells[(model, budget)]
+                    if res.best_val_acc is not None]
             if not both:
                 continue
             val, test = map(np.asarray, zip(*both))
@@ -121,17 +125,17 @@ def corruption_study(pairs, models: list[str], kind: str) -> list[dict]:
     out = []
     by: dict = defaultdict(lambda: defaultdict(dict))  # (model, budget) -> variant -> seed -> result
     for r, res in pairs:
-        by[(r["model"], r["samples_per_class"])][r["variant"]][r["seed"]] = res
+        by[(r.model, r.samples_per_class)][r.variant][r.seed] = res
     order = {m: i for i, m in enumerate(models)}
     for (model, budget), variants in sorted(by.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1])):
         if base not in variants:
             continue
         for other in [v for v in others if v in variants]:
-            levels = sorted({lv for res in variants[base].values() for lv in res.get("robustness", {}).get(kind, {})},
+            levels = sorted({lv for res in variants[base].values() for lv in res.robustness.get(kind, {})},
                             key=float)
             rows: list[dict] = []
             for level in levels:
-                diffs = _paired(variants[base], variants[other], lambda res, lv=level: res["robustness"][kind].get(lv))
+                diffs = _paired(variants[base], variants[other], lambda res, lv=level: res.robustness[kind].get(lv))
                 if diffs:
                     rows.append({"level": float(level), "diff": mean_ci(diffs), "p": _ttest_p(diffs)})
             for row, adjusted in zip(rows, holm([row["p"] for row in rows])):
@@ -142,12 +146,12 @@ def corruption_study(pairs, models: list[str], kind: str) -> list[dict]:
     return out
 
 
-def _rarest_recall(res: dict) -> float | None:
-    counts = res.get("train_counts") or []
+def _rarest_recall(res: ModelResult) -> float | None:
+    counts = res.train_counts or []
     if not counts:
         return None
     rarest = str(int(np.argmin(counts)))
-    return res.get("report", {}).get(rarest, {}).get("recall")
+    return res.report.get(rarest, {}).get("recall")
 
 
 def imbalance_study(pairs, models: list[str]) -> list[dict]:
@@ -155,12 +159,12 @@ def imbalance_study(pairs, models: list[str]) -> list[dict]:
     out = []
     by: dict = defaultdict(lambda: defaultdict(dict))
     for r, res in pairs:
-        by[(r["model"], r["samples_per_class"])][r["variant"]][r["seed"]] = res
+        by[(r.model, r.samples_per_class)][r.variant][r.seed] = res
     for (model, budget), variants in sorted(by.items(), key=lambda kv: str(kv[0])):
         if IMBALANCE_BASE not in variants:
             continue
         for remedy in sorted(v for v in variants if v.startswith(IMBALANCE_BASE + "-")):
-            balanced = _paired(variants[IMBALANCE_BASE], variants[remedy], lambda res: res.get("balanced_acc"))
+            balanced = _paired(variants[IMBALANCE_BASE], variants[remedy], lambda res: res.balanced_acc)
             rare = _paired(variants[IMBALANCE_BASE], variants[remedy], _rarest_recall)
             if balanced:
                 out.append({"model": model, "samples_per_class": budget, "remedy": remedy.split("-", 1)[1],
@@ -178,14 +182,14 @@ def semi_study(pairs, models: list[str]) -> dict:
     by: dict = defaultdict(lambda: defaultdict(dict))  # (model, budget) -> variant -> seed -> result
     semi = set()
     for r, res in pairs:
-        by[(r["model"], r["samples_per_class"])][r["variant"]][r["seed"]] = res
-        if res.get("config", {}).get("unlabeled"):
-            semi.add(r["variant"])
+        by[(r.model, r.samples_per_class)][r.variant][r.seed] = res
+        if res.config.get("unlabeled"):
+            semi.add(r.variant)
     if not semi:
         return {}
     order = {m: i for i, m in enumerate(models)}
     cells = sorted(by.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1]))
-    accuracy = lambda res: res.get("test_acc")  # noqa: E731
+    accuracy = lambda res: res.test_acc  # noqa: E731
     gains, coverage = [], []
     for (model, budget), variants in cells:
         for variant in sorted(semi & set(variants)):
@@ -194,9 +198,9 @@ def semi_study(pairs, models: list[str]) -> dict:
                 if diffs:
                     gains.append({"model": model, "samples_per_class": budget, "variant": variant,
                                   "reference": reference, "diff": mean_ci(diffs), "p": _ttest_p(diffs)})
-            curves = [res["history"]["mask_rate"] for res in variants[variant].values()
-                      if isinstance(res.get("history", {}).get("mask_rate"), list)]
-            steps = next((res["history"].get("step") for res in variants[variant].values()), None)
+            curves = [res.history["mask_rate"] for res in variants[variant].values()
+                      if isinstance(res.history.get("mask_rate"), list)]
+            steps = next((res.history.get("step") for res in variants[variant].values()), None)
             if curves and steps and all(len(c) == len(steps) for c in curves):
                 coverage.append({"model": model, "samples_per_class": budget, "variant": variant, "step": steps,
                                  "mask_rate": np.mean(np.asarray(curves, float), axis=0).tolist(), "n": len(curves)})
@@ -212,7 +216,7 @@ def semi_study(pairs, models: list[str]) -> dict:
     return {"gain": gains, "gap": gaps, "coverage": coverage}
 
 
-def answer_all(rows: list[dict], models: list[str]) -> dict:
+def answer_all(rows: list[SweepRow], models: list[str]) -> dict:
     """Every question's numbers (JSON-ready) from the finished rows of a store."""
     pairs = _results(rows)
     return {"overfitting": per_variant(overfitting, pairs, models),

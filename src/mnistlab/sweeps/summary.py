@@ -14,6 +14,7 @@ from mnistlab.models.registry import label_of, model_order
 from mnistlab.names import tex
 from mnistlab.runs import store
 from mnistlab.runs.folder import RESULTADOS_COLUMNS
+from mnistlab.runs.rows import SweepRow
 from mnistlab.stats import aggregate, paired_comparisons
 from mnistlab.sweeps import calibrated
 from mnistlab.sweeps.findings import describe_comparison, describe_questions
@@ -31,42 +32,43 @@ def _csv(header, rows) -> str:
     return buf.getvalue()
 
 
-def run_labels(rows: list[dict]) -> dict[str, str]:
+def run_labels(rows: list[SweepRow]) -> dict[str, str]:
     """Each model's display label: as recorded with its runs, else the registry's."""
     labels: dict[str, str] = {}
     for r in rows:
-        recorded = json.loads(r["result"]).get("label") if r.get("result") else None  # checked: text or absent
-        labels[r["model"]] = recorded or labels.get(r["model"]) or label_of(r["model"])  # label_of imports nothing
+        recorded = r.result.label if r.result is not None else None  # checked: text
+        labels[r.model] = recorded or labels.get(r.model) or label_of(r.model)  # label_of imports nothing
     return labels
 
 
-def mixed_note(rows: list[dict], marked: bool, lang: str) -> str | None:
+def mixed_note(rows: list[SweepRow], marked: bool, lang: str) -> str | None:
     """Words for a store whose runs came from different code or settings (resumed with --allow-mixed), else None."""
     from mnistlab.runs.outcome import identity
 
-    identities = {json.dumps(identity(env), sort_keys=True) for r in rows
-                  if (env := json.loads(r["environment"] or "{}")).get("code")}
+    identities = {json.dumps(identity(r.environment), sort_keys=True) for r in rows if r.environment.get("code")}
     if not marked and len(identities) <= 1:
         return None
     return t("mixed_store", lang, k=max(len(identities), 2))
 
 
-def tidy_csv(all_rows: list[dict]) -> str:
+def tidy_csv(all_rows: list[SweepRow]) -> str:
     """One row per run (every status), for pandas/R/spreadsheets."""
-    return _csv(TIDY_COLUMNS, [[r.get(c) for c in TIDY_COLUMNS] for r in all_rows])
+    value = lambda r, c: r.metric(c) if c in store.METRICS else getattr(r, c)  # noqa: E731
+    return _csv(TIDY_COLUMNS, [[value(r, c) for c in TIDY_COLUMNS] for r in all_rows])
 
 
-def resultados_files(rows: list[dict], folder: Path, models: list[str], labels: dict[str, str]) -> list[Path]:
+def resultados_files(rows: list[SweepRow], folder: Path, models: list[str], labels: dict[str, str]) -> list[Path]:
     """The notebook's resultados.csv for each (variant, budget, seed) cell of the sweep."""
-    cells: dict[tuple, list[dict]] = {}
+    cells: dict[tuple, list[SweepRow]] = {}
     for r in rows:
-        cells.setdefault((r["variant"], r["samples_per_class"], r["seed"]), []).append(r)
+        cells.setdefault((r.variant, r.samples_per_class, r.seed), []).append(r)
     paths = []
     for (variant, budget, seed), members in sorted(cells.items()):
         prefix = "" if variant == "base" else f"{variant}_"
-        members.sort(key=lambda r: models.index(r["model"]))
-        body = _csv(RESULTADOS_COLUMNS, [[labels[r["model"]], r["best_val_loss"], r["final_val_acc"], r["test_acc"],
-                                          r["params"]] for r in members])
+        members.sort(key=lambda r: models.index(r.model))
+        body = _csv(RESULTADOS_COLUMNS, [[labels[r.model], *(r.metric(m) for m in ("best_val_loss", "final_val_acc",
+                                                                                  "test_acc", "params"))]
+                                         for r in members])
         paths.append(write_atomic(folder / f"{prefix}spc{budget}_seed{seed}.csv", body))
     return paths
 
@@ -124,11 +126,11 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None)
         raise SummaryError(str(e)) from None
     for line in left_out:
         (log or _to_stderr)(line)
-    rows = [r for r in all_rows if r["status"] in ("done", "diverged")]
+    rows = [r for r in all_rows if r.result is not None]
     mixed = mixed_note(rows, marked_mixed, lang)
     if not rows:
         raise SummaryError(f"{folder}: the store holds no finished run yet")
-    models = model_order({r["model"] for r in all_rows})
+    models = model_order({r.model for r in all_rows})
     labels = run_labels(all_rows)
     aggregates = aggregate(rows, models)
     comparisons = paired_comparisons(rows, models)
