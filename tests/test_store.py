@@ -188,3 +188,16 @@ def test_a_report_refused_as_partial_writes_nothing(sweep, capsys):
     assert "not complete (4 running)" in capsys.readouterr().err
     assert not (sweep / "report").exists()
     assert _state(sweep) == before
+
+
+def test_rows_read_back_typed_and_a_column_edited_away_from_its_result_is_left_out(sweep):
+    rows, counts, unreadable = store.read_runs(sweep)
+    assert counts == {"done": 8} and unreadable == []
+    first = rows[0]
+    assert (first.variant, first.model, first.samples_per_class, first.seed) == ("base", "cnn", 10, 0)
+    assert first.result.test_acc == first.metric("test_acc") and first.result.history["val_loss"]
+    assert first.config["samples_per_class"] == 10 and first.environment
+    _sql(sweep / "store.sqlite", "UPDATE runs SET test_acc = 0.5 WHERE model = 'mlp' AND samples_per_class = 20 "
+         "AND seed = 0")
+    rows, counts, unreadable = store.read_runs(sweep)
+    assert len(rows) == 7 and len(unreadable) == 1 and "test_acc column and its result disagree" in unreadable[0]
