@@ -4,6 +4,7 @@ and one tiny sweep are made once per session and read by every module that needs
 one works on a copy (`helpers.copied`)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,12 @@ import torch
 
 from helpers import TINY_RUN, TINY_SWEEP
 from mnistlab.data.mnist import load_mnist
+
+# Outputs follow the user's locale; the tests pin it (Portuguese, the notebook's) so that they read the same
+# everywhere. tests/test_i18n.py sets other locales itself.
+for _name in ("LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "pt_BR.UTF-8"
 
 
 @pytest.fixture(scope="session")

@@ -85,7 +85,7 @@ CATALOG = {
     "run_stops": ("O early stopping parou {items}.", "Early stopping ended {items}."),
     "run_stop_item": ("a {model} na época {ep} (melhor época {best})", "the {model} at epoch {ep} (best epoch {best})"),
     "sweep_finding": ("Com {spc} amostras por classe{variant}, a {lead} fica à frente por {diff} pp "
-                      "(IC 95% [{low}, {high}], {n} sementes; t pareado p={tp}, Wilcoxon p={wp}){sure}.",
+                      "(IC 95% [{low}; {high}], {n} sementes; t pareado p={tp}, Wilcoxon p={wp}){sure}.",
                       "At {spc} samples per class{variant}, the {lead} is ahead by {diff} pp "
                       "(95% CI [{low}, {high}], {n} seeds; paired t p={tp}, Wilcoxon p={wp}){sure}."),
     "sweep_finding_single": ("Com {spc} amostras por classe{variant}, a {lead} fica à frente por {diff} pp, com uma "
@@ -93,7 +93,7 @@ CATALOG = {
                              "At {spc} samples per class{variant}, the {lead} is ahead by {diff} pp from a single "
                              "seed: no interval or test possible."),
     "sweep_finding_pair": ("Com {spc} amostras por classe{variant}, a {lead} fica à frente da {other} por {diff} pp "
-                           "(IC 95% [{low}, {high}], {n} sementes; t pareado p={tp}, Wilcoxon p={wp}){sure}.",
+                           "(IC 95% [{low}; {high}], {n} sementes; t pareado p={tp}, Wilcoxon p={wp}){sure}.",
                            "At {spc} samples per class{variant}, the {lead} is ahead of the {other} by {diff} pp "
                            "(95% CI [{low}, {high}], {n} seeds; paired t p={tp}, Wilcoxon p={wp}){sure}."),
     "holm_note": ("; valores p ajustados por Holm sobre os {k} pares de modelos deste orçamento",
@@ -110,7 +110,7 @@ CATALOG = {
                   "Overfitting, {label}: the gap between training and validation accuracy at the best epoch is "
                   "{items}."),
     "q_overfit_trend": (" Por década de dados (inclinação sobre log10 do orçamento, {n} execuções) ela varia "
-                        "{slope} pp (IC 95% [{low}, {high}]){sure}.",
+                        "{slope} pp (IC 95% [{low}; {high}]){sure}.",
                         " Per tenfold more data (slope on log10 of the budget, {n} runs) it changes by {slope} pp "
                         "(95% CI [{low}, {high}]){sure}."),
     "q_at": ("{value} com {spc} por classe", "{value} at {spc} per class"),
@@ -162,11 +162,38 @@ CATALOG = {
 }
 
 
+MINUS = "\u2212"  # one minus sign in every output, never the hyphen
+
+
+def default_lang() -> str:
+    """The user's language from the locale, as gettext reads it: pt when LC_ALL, LC_MESSAGES or LANG (the first
+    set) starts with pt, else en."""
+    import os
+
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return "pt" if value.lower().startswith("pt") else "en"
+    return "en"
+
+
 def number(value: float | None, lang: str = "pt", digits: int = 2) -> str:
-    """A decimal number as each language writes it: 96,36 in pt, 96.36 in en; a dash for no value."""
+    """A decimal number as each language writes it: 96,36 in pt, 96.36 in en, −1.20 with a true minus sign;
+    a dash for no value."""
     if value is None:
         return "–"
-    text = f"{value:.{digits}f}"
+    text = f"{value:.{digits}f}".replace("-", MINUS)
+    return text.replace(".", ",") if lang == "pt" else text
+
+
+def interval(low: float, high: float, lang: str = "pt", digits: int = 2) -> str:
+    """[1.20, 3.40] in en; [1,20; 3,40] in pt, where the comma is the decimal mark."""
+    return f"[{number(low, lang, digits)}{'; ' if lang == 'pt' else ', '}{number(high, lang, digits)}]"
+
+
+def pvalue(p: float, lang: str = "pt") -> str:
+    """A p-value to three significant digits, written like every other number of that language."""
+    text = f"{p:.3g}".replace("-", MINUS)
     return text.replace(".", ",") if lang == "pt" else text
 
 

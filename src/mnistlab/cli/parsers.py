@@ -15,9 +15,11 @@ def add_tensorboard_arg(p) -> None:
 
 
 def add_lang_arg(p, what: str) -> None:
-    from mnistlab.i18n import LANGS
+    from mnistlab.i18n import LANGS, default_lang
 
-    p.add_argument("--lang", choices=LANGS, default="pt", help=f"language of {what} (pt, as the notebook, or en)")
+    p.add_argument("--lang", choices=LANGS, default=default_lang(),
+                   help=f"language of {what}: pt (the notebook's) or en (default: from the locale, pt when LC_ALL, "
+                        "LC_MESSAGES or LANG starts with pt, else en; here %(default)s)")
 
 
 def register(sub) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mnistlab.atomic import write_atomic
 from mnistlab.errors import ReportError
-from mnistlab.i18n import CATALOG, LANGS, number, t
+from mnistlab.i18n import CATALOG, LANGS, interval, number, t
 from mnistlab.names import html_text, is_safe_name, tex
 
 _tex = tex  # every string shown in the article passes the one LaTeX escaper
@@ -102,7 +102,7 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
     rows = []
     for a in summary["aggregates"]:
         acc = a["test_acc"]
-        ci = f"[{number(100 * acc['ci_low'], lang)}, {number(100 * acc['ci_high'], lang)}]" if a["n"] > 1 else "--"
+        ci = interval(100 * acc["ci_low"], 100 * acc["ci_high"], lang) if a["n"] > 1 else "--"
         rows.append([a["variant"], summary["labels"][a["model"]], a["samples_per_class"], a["n"],
                      number(100 * acc["mean"], lang), ci, number(a["epochs_run"]["mean"], lang, 1),
                      number(100 * a["gap_at_best"]["mean"], lang, 1) if a["gap_at_best"]["n"] else "–"])

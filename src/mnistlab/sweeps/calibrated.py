@@ -9,7 +9,7 @@ import numpy as np
 
 from mnistlab.calibration import decode
 from mnistlab.calibration import summary as run_summary
-from mnistlab.i18n import number, t
+from mnistlab.i18n import interval, number, t
 from mnistlab.stats import mean_ci
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def answer(rows: list[SweepRow], models: list[str]) -> list[dict]:
 def _ci(ci: dict, lang: str, scale: float = 100, digits: int = 2) -> str:
     text = number(scale * ci["mean"], lang, digits)
     if ci["n"] > 1:
-        text += f" [{number(scale * ci['ci_low'], lang, digits)}, {number(scale * ci['ci_high'], lang, digits)}]"
+        text += " " + interval(scale * ci["ci_low"], scale * ci["ci_high"], lang, digits)
     return text
 
 

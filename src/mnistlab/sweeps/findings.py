@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from mnistlab.config import NOTEBOOK_MODELS
-from mnistlab.i18n import number, t
+from mnistlab.i18n import MINUS, interval, number, pvalue, t
 
 
 def describe_comparison(rec: dict, labels: dict[str, str], lang: str = "en") -> str:
@@ -18,7 +18,7 @@ def describe_comparison(rec: dict, labels: dict[str, str], lang: str = "en") -> 
                  diff=number(100 * abs(d["mean"]), lang))
     sure = t("ci_excludes" if d["ci_low"] > 0 or d["ci_high"] < 0 else "ci_includes", lang)
     if rec["n"] < 6:  # the smallest two-sided Wilcoxon p with n pairs is 2 / 2^n
-        sure += t("wilcoxon_floor", lang, n=rec["n"], p=f"{2 / 2 ** rec['n']:.3g}")
+        sure += t("wilcoxon_floor", lang, n=rec["n"], p=pvalue(2 / 2 ** rec["n"], lang))
     family = rec.get("family_size", 1)
     if family > 1:
         sure += t("holm_note", lang, k=family)
@@ -28,16 +28,15 @@ def describe_comparison(rec: dict, labels: dict[str, str], lang: str = "en") -> 
     key = "sweep_finding" if family == 1 else "sweep_finding_pair"
     return t(key, lang, spc=rec["samples_per_class"], variant=variant, lead=lead, other=other,
              diff=number(100 * abs(d["mean"]), lang), low=number(100 * low, lang), high=number(100 * high, lang),
-             n=rec["n"], tp=f"{tp:.3g}", wp=f"{wp:.3g}", sure=sure)
+             n=rec["n"], tp=pvalue(tp, lang), wp=pvalue(wp, lang), sure=sure)
 
 
 def _signed(ci: dict, lang: str, scale: float = 100, unit: str = " pp") -> str:
     """'+2.10 pp (95% CI [1.20, 3.00])', 'not conclusive' added when the interval holds zero, CI-less for n < 2."""
-    value = f"{'+' if ci['mean'] >= 0 else '−'}{number(abs(scale * ci['mean']), lang)}{unit}"
+    value = f"{'+' if ci['mean'] >= 0 else MINUS}{number(abs(scale * ci['mean']), lang)}{unit}"
     if ci["n"] < 2 or math.isnan(ci["ci_low"]):
         return f"{value} (n={ci['n']})"
-    low, high = number(scale * ci["ci_low"], lang), number(scale * ci["ci_high"], lang)
-    words = f"{value} ({t('ci95', lang)} [{low}, {high}]"
+    words = f"{value} ({t('ci95', lang)} {interval(scale * ci['ci_low'], scale * ci['ci_high'], lang)}"
     return words + (f"; {t('nc', lang)})" if ci["ci_low"] <= 0 <= ci["ci_high"] else ")")
 
 
@@ -80,7 +79,7 @@ def describe_questions(answers: dict, labels: dict[str, str], lang: str = "en") 
     for kind in ("noise", "shift"):
         for rec in answers[kind]:
             items = [t("q_level", lang, value=_signed(row["diff"], lang), level=f"{row['level']:g}",
-                       p=f"{row['p_holm']:.3g}") for row in rec["levels"]]
+                       p=pvalue(row["p_holm"], lang)) for row in rec["levels"]]
             lines.append(t("q_study", lang, kind=t(f"kind_{kind}", lang), label=labels[rec["model"]],
                            spc=rec["samples_per_class"], variant=rec["variant"], reference=rec["reference"],
                            items=_join(items), k=len(rec["levels"])))
