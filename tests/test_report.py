@@ -44,6 +44,24 @@ def test_run_report_compiles_with_the_key_numbers(run_dir):
     assert "Conclusões" in text and "Figura 3: Matriz de confusão" in text
     assert (run_dir / "report" / "figures" / "cm_cnn.pdf").is_file()
     assert r"\input{tables/results.tex}" in (run_dir / "report" / "report.tex").read_text()
+    assert "MLP × CNN no MNIST com poucos dados" in text
+    assert "parâmetro" in text and "semi method" not in text  # the config as a table, a supervised run's only
+
+
+def test_a_run_report_speaks_of_the_models_it_holds_and_how_each_one_stopped(tiny_run):
+    from mnistlab.report.build import run_content
+    from mnistlab.runs.folder import load_run
+
+    models = load_run(tiny_run)["models"]
+    content = run_content(tiny_run, tiny_run / "unused", "en")
+    assert content["heading"] == "MLP vs CNN on MNIST with little data"
+    words = content["findings"][-1]
+    for name, r in models.items():
+        label = "MLP" if name == "mlp" else "CNN"
+        if r["epochs_run"] < r["config"]["epochs"]:
+            assert f"early stopping ended the {label} at epoch {r['epochs_run']} of {r['config']['epochs']}" in words
+        else:
+            assert f"the {label} trained all {r['epochs_run']} epochs without early stopping ending it" in words
 
 
 @needs_tex

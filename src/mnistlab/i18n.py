@@ -47,7 +47,8 @@ CATALOG = {
     "std": ("desvio", "std"),
     "n_runs": ("n", "n"),
     # report
-    "report_title": ("MLP × CNN no MNIST com poucos dados", "MLP vs CNN on MNIST with little data"),
+    "report_title": ("{models} no {dataset} com poucos dados", "{models} on {dataset} with little data"),
+    "versus": (" × ", " vs "),
     "report_run": ("Relatório de uma execução", "Report of one run"),
     "report_sweep": ("Relatório de uma varredura", "Report of a sweep"),
     "sec_config": ("Configuração", "Configuration"),
@@ -82,8 +83,19 @@ CATALOG = {
                     "contra {worst_acc} da {worst} ({diff} pp).",
                     "With {spc} samples per class (seed {seed}), the {best} reached {best_acc} test accuracy "
                     "against {worst_acc} for the {worst} ({diff} pp)."),
-    "run_stops": ("O early stopping parou {items}.", "Early stopping ended {items}."),
-    "run_stop_item": ("a {model} na época {ep} (melhor época {best})", "the {model} at epoch {ep} (best epoch {best})"),
+    "run_stops": ("Treino: {items}.", "Training: {items}."),
+    "run_stopped": ("o early stopping parou a {model} na época {ep} de {max} e restaurou os pesos da melhor época "
+                    "({best})", "early stopping ended the {model} at epoch {ep} of {max} and restored the weights "
+                    "of its best epoch ({best})"),
+    "run_all_epochs": ("a {model} treinou todas as {ep} épocas sem o early stopping parar (melhor época {best}, "
+                       "pesos restaurados)", "the {model} trained all {ep} epochs without early stopping ending it "
+                       "(best epoch {best}, weights restored)"),
+    "run_no_stopping": ("a {model} treinou as {ep} épocas sem early stopping (pesos da última época)",
+                        "the {model} trained its {ep} epochs without early stopping (last epoch's weights)"),
+    "run_steps": ("a {model} treinou {steps} passos com {unlabeled} imagens não rotuladas (pesos da média móvel)",
+                  "the {model} trained {steps} steps with {unlabeled} unlabelled images (moving-average weights)"),
+    "setting": ("parâmetro", "setting"),
+    "value": ("valor", "value"),
     "sweep_finding": ("Com {spc} amostras por classe{variant}, a {lead} fica à frente por {diff} pp "
                       "(IC 95% [{low}; {high}], {n} sementes; t pareado p={tp}, Wilcoxon p={wp}){sure}.",
                       "At {spc} samples per class{variant}, the {lead} is ahead by {diff} pp "

@@ -66,12 +66,47 @@ def run_content(folder: Path, out: Path, lang: str) -> dict:
                           best=labels[ranked[0]], worst=labels[ranked[-1]], best_acc=_pct(best.test_acc, lang),
                           worst_acc=_pct(worst.test_acc, lang), diff=number(100 * (best.test_acc - worst.test_acc),
                                                                             lang)))
-        stops = [t("run_stop_item", lang, model=labels[n], ep=r.epochs_run, best=r.best_epoch)
-                 for n, r in models.items()]
-        findings[-1] += " " + t("run_stops", lang, items=_join(stops, lang))
-    config = {k: v for k, v in next(iter(models.values())).config.items() if k not in ("model", "model_source")}
+    if models:
+        findings.append(t("run_stops", lang, items=_join([_how_it_trained(labels[n], r, lang)
+                                                            for n, r in models.items()], lang)))
+    config = _shown_config(next(iter(models.values())).config)
     return {"kind": "run", "title": t("report_run", lang), "config": config, "header": header, "rows": rows,
-            "findings": findings, "figures": figures, "partial": None}
+            "findings": findings, "figures": figures, "partial": None,
+            "heading": heading(list(labels.values()), config.get("dataset", "mnist"), lang)}
+
+
+def _shown_config(config: dict) -> dict:
+    """A run's config as a report shows it: no per-model fields, and semi-supervised settings only for such a run."""
+    from mnistlab.config import SEMI_FIELDS
+
+    semi = {*SEMI_FIELDS, "unlabeled", "semi_source"}
+    hidden = {"model", "model_source"} | (set() if config.get("unlabeled") else semi)
+    return {k: v for k, v in config.items() if k not in hidden}
+
+
+def _how_it_trained(label: str, r, lang: str) -> str:
+    """How a model's training ended, in words: stopped early, ran every epoch, had no early stopping, or steps."""
+    cfg = r.config
+    if cfg.get("unlabeled"):
+        return t("run_steps", lang, model=label, steps=cfg.get("steps"), unlabeled=f"{cfg['unlabeled']:,}".replace(
+            ",", "." if lang == "pt" else ","))
+    if not cfg.get("early_stopping", True):
+        return t("run_no_stopping", lang, model=label, ep=r.epochs_run)
+    if r.epochs_run < cfg.get("epochs", r.epochs_run):
+        return t("run_stopped", lang, model=label, ep=r.epochs_run, max=cfg["epochs"], best=r.best_epoch)
+    return t("run_all_epochs", lang, model=label, ep=r.epochs_run, best=r.best_epoch)
+
+
+def heading(labels: list[str], dataset: str, lang: str) -> str:
+    """The report's title from what it holds: its models' labels and its dataset."""
+    from mnistlab.data.registry import get_dataset
+    from mnistlab.errors import DataError
+
+    try:
+        shown = get_dataset(dataset).label
+    except DataError:  # a dataset this mnistlab does not know: its name as recorded
+        shown = str(dataset)
+    return t("report_title", lang, models=t("versus", lang).join(labels), dataset=shown)
 
 
 def _join(items: list[str], lang: str) -> str:
@@ -118,10 +153,11 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
                    t("cap_other", lang, name=path.stem.replace("_", " ")))
         figures.append((path.stem, caption))
     spec = load_spec(folder)
-    config = {**(spec.base if spec else {}), "budgets": spec.budgets if spec else "?",
+    config = {**_shown_config(spec.base if spec else {}), "budgets": spec.budgets if spec else "?",
               "seeds": spec.seeds if spec else "?", "study": spec.study if spec else "?"}
     return {"kind": "sweep", "title": t("report_sweep", lang), "config": config, "header": header, "rows": rows,
-            "findings": findings, "figures": figures, "partial": partial}
+            "findings": findings, "figures": figures, "partial": partial,
+            "heading": heading(list(summary["labels"].values()), config.get("dataset", "mnist"), lang)}
 
 
 # ---------------------------------------------------------------- writers
@@ -132,22 +168,21 @@ def latex(content: dict, lang: str) -> tuple[str, str]:
     body = [r"\begin{tabular}{" + cols + "}", r"\toprule", " & ".join(_tex(h) for h in content["header"]) + r" \\",
             r"\midrule"] + [" & ".join(_tex(str(v)) for v in row) + r" \\" for row in content["rows"]] + \
            [r"\bottomrule", r"\end{tabular}"]
-    config = ", ".join(f"{_tex(k)}={_tex(str(v))}" for k, v in content["config"].items())
     parts = [r"\documentclass[11pt,a4paper]{article}", r"\usepackage[utf8]{inputenc}",
              # The few non-Latin-1 characters our texts use, so the smallest TeX install compiles them.
              r"\DeclareUnicodeCharacter{00D7}{$\times$}", r"\DeclareUnicodeCharacter{2212}{$-$}",
              r"\DeclareUnicodeCharacter{00B7}{$\cdot$}", r"\usepackage{graphicx}",
              r"\usepackage{booktabs}", r"\usepackage[margin=2.2cm]{geometry}",
-             rf"\title{{{_tex(t('report_title', lang))}}}", rf"\author{{mnistlab --- {_tex(content['title'])}}}",
+             rf"\title{{{_tex(content['heading'])}}}", rf"\author{{mnistlab --- {_tex(content['title'])}}}",
              r"\date{}", r"\begin{document}", r"\maketitle"]
     if lang == "pt":  # babel's Portuguese is a large TeX package; these are the only names we use
         parts[-2:-2] = [r"\renewcommand{\figurename}{Figura}", r"\renewcommand{\tablename}{Tabela}"]
     if content["partial"]:
         parts.append(rf"\noindent\fbox{{\parbox{{\linewidth}}{{\textbf{{{_tex(content['partial'])}}}}}}}")
-    parts += [rf"\section{{{t('sec_config', lang)}}}", r"{\small\raggedright " + config + r"\par}",
+    parts += [rf"\section{{{t('sec_config', lang)}}}", _latex_settings(content["config"], lang),
               rf"\section{{{t('sec_results', lang)}}}", r"\begin{center}\input{tables/results.tex}\end{center}",
               rf"\section{{{t('sec_findings', lang)}}}"] + [_tex(f) + "\n" for f in content["findings"]]
-    parts.append(rf"\section{{{t('sec_figures', lang)}}}")
+    parts.append(r"\clearpage" + "\n" + rf"\section{{{t('sec_figures', lang)}}}")  # figures follow their heading
     for stem, caption in content["figures"]:
         if not is_safe_name(stem):
             continue  # never reached for our own figures; a crafted name must not become LaTeX
@@ -155,6 +190,25 @@ def latex(content: dict, lang: str) -> tuple[str, str]:
                   rf"\caption{{{_tex(caption)}}}", r"\end{figure}"]
     parts.append(r"\end{document}")
     return "\n".join(body) + "\n", "\n".join(parts) + "\n"
+
+
+def _setting(value) -> str:
+    """A config value as a table cell: lists joined, empty values as a dash."""
+    if isinstance(value, list):
+        value = ", ".join(map(str, value))
+    return str(value) if value not in ("", None) else "–"
+
+
+def _latex_settings(config: dict, lang: str) -> str:
+    """The config as a small two-by-two-column table (setting, value, setting, value) that fits the page."""
+    cells = [(_tex(k.replace("_", " ")), _tex(_setting(v))) for k, v in config.items()]
+    half = (len(cells) + 1) // 2
+    lines = [r"\begin{center}\small\begin{tabular}{llll}", r"\toprule",
+             f"{_tex(t('setting', lang))} & {_tex(t('value', lang))} & {_tex(t('setting', lang))} & "
+             f"{_tex(t('value', lang))} \\\\", r"\midrule"]
+    for left, right in zip(cells[:half], cells[half:] + [("", "")]):
+        lines.append(f"{left[0]} & {left[1]} & {right[0]} & {right[1]} \\\\")
+    return "\n".join(lines + [r"\bottomrule", r"\end{tabular}\end{center}"])
 
 
 def html_page(content: dict, out: Path, lang: str) -> str:
@@ -166,16 +220,17 @@ def html_page(content: dict, out: Path, lang: str) -> str:
         figs.append(f'<figure><img alt="{e(stem)}" src="data:image/png;base64,{data}"><figcaption>{e(caption)}'
                     "</figcaption></figure>")
     partial = f'<p class="partial">{e(content["partial"])}</p>' if content["partial"] else ""
-    config = ", ".join(f"{e(k)}={e(str(v))}" for k, v in content["config"].items())
+    settings = "".join(f"<tr><td>{e(k)}</td><td>{e(_setting(v))}</td></tr>" for k, v in content["config"].items())
     return f"""<!DOCTYPE html>
 <html lang="{'pt-BR' if lang == 'pt' else 'en'}"><head><meta charset="utf-8">
-<title>{e(t('report_title', lang))}</title>
+<title>{e(content['heading'])}</title>
 <style>body{{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}}
 table{{border-collapse:collapse;margin:1em 0}}th,td{{padding:.3em .8em;border-bottom:1px solid #ccc;text-align:right}}
 th{{border-bottom:2px solid #333}}figure{{margin:1.5em 0}}img{{max-width:100%}}.partial{{background:#fee;padding:1em;
 border:2px solid #c00;font-weight:bold}}code{{font-size:.85em}}</style></head><body>
-<h1>{e(t('report_title', lang))}</h1><p><em>mnistlab — {e(content['title'])}</em></p>{partial}
-<h2>{e(t('sec_config', lang))}</h2><p><code>{config}</code></p>
+<h1>{e(content['heading'])}</h1><p><em>mnistlab — {e(content['title'])}</em></p>{partial}
+<h2>{e(t('sec_config', lang))}</h2><table class="settings"><thead><tr><th>{e(t('setting', lang))}</th>
+<th>{e(t('value', lang))}</th></tr></thead><tbody>{settings}</tbody></table>
 <h2>{e(t('sec_results', lang))}</h2><table><thead><tr>{''.join(f'<th>{e(h)}</th>' for h in content['header'])}</tr>
 </thead><tbody>{rows}</tbody></table>
 <h2>{e(t('sec_findings', lang))}</h2>{''.join(f'<p>{e(f)}</p>' for f in content['findings'])}
