@@ -242,3 +242,15 @@ def test_a_sweep_json_with_an_unknown_study_or_unsafe_variant_is_refused(field, 
         err = capsys.readouterr().err.strip()
         assert err.startswith("mnistlab: error: ") and "sweep.json" in err and "\n" not in err
     assert not (tmp_path / "r.md").exists() and not (tmp_path / "x").exists()
+
+
+def test_one_spec_builder_for_cli_and_api_takes_a_studys_own_budgets_unless_given():
+    from mnistlab.config import RunConfig
+    from mnistlab.sweeps.grid import SweepSpec, make_spec
+
+    semi = make_spec(RunConfig(), ["mlp", "cnn"], study="semi")
+    assert semi.budgets == [1, 10, 100] and semi.seeds == SweepSpec().seeds and semi.base["early_stopping"] is False
+    assert [v["label"] for v in semi.variants][:3] == ["plain", "recipe", "fixmatch"]
+    given = make_spec(RunConfig(), ["cnn"], budgets=[100, 10, 10], seeds=[2, 0], study="semi")
+    assert given.budgets == [10, 100] and given.seeds == [0, 2]
+    assert make_spec(RunConfig(), ["cnn"]).budgets == SweepSpec().budgets == [50, 100, 300, 1000]

@@ -91,23 +91,23 @@ def load_results(folder: str | Path) -> dict:
     return load_run(Path(folder))
 
 
-def sweep_runs(out: str | Path, *, budgets=(50, 100, 300, 1000), seeds=range(5), models=NOTEBOOK_MODELS,
+def sweep_runs(out: str | Path, *, budgets=None, seeds=None, models=NOTEBOOK_MODELS,
                study: str = "main", lang: str = "pt", data_dir=None, device: str = "auto", log=lambda msg: None,
                allow_mixed: bool = False, **config) -> dict:
     """Run (or resume) a sweep into `out` and return its summary (aggregates, comparisons, findings).
 
+    budgets, seeds: the grid's axes (default: the study's budgets, else 50 100 300 1000; seeds 0-4).
     config: any RunConfig field shared by every run (epochs=10, lr=3e-3, ...).
     """
     from mnistlab.config import validate
     from mnistlab.models.registry import get_spec
-    from mnistlab.sweeps.grid import SweepSpec, base_config
+    from mnistlab.sweeps.grid import make_spec
     from mnistlab.sweeps.runner import run_sweep
-    from mnistlab.sweeps.studies import apply_study
     from mnistlab.sweeps.summary import summarize
 
     models = [get_spec(m).name for m in models]  # user models resolved (and checked) first, by absolute path
-    spec = apply_study(SweepSpec(base=base_config(validate(RunConfig(**config))), models=models,
-                                 budgets=sorted(set(budgets)), seeds=sorted(set(seeds))), study, budgets_given=True)
+    spec = make_spec(validate(RunConfig(**config)), models, list(budgets) if budgets is not None else None,
+                     list(seeds) if seeds is not None else None, study)
     run_sweep(Path(out), spec, device=device, data_dir=data_dir, log=log, allow_mixed=allow_mixed)
     return summarize(Path(out), lang)
 

@@ -62,20 +62,17 @@ def check_study_flags(args, base: dict) -> None:
 def spec_from_args(args, stored):
     """The sweep asked for: flags where given, else what the folder already holds, else the defaults."""
     from mnistlab.config import MAX_PER_CLASS, RunConfig
-    from mnistlab.sweeps.grid import SweepSpec, base_config
-    from mnistlab.sweeps.studies import apply_study
+    from mnistlab.sweeps.grid import SweepSpec, base_config, make_spec
 
     check_stopping_flags(args)
-    configs = configs_from_args(args, samples_per_class=1000, seed=0)
+    configs = configs_from_args(args, samples_per_class=1000, seed=0)  # grid fields are set per run, not here
     base_cfg = base_config(configs[0])
     check_study_flags(args, base_cfg)
-    defaults = SweepSpec()
-    spec = SweepSpec(base=base_cfg, models=[cfg.model for cfg in configs],
-                     budgets=parse_int_list(args.budgets, "--budgets", low=1, high=MAX_PER_CLASS) or defaults.budgets,
-                     seeds=parse_int_list(args.seeds, "--seeds") or defaults.seeds)
-    spec = apply_study(spec, args.study, budgets_given=args.budgets is not None)
+    spec = make_spec(configs[0], [cfg.model for cfg in configs],
+                     parse_int_list(args.budgets, "--budgets", low=1, high=MAX_PER_CLASS),
+                     parse_int_list(args.seeds, "--seeds"), args.study)
     untouched = (args.budgets is None and args.seeds is None and args.study == "main"
-                 and spec.models == defaults.models and base_cfg == base_config(RunConfig()))
+                 and spec.models == SweepSpec().models and base_cfg == base_config(RunConfig()))
     if stored is not None and untouched:
         return stored  # `mnistlab sweep --out DIR` again: finish what that folder asked for
     return spec

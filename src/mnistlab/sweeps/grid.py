@@ -9,7 +9,7 @@ from mnistlab.atomic import write_atomic
 from mnistlab.config import NOTEBOOK_MODELS, RunConfig, validate
 from mnistlab.errors import ConfigError, SweepError
 from mnistlab.names import is_safe_name
-from mnistlab.sweeps.studies import STUDIES
+from mnistlab.sweeps.studies import STUDIES, apply_study
 
 MAX_RUNS = 100_000  # a grid beyond this is a typo (--seeds 0-1000000000), not a plan
 
@@ -61,6 +61,17 @@ class SweepSpec:
         return SweepSpec(self.base, list(dict.fromkeys(self.models + other.models)),
                          union(self.budgets, other.budgets), union(self.seeds, other.seeds),
                          self.variants + [v for v in other.variants if v["label"] not in labels], self.study)
+
+
+def make_spec(base: RunConfig, models: list[str], budgets: list[int] | None = None, seeds: list[int] | None = None,
+              study: str = "main") -> SweepSpec:
+    """The one way a sweep's grid is made (the CLI's and the API's): the axes given, else the defaults, then the
+    study's variants and settings (its own budgets unless budgets are given)."""
+    defaults = SweepSpec()
+    spec = SweepSpec(base=base_config(base), models=list(models),
+                     budgets=sorted(set(budgets)) if budgets is not None else defaults.budgets,
+                     seeds=sorted(set(seeds)) if seeds is not None else defaults.seeds)
+    return apply_study(spec, study, budgets_given=budgets is not None)
 
 
 def load_spec(folder: Path) -> SweepSpec | None:
