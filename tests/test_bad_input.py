@@ -237,6 +237,7 @@ CASES = [
     sweep("gpus-per-run-negative", ["--gpus-per-run", "-1"], "--gpus-per-run -1"),
     sweep("gpus-per-run-nan", ["--gpus-per-run", "nan"], "--gpus-per-run nan"),
     sweep("gpus-per-run-inf", ["--gpus-per-run", "inf"], "--gpus-per-run inf"),
+    sweep("gpus-per-run-fraction-over-one", ["--gpus-per-run", "1.5"], "--gpus-per-run 1.5"),
     sweep("executor", ["--executor", "dask"], "'dask'"),
     sweep("batched", ["--batched", "always"], "'always'"),
     sweep("study", ["--study", "rotation"], "'rotation'"),

@@ -78,10 +78,25 @@ def add_config_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
                                   "longer training); flags given beside it win (default plain)")
     r = p.add_argument_group("resources")
     r.add_argument("--device", choices=DEVICES, default="auto", help="auto picks CUDA when present (default auto)")
-    r.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
-    r.add_argument("--data-dir", type=Path, default=None,
-                   help="your folder with the four IDX files, used read-only (default: the cache, $MNISTLAB_DATA "
-                   "or ~/.cache/mnistlab)")
+    add_threads_arg(r)
+    add_data_dir_arg(r)
+
+
+def add_threads_arg(group) -> None:
+    """--threads, declared here for every command that trains or evaluates (checked by check_threads)."""
+    group.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+
+
+def add_data_dir_arg(group, help: str = "your folder with the four IDX files, used read-only (default: the cache, "
+                                        "$MNISTLAB_DATA or ~/.cache/mnistlab)") -> None:
+    """--data-dir, declared here for every command that reads a dataset."""
+    group.add_argument("--data-dir", type=Path, default=None, help=help)
+
+
+def check_threads(value) -> None:
+    """The one check of --threads."""
+    if value is not None and (isinstance(value, bool) or value < 1):
+        raise UsageError(f"--threads {value}: must be an integer >= 1")
 
 
 def configs_from_args(args, samples_per_class=None, seed=None) -> list[RunConfig]:
@@ -109,8 +124,7 @@ def configs_from_args(args, samples_per_class=None, seed=None) -> list[RunConfig
         values["samples_per_class"] = samples_per_class
     if seed is not None:
         values["seed"] = seed
-    if args.threads is not None and args.threads < 1:
-        raise ConfigError(f"--threads {args.threads}: must be >= 1")
+    check_threads(args.threads)
     from mnistlab.models.registry import get_spec
 
     # Resolved before any work: an unknown name or a broken user model is one line; a file spec is named by

@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from mnistlab.cli.args import UsageError
+from mnistlab.cli.args import UsageError, check_threads  # noqa: F401 - the handlers' checks in one place
 
 
 def log(message: str) -> None:
@@ -37,11 +37,6 @@ def check_stopping_flags(args) -> None:
             None, RunConfig().patience):
         raise UsageError(f"--patience {args.patience}: has no effect with --no-early-stopping (no validation split "
                          "to stop on); drop one of the two")
-
-
-def check_threads(value) -> None:
-    if value is not None and value < 1:
-        raise UsageError(f"--threads {value}: must be an integer >= 1")
 
 
 def setup_torch(args):

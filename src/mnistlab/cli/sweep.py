@@ -1,7 +1,6 @@
 """`mnistlab sweep` and `mnistlab summarize`: the grid from the flags, the executor, the printed summary."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from mnistlab.cli.args import UsageError, configs_from_args
@@ -93,10 +92,9 @@ def cmd_sweep(args) -> int:
     from mnistlab.sweeps.runner import run_sweep
 
     out = args.out
-    if args.cpus_per_run < 1:
-        raise UsageError(f"--cpus-per-run {args.cpus_per_run}: must be an integer >= 1")
-    if not (math.isfinite(args.gpus_per_run) and args.gpus_per_run >= 0):
-        raise UsageError(f"--gpus-per-run {args.gpus_per_run}: must be a finite number >= 0, e.g. 0.25")
+    from mnistlab.sweeps.executors.ray import check_shares
+
+    check_shares(args.gpus_per_run, args.cpus_per_run)  # the executor's own rule, checked before anything starts
     if args.tensorboard is not None:
         from mnistlab.figures.tensorboard import require_tensorboard, write_scalars
 
