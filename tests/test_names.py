@@ -105,4 +105,4 @@ def test_a_hostile_label_in_results_md_is_plain_markdown(tmp_path):
     text = out.read_text()
     assert "<script>" not in text and r"A\|B \<script\>" in text
     rows = [line for line in text.splitlines() if "A\\|B" in line]
-    assert rows and all(line.count("|") - line.count("\\|") == 9 for line in rows if line.startswith("| base"))
+    assert rows and all(line.count("|") - line.count("\\|") == 10 for line in rows if line.startswith("| base"))

@@ -95,6 +95,10 @@ CATALOG = {
     "run_steps": ("a {model} treinou {steps} passos com {unlabeled} imagens não rotuladas (pesos da média móvel)",
                   "the {model} trained {steps} steps with {unlabeled} unlabelled images (moving-average weights)"),
     "setting": ("parâmetro", "setting"),
+    "per_class": ("por classe", "per class"),
+    "best_val_acc": ("Melhor acurácia de validação", "Best validation accuracy"),
+    "train_s": ("s de treino/execução", "train s/run"),
+    "over_seeds": ("{folder} — acurácia de teste sobre as sementes", "{folder} — test accuracy over seeds"),
     "value": ("valor", "value"),
     "sweep_finding": ("Com {spc} amostras por classe{variant}, a {lead} fica à frente por {diff} pp "
                       "(IC 95% [{low}; {high}], {n} sementes; t pareado p={tp}, Wilcoxon p={wp}){sure}.",

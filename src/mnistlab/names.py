@@ -16,7 +16,8 @@ _TEX = {"\\": r"\textbackslash{}", "%": r"\%", "_": r"\_", "&": r"\&", "#": r"\#
         "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
         "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", '"': r"\textquotedbl{}"}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|&])")
-_TEX_UNICODE = {"\u2013": "--", "\u2014": "---", "\u00d7": "\u00d7", "\u2212": "\u2212", "\u00b7": "\u00b7"}
+# The few non-Latin-1 characters our texts use, as commands every LaTeX knows: a table \input alone compiles too.
+_TEX_UNICODE = {"\u2013": "--", "\u2014": "---", "\u00d7": r"$\times$", "\u2212": "$-$", "\u00b7": r"$\cdot$"}
 
 
 def is_safe_name(value: object) -> bool:

@@ -171,24 +171,15 @@ def make_executor(args):
 
 
 def print_summary(folder: Path, lang: str) -> None:
-    from rich import box
     from rich.console import Console
-    from rich.table import Table
 
+    from mnistlab.i18n import t
     from mnistlab.sweeps.summary import summarize
+    from mnistlab.sweeps.tables import aggregate_table, rich_table
 
     summary = summarize(folder, lang)
-    table = Table(title=f"{folder} — test accuracy over seeds", box=box.SIMPLE_HEAD)
-    for col in ("variant", "model", "per class", "n", "mean", "sd", "95% CI", "epochs", "gap"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for a in summary["aggregates"]:
-        acc = a["test_acc"]
-        table.add_row(a["variant"], summary["labels"][a["model"]], str(a["samples_per_class"]), str(a["n"]),
-                      f"{acc['mean']:.4f}", f"{acc['sd']:.4f}", f"[{acc['ci_low']:.4f}, {acc['ci_high']:.4f}]",
-                      f"{a['epochs_run']['mean']:.1f}",
-                      f"{100 * a['gap_at_best']['mean']:.1f} pp" if a["gap_at_best"]["n"] else "–")  # no validation
-    console = Console(width=120)
-    console.print(table)
+    console = Console(width=140)
+    console.print(rich_table(aggregate_table(summary, lang), t("over_seeds", lang, folder=folder)))
     for line in summary["findings"]:
         console.print("• " + line)
     if summary.get("mixed"):

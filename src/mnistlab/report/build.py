@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mnistlab.atomic import write_atomic
 from mnistlab.errors import ReportError
-from mnistlab.i18n import CATALOG, LANGS, interval, number, t
+from mnistlab.i18n import CATALOG, LANGS, number, t
 from mnistlab.names import html_text, is_safe_name, tex
 
 _tex = tex  # every string shown in the article passes the one LaTeX escaper
@@ -119,6 +119,7 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
     from mnistlab.runs.store import read_runs
     from mnistlab.sweeps.grid import load_spec
     from mnistlab.sweeps.summary import summarize
+    from mnistlab.sweeps.tables import aggregate_table
 
     _, counts, _ = read_runs(folder)  # read-only: a sweep refused as partial leaves no report/ behind
     unfinished = {k: v for k, v in counts.items() if k not in ("done", "diverged")}
@@ -132,15 +133,8 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
     summary = summarize(folder, lang, out=out)
     if summary["mixed"]:  # shown where the partial warning goes: the numbers pool different code or settings
         partial = f"{partial} {summary['mixed']}" if partial else summary["mixed"]
-    header = [t("variant", lang), t("model", lang), "n/cl.", "n", f"{t('test_acc', lang)} (%)", t("ci95", lang),
-              t("stop_epoch", lang).split(" (")[0], "gap (pp)"]
-    rows = []
-    for a in summary["aggregates"]:
-        acc = a["test_acc"]
-        ci = interval(100 * acc["ci_low"], 100 * acc["ci_high"], lang) if a["n"] > 1 else "--"
-        rows.append([a["variant"], summary["labels"][a["model"]], a["samples_per_class"], a["n"],
-                     number(100 * acc["mean"], lang), ci, number(a["epochs_run"]["mean"], lang, 1),
-                     number(100 * a["gap_at_best"]["mean"], lang, 1) if a["gap_at_best"]["n"] else "–"])
+    table = aggregate_table(summary, lang)
+    header, rows = table.header, table.rows
     findings = summary["findings"]  # written by summarize() in this report's language
     figures = []
     first = ("learning_curve", "gap_vs_budget", "stop_epoch_vs_budget")  # the study's main answer first

@@ -117,12 +117,9 @@ def _head(title: str, folder: Path, spec, rows: list[SweepRow]) -> list[str]:
 
 
 def _aggregate_table(summary: dict) -> str:
-    rows = [[a["variant"], summary["labels"][a["model"]], a["samples_per_class"], a["n"], _pct(a["test_acc"]),
-             _pct(a.get("best_val_acc")), f"{a['epochs_run']['mean']:.1f}",
-             f"{a['train_seconds']['mean']:.1f}" if a.get("train_seconds", {}).get("n") else "–"]
-            for a in summary["aggregates"]]
-    return _table(["variant", "model", "per class", "n", "test acc % [95% CI]", "best val acc % [95% CI]", "epochs",
-                   "train s/run"], rows)
+    from mnistlab.sweeps.tables import aggregate_table, markdown_table
+
+    return markdown_table(aggregate_table(summary, "en"))
 
 
 def _findings(summary: dict) -> list[str]:

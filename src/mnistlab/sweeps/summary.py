@@ -11,7 +11,6 @@ from mnistlab.atomic import to_json, write_atomic
 from mnistlab.errors import StoreError, SummaryError
 from mnistlab.i18n import t
 from mnistlab.models.registry import label_of, model_order
-from mnistlab.names import tex
 from mnistlab.runs import store
 from mnistlab.runs.folder import RESULTADOS_COLUMNS
 from mnistlab.runs.rows import SweepRow
@@ -19,6 +18,7 @@ from mnistlab.stats import aggregate, paired_comparisons
 from mnistlab.sweeps import calibrated
 from mnistlab.sweeps.findings import describe_comparison, describe_questions
 from mnistlab.sweeps.questions import answer_all
+from mnistlab.sweeps.tables import aggregate_table, latex_table
 
 TIDY_COLUMNS = ["key", "variant", "model", "samples_per_class", "seed", "status", *store.METRICS, "message"]
 
@@ -73,28 +73,6 @@ def resultados_files(rows: list[SweepRow], folder: Path, models: list[str], labe
     return paths
 
 
-def latex_table(aggregates: list[dict], labels: dict[str, str], lang: str = "pt") -> str:
-    """Booktabs table of the aggregate: test accuracy mean ± sd [95% CI], epochs, gap; ready to \\input."""
-    pct = lambda v: f"{100 * v:.2f}"  # noqa: E731
-    lines = [r"\begin{tabular}{llrrrrr}", r"\toprule",
-             f"{tex(t('model', lang).capitalize())} & {tex(t('budget', lang).capitalize())} & $n$ & "
-             f"{tex(t('test_acc', lang))} (\\%) & {tex(t('ci95', lang))} & "
-             f"{tex(t('stop_epoch', lang).split(' (')[0])} & Gap (pp) \\\\", r"\midrule"]
-    previous = None
-    for a in aggregates:
-        if previous is not None and a["model"] != previous:
-            lines.append(r"\midrule")
-        previous = a["model"]
-        acc, ep, gap = a["test_acc"], a["epochs_run"], a["gap_at_best"]
-        name = tex(labels[a["model"]] + ("" if a["variant"] == "base" else f" ({a['variant']})"))
-        ci = f"[{pct(acc['ci_low'])}, {pct(acc['ci_high'])}]" if a["n"] > 1 else "--"
-        sd = f" $\\pm$ {pct(acc['sd'])}" if a["n"] > 1 else ""
-        lines.append(f"{name} & {a['samples_per_class']} & {a['n']} & {pct(acc['mean'])}{sd} & {ci} & "
-                     f"{ep['mean']:.1f} & {pct(gap['mean']) if gap['n'] else '--'} \\\\")
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
-    return "\n".join(lines)
-
-
 def _to_stderr(message: str) -> None:
     print(f"mnistlab: {message}", file=sys.stderr)
 
@@ -138,7 +116,8 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None)
     figures = out / "figures"
     paths = [write_atomic(out / "runs.csv", tidy_csv(all_rows))]
     paths += resultados_files(rows, out / "resultados", models, labels)
-    paths.append(write_atomic(out / "tables" / "aggregate.tex", latex_table(aggregates, labels, lang)))
+    table = aggregate_table({"aggregates": aggregates, "labels": labels}, lang)
+    paths.append(write_atomic(out / "tables" / "aggregate.tex", latex_table(table)))
     paths += sweep_plots.budget_figures(aggregates, models, labels, figures, lang)
     paths += sweep_plots.mean_loss_curves(rows, models, labels, figures, lang)
     for kind in ("noise", "shift"):
