@@ -44,6 +44,7 @@ CANDIDATES: dict[str, tuple[dict, str]] = {
     "align-cut8": ({}, "align=1,cutout=8"),
     "align-cut8-u7b64": ({"batch_size": 64}, "align=1,cutout=8,uratio=7"),
     "align-cut8-6000": ({"steps": 6000}, "align=1,cutout=8"),
+    "align": ({}, "align=1"),
     "steps6000": ({"steps": 6000}, ""),
     "steps6000-cosine": ({"steps": 6000, "schedule": "cosine"}, ""),
 }

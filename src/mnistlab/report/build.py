@@ -151,7 +151,7 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
               "seeds": spec.seeds if spec else "?", "study": spec.study if spec else "?"}
     return {"kind": "sweep", "title": t("report_sweep", lang), "config": config, "header": header, "rows": rows,
             "findings": findings, "figures": figures, "partial": partial,
-            "heading": heading(list(summary["labels"].values()), config.get("dataset", "mnist"), lang)}
+            "heading": heading([summary["labels"][m] for m in summary["models"]], config.get("dataset", "mnist"), lang)}
 
 
 # ---------------------------------------------------------------- writers
@@ -174,7 +174,7 @@ def latex(content: dict, lang: str) -> tuple[str, str]:
     if content["partial"]:
         parts.append(rf"\noindent\fbox{{\parbox{{\linewidth}}{{\textbf{{{_tex(content['partial'])}}}}}}}")
     parts += [rf"\section{{{t('sec_config', lang)}}}", _latex_settings(content["config"], lang),
-              rf"\section{{{t('sec_results', lang)}}}", r"\begin{center}\input{tables/results.tex}\end{center}",
+              rf"\section{{{t('sec_results', lang)}}}", _results_table(content),
               rf"\section{{{t('sec_findings', lang)}}}"] + [_tex(f) + "\n" for f in content["findings"]]
     parts.append(r"\clearpage" + "\n" + rf"\section{{{t('sec_figures', lang)}}}")  # figures follow their heading
     for stem, caption in content["figures"]:
@@ -184,6 +184,14 @@ def latex(content: dict, lang: str) -> tuple[str, str]:
                   rf"\caption{{{_tex(caption)}}}", r"\end{figure}"]
     parts.append(r"\end{document}")
     return "\n".join(body) + "\n", "\n".join(parts) + "\n"
+
+
+def _results_table(content: dict) -> str:
+    """The results table, shrunk to the text width when it has more columns than a page holds at full size."""
+    table = r"\input{tables/results.tex}"
+    if len(content["header"]) > 7:
+        table = r"\resizebox{\linewidth}{!}{" + table + "}"
+    return r"\begin{center}" + table + r"\end{center}"
 
 
 def _setting(value) -> str:
