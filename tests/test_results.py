@@ -92,3 +92,21 @@ def test_ablation_change_is_paired_by_seed_against_the_recipe():
     diff = _paired_with_recipe(rows, "no-augmentation", "cnn", 100)
     assert diff["n"] == 3 and diff["mean"] == pytest.approx(-0.05 / 3) and diff["ci_high"] < 0
     assert _paired_with_recipe(rows, "recipe", "cnn", 100) is None
+
+
+def test_results_open_with_answers_at_a_glance_and_show_each_sections_figures(sweep, tmp_path):
+    out = tmp_path / "docs" / "results.md"
+    assert main(["results", "--sweep", f"main={sweep}", "--out", str(out)]) == 0
+    text = out.read_text()
+    glance = text.split("## Answers at a glance")[1].split("\n## ")[0]
+    bullets = [line for line in glance.splitlines() if line.startswith("- ")]
+    assert [b.split(":")[0] for b in bullets] == ["- MLP vs CNN", "- Overfitting", "- Early stopping",
+                                                   "- Validation vs test", "- Calibration"]
+    summary = json.loads((sweep / "report" / "summary.json").read_text())
+    gap = next(c for c in summary["comparisons"] if c["samples_per_class"] == 10)["diff"]
+    assert f"{100 * gap['mean']:+.2f} pp \\[{100 * gap['ci_low']:.2f}, {100 * gap['ci_high']:.2f}\\]".replace(
+        "-", "−") in bullets[0]
+    assert text.index("## Answers at a glance") < text.index("## The notebook's question")
+    for stem in ("learning_curve", "gap_vs_budget"):
+        assert f"![{stem.replace('_', ' ')}](results/main_{stem}.png)" in text
+        assert (out.parent / "results" / f"main_{stem}.png").stat().st_size > 5000

@@ -190,7 +190,7 @@ def cmd_results(args) -> int:
             raise UsageError(f"--sweep {item!r}: give NAME=FOLDER, e.g. main=runs/sweep")
         folders[name] = Path(folder)
     command = "mnistlab results " + " ".join(f"--sweep {shlex.quote(i)}" for i in args.sweep) + f" --out {args.out}"
-    text = results_markdown(folders, command)
+    text = results_markdown(folders, command, Path(args.out))
     print(f"written: {write_atomic(args.out, text)}")
     return 0
 

@@ -229,8 +229,12 @@ TITLES = {"main": "The notebook's question: MLP vs CNN as labelled data shrinks"
           "semi": "Unlabelled images too: semi-supervised learning", "fashion": "Fashion-MNIST"}
 
 
-def results_markdown(folders: dict[str, Path], command: str) -> str:
-    """The whole document from the named sweep folders (any of SECTIONS; each optional)."""
+def results_markdown(folders: dict[str, Path], command: str, out: Path | None = None) -> str:
+    """The whole document from the named sweep folders (any of SECTIONS; each optional): answers at a glance
+    first, then a section per folder with its table, findings and, when `out` is given, its main figures copied
+    beside the document."""
+    from mnistlab.report.glance import glance, section_figures
+
     unknown = sorted(set(folders) - set(SECTIONS))
     if unknown:
         raise ReportError(f"--sweep {unknown[0]}=...: unknown section; choose from {', '.join(SECTIONS)}")
@@ -239,11 +243,12 @@ def results_markdown(folders: dict[str, Path], command: str) -> str:
              "other work may have shared while a sweep ran: compare times within one table. "
              "The recipe `--recipe best` is: " +
              ", ".join(f"{k}={v}" for k, v in RECIPES["best"].items()) + ".", ""]
-    for name in SECTIONS:
-        if name not in folders:
-            continue
-        summary, spec, rows = _load(Path(folders[name]))
+    loaded = {name: _load(Path(folders[name])) for name in SECTIONS if name in folders}
+    lines += glance({name: (summary, rows) for name, (summary, _, rows) in loaded.items()})
+    for name, (summary, spec, rows) in loaded.items():
         lines += _head(TITLES[name], Path(folders[name]), spec, rows)
+        if out is not None:
+            lines += section_figures(name, Path(folders[name]), Path(out))
         if name == "ablation":
             lines += ablation_table(summary, rows)
         else:
