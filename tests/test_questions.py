@@ -22,7 +22,7 @@ def test_gap_trend_is_the_least_squares_slope_on_log10_budget():
     assert rec["trend"]["ci_high"] < 0 and rec["gap"][10]["mean"] == pytest.approx(0.20)
     text = describe_questions(answer_all(rows, ["mlp"]), LABELS)[0]
     trend = text.split("Per tenfold")[1]
-    assert text.startswith("Overfitting, MLP") and "-10.00 pp" in trend and "not conclusive" not in trend
+    assert text.startswith("Overfitting, MLP") and "−10.00 pp" in trend and "not conclusive" not in trend
     assert "not conclusive) at 1000 per class" in text  # the gap there is 0 ± noise
 
 
