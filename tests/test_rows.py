@@ -72,7 +72,8 @@ def cli(argv, cwd: Path) -> tuple[int, str]:
 def outside_outputs(before: dict, after: dict) -> dict:
     """Paths added, removed or changed, other than what a summary or report writes inside the sweep folder."""
     def ours(rel: str) -> bool:
-        return rel.startswith("sweep/") and rel[len("sweep/"):].split("/")[0] in OUTPUTS or rel == "results.md"
+        return (rel.startswith("sweep/") and rel[len("sweep/"):].split("/")[0] in OUTPUTS or rel == "results.md"
+                or rel.split("/")[0] == "results")  # results.md's figures, beside it
 
     changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
     return {k: (before.get(k), after.get(k)) for k in changed if not ours(k)}
@@ -225,5 +226,7 @@ def test_row_rules_accept_every_legacy_run():
     rows = conn.execute("SELECT * FROM runs").fetchall()
     conn.close()
     assert rows and all(row_problem(r) is None for r in rows)
-    assert result_problem({"history": {"train_loss": [1.0], "val_loss": [None]}, "robustness": {}}) is None
-    assert "history" in result_problem({"history": {"train_loss": ["1"], "val_loss": [1.0]}, "robustness": {}})
+    legacy = json.loads(rows[0]["result"])
+    assert result_problem({**legacy, "history": {"train_loss": [1.0], "val_loss": [None]}}) is None
+    assert "history" in result_problem({**legacy, "history": {"train_loss": ["1"], "val_loss": [1.0]}})
+    assert result_problem({k: v for k, v in legacy.items() if k != "confusion"}) == "its result lacks confusion"
