@@ -59,10 +59,9 @@ DEPARTURES = [
 
 
 def _pct(ci: dict | None, digits: int = 2) -> str:
-    if not ci or ci.get("n", 0) == 0:
-        return "–"
-    text = f"{100 * ci['mean']:.{digits}f}"
-    return text + (f" [{100 * ci['ci_low']:.{digits}f}, {100 * ci['ci_high']:.{digits}f}]" if ci["n"] > 1 else "")
+    from mnistlab.sweeps.tables import mean_with_ci
+
+    return mean_with_ci(ci, "en", digits=digits)
 
 
 def _table(header: list[str], rows: list[list]) -> str:
