@@ -46,3 +46,18 @@ def test_a_finding_in_portuguese_uses_one_decimal_mark_and_one_minus_sign():
     assert "[3.38, 6.36]" in en and "p=0.00503" in en
     rec["diff"] = {**rec["diff"], "mean": -0.0487, "ci_low": -0.0636, "ci_high": -0.0338}
     assert "-" not in describe_comparison(rec, {"mlp": "MLP", "cnn": "CNN"}, "pt")
+
+
+def test_summarize_speaks_one_language_per_call(tiny_sweep, tmp_path, capsys):
+    from helpers import copied
+    from mnistlab.cli.main import main
+
+    sweep = copied(tiny_sweep, tmp_path / "sweep")
+    assert main(["summarize", str(sweep), "--lang", "en"]) == 0
+    en = capsys.readouterr().out
+    assert "test accuracy over seeds" in en and "tables, figures and CSV written under" in en
+    assert not any(word in en for word in ("Acurácia", "tabelas", "sementes", "por classe"))
+    assert main(["summarize", str(sweep), "--lang", "pt"]) == 0
+    pt = capsys.readouterr().out
+    assert "acurácia de teste sobre as sementes" in pt and "tabelas, figuras e CSV escritos em" in pt
+    assert not any(word in pt for word in ("Test accuracy", "written under", " seeds", "per class"))

@@ -392,7 +392,7 @@ def test_the_same_run_again_keeps_the_folder_and_its_explain_outputs(tmp_path, c
     before = snapshot(out)
     capsys.readouterr()
     assert main(["run", *TINY, "--models", "mlp", "--out", str(out)]) == 0  # same key: nothing retrained
-    assert "already there (same key)" in capsys.readouterr().err
+    assert "já está lá (mesma chave)" in capsys.readouterr().err
     assert snapshot(out) == before
 
 

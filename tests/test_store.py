@@ -156,7 +156,7 @@ def test_rows_the_summary_cannot_use_are_left_out_with_a_message(sweep, capsys):
     assert summary["counts"] == {"done": 4, "unreadable": 4} and not summary["complete"]
     # A sweep on that folder runs those four again and replaces them.
     assert main(["sweep", "--quiet", "--no-summary", "--allow-mixed", "--out", str(sweep)]) == 0
-    assert "4 already in the store, 4 run now" in capsys.readouterr().err
+    assert "4 já no armazenamento, 4 feitas agora" in capsys.readouterr().err
     rows, counts, unreadable = store.read_runs(sweep)
     assert len(rows) == 8 and counts == {"done": 8} and unreadable == []
 

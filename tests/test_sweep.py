@@ -74,7 +74,7 @@ def test_rerun_redoes_nothing_and_summarize_recreates_figures(tiny_sweep, tmp_pa
     for p in (reference / "figures").iterdir():
         p.unlink()
     assert main(["sweep", "--out", str(reference), "--quiet", "--no-summary"]) == 0
-    assert "12 already in the store, 0 run now" in capsys.readouterr().err
+    assert "12 já no armazenamento, 0 feitas agora" in capsys.readouterr().err
     assert store_rows(reference) == before
     assert main(["summarize", str(reference)]) == 0
     assert (reference / "figures" / "learning_curve.pdf").is_file()
@@ -117,9 +117,9 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tiny_sweep, tmp_path):
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "resume with `mnistlab sweep --out" in err and "Traceback" not in err
+    assert proc.returncode == 130 and "retome com `mnistlab sweep --out" in err and "Traceback" not in err
     resumed = subprocess.run(cmd, capture_output=True, text=True)
-    assert resumed.returncode == 0 and "12 runs" in resumed.stderr
+    assert resumed.returncode == 0 and "12 execuções" in resumed.stderr
     assert {r["status"] for r, _ in store_rows(out).values()} == {"done"}
     assert store_rows(out) == store_rows(tiny_sweep)
 

@@ -19,6 +19,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     from mnistlab.data.loader import load_dataset
     from mnistlab.data.resident import check_splits
     from mnistlab.errors import RunDirError
+    from mnistlab.i18n import t
     from mnistlab.models.registry import get_spec
     from mnistlab.runs.folder import existing_key, load_run, run_key
     from mnistlab.runs.job import Job, check
@@ -48,8 +49,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
             alone.enter_context(held(Path(out)))  # from the check to the swap: a concurrent run is refused
             existing = existing_key(Path(out))
             if existing == run_key(job.key for job in jobs) and not overwrite:  # same key, same numbers: keep it
-                log(f"{out}: already there (same key); kept as it is, explain and report outputs included "
-                    "(--overwrite retrains it)")
+                log(t("same_key", lang, out=out))
                 stored = load_run(Path(out))["models"]
                 return RunResults(ModelResult.from_dict(stored[job.model]) for job in jobs)
             if existing is not None and not overwrite:
@@ -62,6 +62,8 @@ def _train_and_write(jobs, out, mnist, torch_device, lang, on_epoch, log):
     """Train the jobs on the loaded data and, when `out` is given, write the run folder."""
     from mnistlab.data.resident import ResidentData
     from mnistlab.figures.run import run_figures
+    from mnistlab.i18n import number, t
+    from mnistlab.report.build import how_it_trained
     from mnistlab.runs.folder import write_run
     from mnistlab.runs.outcome import RunResults
     from mnistlab.sweeps.executors.local import LocalExecutor
@@ -75,8 +77,9 @@ def _train_and_write(jobs, out, mnist, torch_device, lang, on_epoch, log):
     outcomes = list(LocalExecutor(keep_going=False).map(jobs, data, on_epoch=epoch_line if on_epoch else None))
     results = RunResults(o.result for o in outcomes if o.result is not None)  # a failed job raised instead
     for o, r in zip(outcomes, results):
-        status = "DIVERGED: " if o.status == "diverged" else ""
-        log(f"[{r.label}] {status}{o.message or 'ran all epochs'}; test_acc={r.test_acc:.4f}")
+        acc = number(r.test_acc, lang, 4)
+        log(t("model_diverged", lang, label=r.label, message=o.message, acc=acc) if o.status == "diverged" else
+            t("model_done", lang, label=r.label, how=how_it_trained(r.label, r, lang), acc=acc))
     if out is not None:
         write_run(Path(out), list(results), {o.job.model: o.model for o in outcomes}, outcomes[0].environment,
                   {"folder": str(mnist.folder), "md5": mnist.checksums},

@@ -95,6 +95,49 @@ CATALOG = {
     "run_steps": ("a {model} treinou {steps} passos com {unlabeled} imagens não rotuladas (pesos da média móvel)",
                   "the {model} trained {steps} steps with {unlabeled} unlabelled images (moving-average weights)"),
     "setting": ("parâmetro", "setting"),
+    # What the commands print while they work, in the command's language.
+    "same_key": ("{out}: já está lá (mesma chave); mantida como está, saídas de explain e report incluídas "
+                 "(--overwrite treina de novo)", "{out}: already there (same key); kept as it is, explain and report "
+                 "outputs included (--overwrite retrains it)"),
+    "model_done": ("[{label}] {how}; test_acc={acc}", "[{label}] {how}; test_acc={acc}"),
+    "model_diverged": ("[{label}] DIVERGIU: {message}; test_acc={acc}",
+                       "[{label}] DIVERGED: {message}; test_acc={acc}"),
+    "epoch_line": ("[{label}] época {epoch:02d} | train_loss={loss} acc={acc} | {val}",
+                   "[{label}] epoch {epoch:02d} | train_loss={loss} acc={acc} | {val}"),
+    "no_validation": ("sem validação", "no validation"),
+    "step_line": ("[{label}] passo {step}/{steps} | loss={loss} acc. rotuladas={acc} | não rotuladas confiantes "
+                  "{rate}%", "[{label}] step {step}/{steps} | loss={loss} labelled acc={acc} | confident unlabelled "
+                  "{rate}%"),
+    "results_in": ("resultados em {out}/ (resultados.csv, results.json, figures/, *.safetensors)",
+                   "results in {out}/ (resultados.csv, results.json, figures/, *.safetensors)"),
+    "sweep_stopped_early": ("interrompida: {n} execuções terminadas agora; retome com `mnistlab sweep --out {out}`",
+                            "interrupted: {n} runs finished now; resume with `mnistlab sweep --out {out}`"),
+    "sweep_stopped": ("interrompida: {done} de {total} execuções feitas e guardadas; retome com `mnistlab sweep "
+                      "--out {out}`", "interrupted: {done} of {total} runs are done and stored; resume with "
+                      "`mnistlab sweep --out {out}`"),
+    "sweep_mixed": ("nota: {out} agora guarda resultados de outro código ou configuração (--allow-mixed); o resumo "
+                    "o diz", "note: {out} now holds results of different code or settings (--allow-mixed); the "
+                    "summary says so"),
+    "sweep_counts": ("{total} execuções: {skipped} já no armazenamento, {finished} feitas agora, {failed} com falha",
+                     "{total} runs: {skipped} already in the store, {finished} run now, {failed} failed"),
+    "sweep_failed": ("  falhou {run}: {message}", "  failed {run}: {message}"),
+    "sweep_partial": ("parcial: o armazenamento tem execuções não terminadas ({counts})",
+                      "partial: the store holds runs not finished ({counts})"),
+    "sweep_mixed_label": ("misto", "mixed"),
+    "written_under": ("tabelas, figuras e CSV escritos em {folder}/",
+                      "tables, figures and CSV written under {folder}/"),
+    "report_html": ("HTML:  {path} (autocontido, figuras embutidas)", "HTML:  {path} (self-contained, figures "
+                    "embedded)"),
+    "not_compiled": (" (não compilado)", " (not compiled)"),
+    "explain_knn": ("{label}: acurácia 10-NN no espaço de features {knn}, silhueta {sil} (camada {layer}, {dims} "
+                    "dimensões; t-SNE+métricas {secs}s)", "{label}: 10-NN accuracy in feature space {knn}, "
+                    "silhouette {sil} ({layer} layer, {dims} dims; t-SNE+metrics {secs}s)"),
+    "explain_mass": ("{label}: {share}% da massa de {method} está sobre o dígito ou junto dele, que cobre {area}% "
+                     "da imagem", "{label}: {share}% of the {method} mass lies on or next to the digit, which covers "
+                     "{area}% of the image"),
+    "saliency_word": ("saliência", "saliency"),
+    "explain_written": ("figuras em {folder}/figures/, números em {folder}/explain.json",
+                        "figures in {folder}/figures/, numbers in {folder}/explain.json"),
     "per_class": ("por classe", "per class"),
     "best_val_acc": ("Melhor acurácia de validação", "Best validation accuracy"),
     "train_s": ("s de treino/execução", "train s/run"),

@@ -6,6 +6,7 @@ from pathlib import Path
 from mnistlab.cli.args import UsageError, configs_from_args
 from mnistlab.cli.common import check_out_writable, check_stopping_flags, check_threads, log, setup_torch
 from mnistlab.cli.failures import writing
+from mnistlab.i18n import number, t
 
 # ---------------------------------------------------------------- mnistlab data
 
@@ -30,20 +31,19 @@ def cmd_data(args) -> int:
 
 # ---------------------------------------------------------------- mnistlab run
 
-def print_run_summary(results) -> None:
+def print_run_summary(results, lang: str) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    from mnistlab.i18n import number
-
     table = Table(title="mnistlab run", box=box.SIMPLE_HEAD)
-    for col in ("modelo", "params", "epochs", "best", "best_val_loss", "final_val_acc", "test_acc", "train s",
-                "status"):
+    for col in (t("model", lang), t("params", lang), t("epochs", lang), t("best_epoch", lang), "best_val_loss",
+                "final_val_acc", "test_acc", "train s", "status"):
         table.add_column(col, justify="right", no_wrap=True)
     for r in results:
-        table.add_row(r.label, f"{r.params:,}", str(r.epochs_run), str(r.best_epoch), number(r.best_val_loss, "en", 4),
-                      number(r.final_val_acc, "en", 4), f"{r.test_acc:.4f}", f"{r.train_seconds:.2f}", r.status)
+        table.add_row(r.label, f"{r.params:,}".replace(",", "." if lang == "pt" else ","), str(r.epochs_run),
+                      str(r.best_epoch), number(r.best_val_loss, lang, 4), number(r.final_val_acc, lang, 4),
+                      number(r.test_acc, lang, 4), number(r.train_seconds, lang, 2), r.status)
     Console(width=120).print(table)
 
 
@@ -96,12 +96,15 @@ def cmd_run(args) -> int:
     def on_epoch(model, epoch, train_loss, train_acc, val_loss, val_acc, step=None, mask_rate=None):
         if args.quiet:
             return
+        lang, label = args.lang, label_of(model)
         if step is not None:  # a semi-supervised run: its fixed schedule is counted in steps
-            log(f"[{label_of(model)}] step {step}/{configs[0].steps} | loss={train_loss:.4f} labelled acc="
-                f"{train_acc:.4f} | confident unlabelled {100 * (mask_rate or 0):.1f}%")
+            log(t("step_line", lang, label=label, step=step, steps=configs[0].steps, loss=number(train_loss, lang, 4),
+                  acc=number(train_acc, lang, 4), rate=number(100 * (mask_rate or 0), lang, 1)))
             return
-        val = "no validation" if val_loss is None else f"val_loss={val_loss:.4f} acc={val_acc:.4f}"
-        log(f"[{label_of(model)}] epoch {epoch:02d} | train_loss={train_loss:.4f} acc={train_acc:.4f} | {val}")
+        val = t("no_validation", lang) if val_loss is None else \
+            f"val_loss={number(val_loss, lang, 4)} acc={number(val_acc, lang, 4)}"
+        log(t("epoch_line", lang, label=label, epoch=epoch, loss=number(train_loss, lang, 4),
+              acc=number(train_acc, lang, 4), val=val))
 
     with writing(out):
         results = run(configs, out, data_dir=args.data_dir, device=args.device, lang=args.lang,
@@ -113,8 +116,8 @@ def cmd_run(args) -> int:
             write_scalars(args.tensorboard, result)
         print(f"TensorBoard: tensorboard --logdir {args.tensorboard}")
     if not args.quiet:
-        print_run_summary(results)
-    print(f"results in {out}/ (resultados.csv, results.json, figures/, *.safetensors)")
+        print_run_summary(results, args.lang)
+    print(t("results_in", args.lang, out=out))
     return 1 if any(r.status == "diverged" for r in results) else 0
 
 
@@ -150,15 +153,16 @@ def cmd_explain(args) -> int:
         if not isinstance(n, dict):
             continue
         label = n.get("label", model)
+        lang = args.lang
         if "knn10_acc" in n:
-            print(f"{label}: 10-NN accuracy in feature space {n['knn10_acc']:.4f}, silhouette "
-                  f"{n['silhouette']:.4f} ({n['feature_layer']} layer, {n['feature_dim']} dims; t-SNE+metrics "
-                  f"{n['tsne_seconds']:.1f}s)")
+            print(t("explain_knn", lang, label=label, knn=number(n["knn10_acc"], lang, 4),
+                    sil=number(n["silhouette"], lang, 4), layer=n["feature_layer"], dims=n["feature_dim"],
+                    secs=number(n["tsne_seconds"], lang, 1)))
         if "attribution_on_digit" in n:
-            method = "Grad-CAM" if n["attribution"] == "gradcam" else "saliency"
-            print(f"{label}: {100 * n['attribution_on_digit']:.1f}% of the {method} mass lies on or next to the digit, "
-                  f"which covers {100 * numbers['digit_area_fraction']:.1f}% of the image")
-    print(f"figures in {args.folder}/figures/, numbers in {args.folder}/explain.json")
+            method = "Grad-CAM" if n["attribution"] == "gradcam" else t("saliency_word", lang)
+            print(t("explain_mass", lang, label=label, share=number(100 * n["attribution_on_digit"], lang, 1),
+                    method=method, area=number(100 * numbers["digit_area_fraction"], lang, 1)))
+    print(t("explain_written", args.lang, folder=args.folder))
     return 0
 
 
@@ -170,8 +174,8 @@ def cmd_report(args) -> int:
     with writing(args.folder, "report on a copy of it"):
         made = build_report(args.folder, lang=args.lang, allow_partial=args.allow_partial,
                             compile=not args.no_pdf, log=log)
-    print(f"LaTeX: {made['tex']}" + (f"\nPDF:   {made['pdf']}" if made["pdf"] else " (not compiled)"))
-    print(f"HTML:  {made['html']} (self-contained, figures embedded)")
+    print(f"LaTeX: {made['tex']}" + (f"\nPDF:   {made['pdf']}" if made["pdf"] else t("not_compiled", args.lang)))
+    print(t("report_html", args.lang, path=made["html"]))
     if made["content"]["partial"]:
         log(made["content"]["partial"])
     return 0

@@ -6,6 +6,7 @@ from pathlib import Path
 from mnistlab.cli.args import UsageError, configs_from_args
 from mnistlab.cli.common import check_out_writable, check_stopping_flags, log, setup_torch
 from mnistlab.cli.failures import writing
+from mnistlab.i18n import t
 
 
 def parse_int_list(tokens, flag: str, low: int = 0, high: int = 2**32 - 1) -> list[int] | None:
@@ -132,19 +133,18 @@ def cmd_sweep(args) -> int:
             outcome = run_sweep(out, spec, device=args.device, data_dir=args.data_dir, executor=executor,
                                 log=log, on_result=on_result, allow_mixed=args.allow_mixed)
         except KeyboardInterrupt:  # before the first run started: nothing to count yet
-            log(f"interrupted: {done_count[0]} runs finished now; resume with `mnistlab sweep --out {out}`")
+            log(t("sweep_stopped_early", args.lang, n=done_count[0], out=out))
             return 130
         progress.update(task, completed=outcome.skipped + done_count[0])
     if outcome.mixed:
-        log(f"note: {out} now holds results of different code or settings (--allow-mixed); the summary says so")
+        log(t("sweep_mixed", args.lang, out=out))
     if outcome.interrupted:
-        log(f"interrupted: {outcome.skipped + outcome.finished} of {outcome.total} runs are done and stored; "
-            f"resume with `mnistlab sweep --out {out}`")
+        log(t("sweep_stopped", args.lang, done=outcome.skipped + outcome.finished, total=outcome.total, out=out))
         return 130
-    log(f"{outcome.total} runs: {outcome.skipped} already in the store, {outcome.finished} run now, "
-        f"{len(outcome.failed)} failed")
+    log(t("sweep_counts", args.lang, total=outcome.total, skipped=outcome.skipped, finished=outcome.finished,
+          failed=len(outcome.failed)))
     for key, message in outcome.failed:
-        log(f"  failed {key}: {message.split(' | ')[0]}")
+        log(t("sweep_failed", args.lang, run=key, message=message.split(" | ")[0]))
     if not args.no_summary:
         with writing(out):
             print_summary(out, args.lang)
@@ -173,7 +173,6 @@ def make_executor(args):
 def print_summary(folder: Path, lang: str) -> None:
     from rich.console import Console
 
-    from mnistlab.i18n import t
     from mnistlab.sweeps.summary import summarize
     from mnistlab.sweeps.tables import aggregate_table, rich_table
 
@@ -183,10 +182,10 @@ def print_summary(folder: Path, lang: str) -> None:
     for line in summary["findings"]:
         console.print("• " + line)
     if summary.get("mixed"):
-        console.print(f"[bold]mixed[/bold]: {summary['mixed']}")
+        console.print(f"[bold]{t('sweep_mixed_label', lang)}[/bold]: {summary['mixed']}")
     if not summary["complete"]:
-        console.print(f"[bold]partial[/bold]: the store holds runs not finished ({summary['counts']})")
-    console.print(f"tables, figures and CSV written under {folder}/")
+        console.print(t("sweep_partial", lang, counts=summary["counts"]), markup=False)
+    console.print(t("written_under", lang, folder=folder), markup=False)
 
 
 def cmd_summarize(args) -> int:

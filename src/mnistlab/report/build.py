@@ -67,7 +67,7 @@ def run_content(folder: Path, out: Path, lang: str) -> dict:
                           worst_acc=_pct(worst.test_acc, lang), diff=number(100 * (best.test_acc - worst.test_acc),
                                                                             lang)))
     if models:
-        findings.append(t("run_stops", lang, items=_join([_how_it_trained(labels[n], r, lang)
+        findings.append(t("run_stops", lang, items=_join([how_it_trained(labels[n], r, lang)
                                                             for n, r in models.items()], lang)))
     config = _shown_config(next(iter(models.values())).config)
     return {"kind": "run", "title": t("report_run", lang), "config": config, "header": header, "rows": rows,
@@ -84,7 +84,7 @@ def _shown_config(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in hidden}
 
 
-def _how_it_trained(label: str, r, lang: str) -> str:
+def how_it_trained(label: str, r, lang: str) -> str:
     """How a model's training ended, in words: stopped early, ran every epoch, had no early stopping, or steps."""
     cfg = r.config
     if cfg.get("unlabeled"):
