@@ -1,6 +1,7 @@
 """The Python API behind the CLI and the notebook: run a config end to end, sweep, explain, report."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -116,16 +117,35 @@ def sweep_runs(out: str | Path, *, budgets=None, seeds=None, models=NOTEBOOK_MOD
 
 
 def explain_models(folder: str | Path, *, tsne: bool = True, gradcam: bool = True, max_points: int = 10_000,
-                   lang: str = "pt", data_dir=None) -> dict:
+                   feature_layer: str = "penultimate", lang: str = "pt", data_dir=None,
+                   log=lambda msg: None) -> dict:
     """t-SNE + separation numbers, Grad-CAM/saliency and worst-error figures for a run folder."""
     from mnistlab.explain.run import explain_run, load_run_dataset
 
-    return explain_run(Path(folder), load_run_dataset(Path(folder), data_dir), do_tsne=tsne, do_gradcam=gradcam,
-                       max_points=max_points, lang=lang)
+    return explain_run(Path(folder), load_run_dataset(Path(folder), data_dir, log), do_tsne=tsne, do_gradcam=gradcam,
+                       feature_layer=feature_layer, max_points=max_points, lang=lang, log=log)
 
 
-def make_report(folder: str | Path, *, lang: str = "pt", allow_partial: bool = False, compile: bool = True) -> dict:
+def make_report(folder: str | Path, *, lang: str = "pt", allow_partial: bool = False, compile: bool = True,
+                log=lambda msg: None) -> dict:
     """report/report.tex (+PDF when TeX is installed) and report/index.html for a run or sweep folder."""
     from mnistlab.report.build import build_report
 
-    return build_report(Path(folder), lang=lang, allow_partial=allow_partial, compile=compile)
+    return build_report(Path(folder), lang=lang, allow_partial=allow_partial, compile=compile, log=log)
+
+
+def summarize_sweep(folder: str | Path, *, lang: str = "pt") -> dict:
+    """A sweep folder's tables, figures, findings and summary.json, recomputed from its store alone."""
+    from mnistlab.sweeps.summary import summarize
+
+    return summarize(Path(folder), lang)
+
+
+def write_results(folders: Mapping[str, str | Path], out: str | Path, command: str = "") -> Path:
+    """docs/results.md (or `out`) from named sweep folders (main, recipe, ablation, tiny, semi, fashion)."""
+    from mnistlab.atomic import write_atomic
+    from mnistlab.report.results import results_markdown
+
+    text = results_markdown({name: Path(f) for name, f in folders.items()}, command or "mnistlab.write_results",
+                            Path(out))
+    return write_atomic(Path(out), text)

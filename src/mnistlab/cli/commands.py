@@ -124,7 +124,8 @@ def cmd_run(args) -> int:
 # ---------------------------------------------------------------- mnistlab explain
 
 def cmd_explain(args) -> int:
-    from mnistlab.explain.run import EXTRAS, explain_run, load_run_dataset, missing_extras, previous_numbers
+    from mnistlab.api import explain_models
+    from mnistlab.explain.run import EXTRAS, missing_extras, previous_numbers
     from mnistlab.runs.folder import load_run
 
     check_threads(args.threads)
@@ -145,10 +146,9 @@ def cmd_explain(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    mnist = load_run_dataset(args.folder, args.data_dir, log)
     with writing(args.folder, "explain a copy of it"):
-        numbers = explain_run(args.folder, mnist, do_tsne=args.tsne, do_gradcam=args.gradcam,
-                              feature_layer=args.mlp_layer, max_points=args.max_points, lang=args.lang, log=log)
+        numbers = explain_models(args.folder, tsne=args.tsne, gradcam=args.gradcam, max_points=args.max_points,
+                                 feature_layer=args.mlp_layer, lang=args.lang, data_dir=args.data_dir, log=log)
     for model, n in numbers.items():
         if not isinstance(n, dict):
             continue
@@ -169,11 +169,11 @@ def cmd_explain(args) -> int:
 # ---------------------------------------------------------------- mnistlab report
 
 def cmd_report(args) -> int:
-    from mnistlab.report.build import build_report
+    from mnistlab.api import make_report
 
     with writing(args.folder, "report on a copy of it"):
-        made = build_report(args.folder, lang=args.lang, allow_partial=args.allow_partial,
-                            compile=not args.no_pdf, log=log)
+        made = make_report(args.folder, lang=args.lang, allow_partial=args.allow_partial, compile=not args.no_pdf,
+                           log=log)
     print(f"LaTeX: {made['tex']}" + (f"\nPDF:   {made['pdf']}" if made["pdf"] else t("not_compiled", args.lang)))
     print(t("report_html", args.lang, path=made["html"]))
     if made["content"]["partial"]:
@@ -184,8 +184,7 @@ def cmd_report(args) -> int:
 def cmd_results(args) -> int:
     import shlex
 
-    from mnistlab.atomic import write_atomic
-    from mnistlab.report.results import results_markdown
+    from mnistlab.api import write_results
 
     folders = {}
     for item in args.sweep:
@@ -194,8 +193,7 @@ def cmd_results(args) -> int:
             raise UsageError(f"--sweep {item!r}: give NAME=FOLDER, e.g. main=runs/sweep")
         folders[name] = Path(folder)
     command = "mnistlab results " + " ".join(f"--sweep {shlex.quote(i)}" for i in args.sweep) + f" --out {args.out}"
-    text = results_markdown(folders, command, Path(args.out))
-    print(f"written: {write_atomic(args.out, text)}")
+    print(f"written: {write_results(folders, args.out, command)}")
     return 0
 
 

@@ -173,10 +173,10 @@ def make_executor(args):
 def print_summary(folder: Path, lang: str) -> None:
     from rich.console import Console
 
-    from mnistlab.sweeps.summary import summarize
+    from mnistlab.api import summarize_sweep
     from mnistlab.sweeps.tables import aggregate_table, rich_table
 
-    summary = summarize(folder, lang)
+    summary = summarize_sweep(folder, lang=lang)
     console = Console(width=140)
     console.print(rich_table(aggregate_table(summary, lang), t("over_seeds", lang, folder=folder)))
     for line in summary["findings"]:
