@@ -107,6 +107,6 @@ def test_results_open_with_answers_at_a_glance_and_show_each_sections_figures(sw
     assert f"{100 * gap['mean']:+.2f} pp \\[{100 * gap['ci_low']:.2f}, {100 * gap['ci_high']:.2f}\\]".replace(
         "-", "−") in bullets[0]
     assert text.index("## Answers at a glance") < text.index("## The notebook's question")
-    for stem in ("learning_curve", "gap_vs_budget"):
+    for stem in ("learning_curve", "model_gap", "gap_vs_budget"):
         assert f"![{stem.replace('_', ' ')}](results/main_{stem}.png)" in text
         assert (out.parent / "results" / f"main_{stem}.png").stat().st_size > 5000

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 
 @styled
 def band_plot(series: list[dict], xlabel: str, ylabel: str, title: str, stem: Path, logx: bool = False,
-              percent: bool = False) -> list[Path]:
-    """Lines of means with shaded 95% CI bands; each series: label, x, mean, low, high, marker, ls."""
+              percent: bool = False, zero: bool = False, unit: str = "%") -> list[Path]:
+    """Lines of means with shaded 95% CI bands; each series: label, x, mean, low, high, marker, ls. percent: values
+    are fractions shown x100 in `unit`; zero: a dashed line at 0 (for differences)."""
     from matplotlib.ticker import ScalarFormatter
 
     fig, ax = new_figure(figsize=(5.6, 3.8))
@@ -30,13 +31,15 @@ def band_plot(series: list[dict], xlabel: str, ylabel: str, title: str, stem: Pa
         low, high = scale * np.asarray(s["low"], float), scale * np.asarray(s["high"], float)
         if np.isfinite(low).any():
             ax.fill_between(x, low, high, alpha=0.2)
+    if zero:
+        ax.axhline(0, color="0.4", lw=0.8, ls="--")
     if logx:
         ax.set_xscale("log")
         ax.set_xticks(sorted({v for s in series for v in s["x"]}))
         ax.get_xaxis().set_major_formatter(ScalarFormatter())
         ax.minorticks_off()
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel + (" (%)" if percent else ""))
+    ax.set_ylabel(ylabel + (f" ({unit})" if percent else ""))
     ax.set_title(title)
     ax.legend(fontsize=8)
     return save(fig, stem)
@@ -79,16 +82,40 @@ def budget_figures(aggregates: list[dict], models: list[str], labels: dict[str, 
     return paths
 
 
+def model_gap_figures(comparisons: list[dict], models: list[str], labels: dict[str, str], folder: Path,
+                      lang: str = "pt") -> list[Path]:
+    """Per variant: the second model minus the first (the notebook's CNN minus its MLP) vs samples per class,
+    paired by seed, mean and 95% CI; a dashed line at zero."""
+    if len(models) < 2:
+        return []
+    first, second = models[:2]
+    paths = []
+    for variant in sorted({c["variant"] for c in comparisons}):
+        recs = sorted((c for c in comparisons if c["variant"] == variant and (c["a"], c["b"]) == (first, second)
+                       and c["n"] > 1), key=lambda c: c["samples_per_class"])
+        if len(recs) < 2:
+            continue
+        series = [{"label": f"{labels[second]} − {labels[first]}", "marker": MARKERS[0],
+                   "x": [c["samples_per_class"] for c in recs], "mean": [c["diff"]["mean"] for c in recs],
+                   "low": [c["diff"]["ci_low"] for c in recs], "high": [c["diff"]["ci_high"] for c in recs]}]
+        suffix, tag = ("", "") if variant == "base" else (f"_{variant}", f" ({variant})")
+        paths += band_plot(series, t("samples_per_class", lang), t("model_gap", lang),
+                           t("model_gap_title", lang) + tag, folder / f"model_gap{suffix}", logx=True, percent=True,
+                           zero=True, unit="pp")
+    return paths
+
+
 @styled
 def mean_loss_curves(rows: list[SweepRow], models: list[str], labels: dict[str, str], folder: Path,
                      lang: str = "pt") -> list[Path]:
-    """Per budget: train and val loss averaged over seeds (over the runs still training at each epoch)."""
+    """Per variant and budget: train and val loss averaged over seeds (over the runs still training at each epoch).
+    Semi-supervised variants are left out: their curves are counted in steps (the coverage figure shows them)."""
     paths = []
     cells = defaultdict(list)
     for r in rows:
-        if r.variant == "base":
-            cells[r.samples_per_class].append(r)
-    for budget, members in sorted(cells.items()):
+        if not r.config.get("unlabeled"):
+            cells[(r.variant, r.samples_per_class)].append(r)
+    for (variant, budget), members in sorted(cells.items()):
         fig, ax = new_figure()
         for i, model in enumerate(models):
             hist = [r.result.history for r in members if r.model == model and r.result]
@@ -104,9 +131,9 @@ def mean_loss_curves(rows: list[SweepRow], models: list[str], labels: dict[str, 
                         label=f"{label} {t(split, lang)} (n={len(curves)})")
         ax.set_xlabel(t("epoch", lang))
         ax.set_ylabel(t("loss", lang))
-        ax.set_title(t("mean_curves", lang, n=budget))
+        ax.set_title(t("mean_curves", lang, n=budget) + ("" if variant == "base" else f" ({variant})"))
         ax.legend(fontsize=8)
-        paths += save(fig, folder / f"loss_curves_spc{budget}")
+        paths += save(fig, folder / f"loss_curves{'' if variant == 'base' else '_' + variant}_spc{budget}")
     return paths
 
 

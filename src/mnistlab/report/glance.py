@@ -12,7 +12,7 @@ from mnistlab.stats import mean_ci
 
 FIRST, SECOND = NOTEBOOK_MODELS  # the notebook's question: MLP, then CNN
 # The figures each section shows, first found first: a study's every-variant learning curve, else the plain one.
-FIGURES = {"main": ("learning_curve", "gap_vs_budget"), "recipe": ("learning_curve_variants",),
+FIGURES = {"main": ("learning_curve", "model_gap", "gap_vs_budget"), "recipe": ("learning_curve_variants",),
            "ablation": ("learning_curve_variants",), "tiny": ("learning_curve_variants", "learning_curve"),
            "semi": ("learning_curve_variants", "coverage_cnn_spc10"), "fashion": ("learning_curve",)}
 
