@@ -101,6 +101,7 @@ def sweep_runs(out: str | Path, *, budgets=None, seeds=None, models=NOTEBOOK_MOD
     """Run (or resume) a sweep into `out` and return its summary (aggregates, comparisons, findings).
 
     budgets, seeds: the grid's axes (default: the study's budgets, else 50 100 300 1000; seeds 0-4).
+    log: called with a line of progress per finished run ("run 3 of 40: ...") and the sweep's notes (e.g. print).
     config: any RunConfig field shared by every run (epochs=10, lr=3e-3, ...).
     """
     from mnistlab.config import validate
@@ -112,7 +113,17 @@ def sweep_runs(out: str | Path, *, budgets=None, seeds=None, models=NOTEBOOK_MOD
     models = [get_spec(m).name for m in models]  # user models resolved (and checked) first, by absolute path
     spec = make_spec(validate(RunConfig(**config)), models, list(budgets) if budgets is not None else None,
                      list(seeds) if seeds is not None else None, study)
-    run_sweep(Path(out), spec, device=device, data_dir=data_dir, log=log, allow_mixed=allow_mixed)
+    total, done = len(spec.plan()), [0]
+
+    def progress(outcome) -> None:
+        done[0] += 1
+        cfg, result = outcome.job.config, outcome.result
+        how = f"test_acc={result.test_acc:.4f}" if result else outcome.status
+        tag = "" if outcome.job.variant == "base" else f" [{outcome.job.variant}]"
+        log(f"run {done[0]} of {total} (this call): {cfg.model} {cfg.samples_per_class}/class seed {cfg.seed}{tag}: "
+            f"{how}")
+
+    run_sweep(Path(out), spec, device=device, data_dir=data_dir, log=log, on_result=progress, allow_mixed=allow_mixed)
     return summarize(Path(out), lang)
 
 

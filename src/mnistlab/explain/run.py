@@ -65,9 +65,22 @@ def tsne(feats: np.ndarray, seed: int = 0, threads: int = 2) -> np.ndarray:
                       .fit(feats.astype(np.float32)))
 
 
+def _captum_attr():
+    """captum.attr, imported without the warning its tqdm.auto import prints in a notebook lacking ipywidgets
+    ("IProgress not found"): mnistlab shows no Captum progress bar, so the warning only adds noise."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import captum.attr
+
+    return captum.attr
+
+
 def gradcam(model, layer, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Grad-CAM on `layer` (Captum), upsampled to the image size and scaled to [0, 1] per image."""
-    from captum.attr import LayerAttribution, LayerGradCam
+    attr = _captum_attr()
+    LayerAttribution, LayerGradCam = attr.LayerAttribution, attr.LayerGradCam
 
     cam = LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)
     cam = LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear")
@@ -76,9 +89,8 @@ def gradcam(model, layer, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor
 
 def saliency(model, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """|d logit / d pixel| (Captum Saliency), scaled to [0, 1] per image."""
-    from captum.attr import Saliency
-
-    return _unit(Saliency(model).attribute(x.clone().requires_grad_(True), target=target, abs=True).detach())
+    maps = _captum_attr().Saliency(model).attribute(x.clone().requires_grad_(True), target=target, abs=True)
+    return _unit(maps.detach())
 
 
 def _unit(maps: torch.Tensor) -> torch.Tensor:
