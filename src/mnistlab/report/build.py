@@ -140,7 +140,9 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
     first = ("learning_curve", "gap_vs_budget", "stop_epoch_vs_budget")  # the study's main answer first
     for path in sorted((out / "figures").glob("*.pdf"), key=lambda p: (not p.stem.startswith(first), p.stem)):
         key = path.stem.split("_spc")[0]
-        caption = (t("cap_loss_curves", lang, n=path.stem.split("spc")[-1]) if key == "loss_curves" else
+        variant = key[len("loss_curves_"):] if key.startswith("loss_curves_") else ""  # a study's other variants
+        caption = ((f"{variant}: " if variant else "") + t("cap_loss_curves", lang, n=path.stem.split("spc")[-1])
+                   if key.startswith("loss_curves") else
                    t("cap_reliability", lang, name=path.stem.replace("reliability_", "").replace("_", " "))
                    if key.startswith("reliability_") else
                    t(f"cap_{key}", lang) if f"cap_{key}" in CATALOG else
