@@ -48,7 +48,8 @@ def test_a_finding_in_portuguese_uses_one_decimal_mark_and_one_minus_sign():
     assert "-" not in describe_comparison(rec, {"mlp": "MLP", "cnn": "CNN"}, "pt")
 
 
-def test_summarize_speaks_one_language_per_call(tiny_sweep, tmp_path, capsys):
+def test_summarize_in_english_says_nothing_in_portuguese(tiny_sweep, tmp_path, capsys):
+    """(Portuguese alone: tests/test_results.py::test_portuguese_findings_and_nothing_but_portuguese.)"""
     from helpers import copied
     from mnistlab.cli.main import main
 
@@ -57,7 +58,3 @@ def test_summarize_speaks_one_language_per_call(tiny_sweep, tmp_path, capsys):
     en = capsys.readouterr().out
     assert "test accuracy over seeds" in en and "tables, figures and CSV written under" in en
     assert not any(word in en for word in ("Acurácia", "tabelas", "sementes", "por classe"))
-    assert main(["summarize", str(sweep), "--lang", "pt"]) == 0
-    pt = capsys.readouterr().out
-    assert "acurácia de teste sobre as sementes" in pt and "tabelas, figuras e CSV escritos em" in pt
-    assert not any(word in pt for word in ("Test accuracy", "written under", " seeds", "per class"))

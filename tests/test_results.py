@@ -37,20 +37,36 @@ def test_last_epoch_test_accuracy_is_recorded(sweep):
     assert all(r["last_test_acc"] == r["test_acc"] for r in results if r["best_epoch"] == r["epochs_run"])
 
 
-def test_portuguese_findings(sweep, tmp_path):
+def test_portuguese_findings_and_nothing_but_portuguese(sweep, tmp_path, capsys):
     assert main(["summarize", str(sweep), "--lang", "pt"]) == 0
+    shown = capsys.readouterr().out
+    assert "acurácia de teste sobre as sementes" in shown and "tabelas, figuras e CSV escritos em" in shown
+    assert not any(word in shown for word in ("Test accuracy", "written under", " seeds", "per class"))
     findings = json.loads((sweep / "summary.json").read_text())["findings"]
     assert any(line.startswith("Sobreajuste, MLP") for line in findings)
     assert any(line.startswith("Calibração, CNN") for line in findings)
 
 
-def test_results_markdown_holds_tables_commands_and_departures(sweep, tmp_path, capsys):
-    out = tmp_path / "results.md"
+def test_results_markdown_holds_glance_figures_tables_commands_and_departures(sweep, tmp_path, capsys):
+    out = tmp_path / "docs" / "results.md"
     assert main(["results", "--sweep", f"main={sweep}", "--out", str(out)]) == 0
     text = out.read_text()
     assert f"mnistlab sweep --out {sweep} --models mlp cnn --budgets 10 20 --seeds 0 1 2 --epochs 2" in text
     assert "| base | CNN | 20 | 3 |" in text and "ECE %" in text and "departs from the notebook" in text
     assert "Kingma" in text and "Rasmus" in text
+    # It opens with answers at a glance: one sentence per question, its number and interval, picked by rule.
+    glance = text.split("## Answers at a glance")[1].split("\n## ")[0]
+    bullets = [line for line in glance.splitlines() if line.startswith("- ")]
+    assert [b.split(":")[0] for b in bullets] == ["- MLP vs CNN", "- Overfitting", "- Early stopping",
+                                                   "- Validation vs test", "- Calibration"]
+    summary = json.loads((sweep / "report" / "summary.json").read_text())
+    gap = next(c for c in summary["comparisons"] if c["samples_per_class"] == 10)["diff"]
+    assert f"{100 * gap['mean']:+.2f} pp \\[{100 * gap['ci_low']:.2f}, {100 * gap['ci_high']:.2f}\\]".replace(
+        "-", "−") in bullets[0]
+    assert text.index("## Answers at a glance") < text.index("## The notebook's question")
+    for stem in ("learning_curve", "model_gap", "gap_vs_budget"):  # each section's main figures, beside it
+        assert f"![{stem.replace('_', ' ')}](results/main_{stem}.png)" in text
+        assert (out.parent / "results" / f"main_{stem}.png").stat().st_size > 5000
 
 
 def test_results_refuses_an_unknown_section(sweep, tmp_path, capsys):
@@ -92,21 +108,3 @@ def test_ablation_change_is_paired_by_seed_against_the_recipe():
     diff = _paired_with_recipe(rows, "no-augmentation", "cnn", 100)
     assert diff["n"] == 3 and diff["mean"] == pytest.approx(-0.05 / 3) and diff["ci_high"] < 0
     assert _paired_with_recipe(rows, "recipe", "cnn", 100) is None
-
-
-def test_results_open_with_answers_at_a_glance_and_show_each_sections_figures(sweep, tmp_path):
-    out = tmp_path / "docs" / "results.md"
-    assert main(["results", "--sweep", f"main={sweep}", "--out", str(out)]) == 0
-    text = out.read_text()
-    glance = text.split("## Answers at a glance")[1].split("\n## ")[0]
-    bullets = [line for line in glance.splitlines() if line.startswith("- ")]
-    assert [b.split(":")[0] for b in bullets] == ["- MLP vs CNN", "- Overfitting", "- Early stopping",
-                                                   "- Validation vs test", "- Calibration"]
-    summary = json.loads((sweep / "report" / "summary.json").read_text())
-    gap = next(c for c in summary["comparisons"] if c["samples_per_class"] == 10)["diff"]
-    assert f"{100 * gap['mean']:+.2f} pp \\[{100 * gap['ci_low']:.2f}, {100 * gap['ci_high']:.2f}\\]".replace(
-        "-", "−") in bullets[0]
-    assert text.index("## Answers at a glance") < text.index("## The notebook's question")
-    for stem in ("learning_curve", "model_gap", "gap_vs_budget"):
-        assert f"![{stem.replace('_', ' ')}](results/main_{stem}.png)" in text
-        assert (out.parent / "results" / f"main_{stem}.png").stat().st_size > 5000
