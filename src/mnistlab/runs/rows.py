@@ -50,14 +50,6 @@ class SweepRow:
         return getattr(self.result, name) if self.result is not None else None
 
 
-def read_row(row) -> SweepRow:
-    """The typed row of a stored one that `row_problem` accepted."""
-    decode = lambda text: json.loads(text, parse_constant=lambda c: float("nan")) if text else {}  # noqa: E731
-    result = ModelResult.from_dict(decode(row["result"])) if row["status"] in FINISHED else None
-    return SweepRow(row["key"], row["variant"], row["model"], row["samples_per_class"], row["seed"], row["status"],
-                    row["message"] or "", decode(row["config"]), decode(row["environment"]), result)
-
-
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -160,38 +152,51 @@ def result_problem(result) -> str | None:
 
 def row_problem(row) -> str | None:
     """Why the summary cannot use this row (an edited or damaged store), or None."""
+    return checked_row(row)[1]
+
+
+def checked_row(row) -> tuple[SweepRow | None, str | None]:
+    """(the typed row, None) for a stored row the summary can use, else (None, why not); each column is decoded
+    once, here."""
     if row["status"] not in STATUSES:
-        return f"status {str(row['status'])[:40]!r} is none of {', '.join(STATUSES)}"
+        return None, f"status {str(row['status'])[:40]!r} is none of {', '.join(STATUSES)}"
     if not isinstance(row["model"], str) or not (row["model"] in list_models() or ":" in row["model"]):
-        return (f"model {str(row['model'])[:60]!r} is neither a registered model ({', '.join(list_models())}) "
-                "nor file.py:Class")
+        return None, (f"model {str(row['model'])[:60]!r} is neither a registered model ({', '.join(list_models())}) "
+                      "nor file.py:Class")
     problem = name_problem(row["variant"], "variant")
     if problem:
-        return problem
+        return None, problem
     if not _whole(row["samples_per_class"]) or not _whole(row["seed"]) or row["samples_per_class"] < 1:
-        return "its budget or seed is not a whole number"
+        return None, "its budget or seed is not a whole number"
     if not (row["message"] is None or isinstance(row["message"], str)):
-        return "its message is not text"
+        return None, "its message is not text"
+    decoded: dict = {"environment": {}, "result": None}
     for column in ("config", "environment", "result"):
         if row[column] is not None or column == "config":
             value, problem = _json(row[column], column)
             if problem or not isinstance(value, dict):
-                return problem or f"its {column} is not a JSON object"
+                return None, problem or f"its {column} is not a JSON object"
+            decoded[column] = value
+    typed = lambda result: SweepRow(row["key"], row["variant"], row["model"], row["samples_per_class"],  # noqa: E731
+                                    row["seed"], row["status"], row["message"] or "", decoded["config"],
+                                    decoded["environment"], result)
     if row["status"] not in FINISHED:
-        return None
+        return typed(None), None
     missing = [m for m in NEEDED if not _number(row[m])]
     if missing:
-        return f"no {', '.join(missing)}"
+        return None, f"no {', '.join(missing)}"
     bad = [m for m in METRIC_COLUMNS if row[m] is not None and not (_whole(row[m]) if m in WHOLE else _number(row[m]))]
     if bad:
-        return f"its {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not a number"
-    if row["result"] is None:
-        return "it has no result"
-    if "imbalance" not in json.loads(row["config"]):
-        return "its result or config lacks what a finished run records"
-    result = json.loads(row["result"], parse_constant=lambda c: float("nan"))
+        return None, f"its {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not a number"
+    result = decoded["result"]
+    if result is None:
+        return None, "it has no result"
+    if "imbalance" not in decoded["config"]:
+        return None, "its result or config lacks what a finished run records"
     problem = result_problem(result)
     if problem:
-        return problem
+        return None, problem
     differ = [m for m in METRIC_COLUMNS if row[m] != result.get(m)]
-    return f"its {', '.join(differ)} column and its result disagree" if differ else None
+    if differ:
+        return None, f"its {', '.join(differ)} column and its result disagree"
+    return typed(ModelResult.from_dict(result)), None

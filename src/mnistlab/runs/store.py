@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from mnistlab.errors import StoreError
-from mnistlab.runs.rows import FINISHED, NEEDED, STATUSES, SweepRow, read_row, row_problem  # noqa: F401 - row rules
+from mnistlab.runs.rows import FINISHED, NEEDED, STATUSES, SweepRow, checked_row, row_problem  # noqa: F401
 
 SCHEMA_VERSION = 1
 DB_NAME = "store.sqlite"
@@ -195,9 +195,9 @@ def read_runs(folder: Path) -> tuple[list[SweepRow], dict, list[str]]:
         break
     usable, left_out, counts = [], [], Counter[str]()
     for row in rows:
-        problem = row_problem(row)
-        if problem is None:
-            usable.append(read_row(row))
+        typed, problem = checked_row(row)
+        if typed is not None:
+            usable.append(typed)
             counts[row["status"]] += 1
         else:
             key, model, budget, seed = (_shown(row[c]) for c in ("key", "model", "samples_per_class", "seed"))
