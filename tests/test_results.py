@@ -108,3 +108,13 @@ def test_ablation_change_is_paired_by_seed_against_the_recipe():
     diff = _paired_with_recipe(rows, "no-augmentation", "cnn", 100)
     assert diff["n"] == 3 and diff["mean"] == pytest.approx(-0.05 / 3) and diff["ci_high"] < 0
     assert _paired_with_recipe(rows, "recipe", "cnn", 100) is None
+
+
+def test_a_budget_axis_says_when_no_image_went_to_validation():
+    from mnistlab.figures.sweep import budget_axis
+
+    with_val = {"best_val_acc": {"n": 3, "mean": 0.9}}
+    without = {"best_val_acc": {"n": 0, "mean": float("nan")}}
+    assert budget_axis([with_val, without], "en") == "Samples per class (train + validation)"
+    assert budget_axis([without, without], "en") == "Labelled samples per class (no validation)"
+    assert budget_axis([without], "pt") == "Amostras rotuladas por classe (sem validação)"

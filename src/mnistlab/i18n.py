@@ -13,6 +13,8 @@ CATALOG = {
     "true": ("Verdadeiro", "True"),
     "confusion": ("Matriz de confusão", "Confusion matrix"),
     "samples_per_class": ("Amostras por classe (treino + validação)", "Samples per class (train + validation)"),
+    "labelled_per_class": ("Amostras rotuladas por classe (sem validação)",
+                           "Labelled samples per class (no validation)"),
     "test_acc": ("Acurácia de teste", "Test accuracy"),
     "learning_curve": ("Acurácia de teste vs. orçamento de dados", "Test accuracy vs. data budget"),
     "gap": ("Gap de generalização (treino − validação)", "Generalization gap (train − val)"),

@@ -57,12 +57,20 @@ def _series_by_budget(aggregates: list[dict], metric: str, variant: str, models:
     return out
 
 
+def budget_axis(aggregates: list[dict], lang: str) -> str:
+    """The x-axis of a budget figure: the budget holds train + validation, or only training images when none of
+    these runs kept a validation split (no early stopping, semi-supervised runs)."""
+    without = all(not (a.get("best_val_acc") or {}).get("n") for a in aggregates)
+    return t("labelled_per_class" if without else "samples_per_class", lang)
+
+
 def budget_figures(aggregates: list[dict], models: list[str], labels: dict[str, str], folder: Path,
                    lang: str = "pt") -> list[Path]:
     """Learning curve, generalization gap and early-stopping epoch vs samples per class, per variant."""
     paths = []
     variants = sorted({a["variant"] for a in aggregates})
     for variant in variants:
+        xlabel = budget_axis([a for a in aggregates if a["variant"] == variant], lang)
         suffix = "" if variant == "base" else f"_{variant}"
         tag = "" if variant == "base" else f" ({variant})"
         for metric, name, ylabel, title, percent in (
@@ -70,20 +78,20 @@ def budget_figures(aggregates: list[dict], models: list[str], labels: dict[str, 
                 ("gap_at_best", "gap_vs_budget", t("gap", lang), t("gap_title", lang), True),
                 ("epochs_run", "stop_epoch_vs_budget", t("stop_epoch", lang), t("stop_title", lang), False)):
             series = _series_by_budget(aggregates, metric, variant, models, labels, lang)
-            paths += band_plot(series, t("samples_per_class", lang), ylabel, title + tag,
+            paths += band_plot(series, xlabel, ylabel, title + tag,
                                folder / f"{name}{suffix}", logx=True, percent=percent)
     if len(variants) > 1:  # a study: every variant on one learning curve, so they can be compared
         series = []
         for i, variant in enumerate(variants):
             for s in _series_by_budget(aggregates, "test_acc", variant, models, labels, lang):
                 series.append({**s, "label": f"{s['label']}, {variant}", "ls": LINESTYLES[i % len(LINESTYLES)]})
-        paths += band_plot(series, t("samples_per_class", lang), t("test_acc", lang), t("learning_curve", lang),
+        paths += band_plot(series, budget_axis(aggregates, lang), t("test_acc", lang), t("learning_curve", lang),
                            folder / "learning_curve_variants", logx=True, percent=True)
     return paths
 
 
-def model_gap_figures(comparisons: list[dict], models: list[str], labels: dict[str, str], folder: Path,
-                      lang: str = "pt") -> list[Path]:
+def model_gap_figures(comparisons: list[dict], aggregates: list[dict], models: list[str], labels: dict[str, str],
+                      folder: Path, lang: str = "pt") -> list[Path]:
     """Per variant: the second model minus the first (the notebook's CNN minus its MLP) vs samples per class,
     paired by seed, mean and 95% CI; a dashed line at zero."""
     if len(models) < 2:
@@ -99,7 +107,8 @@ def model_gap_figures(comparisons: list[dict], models: list[str], labels: dict[s
                    "x": [c["samples_per_class"] for c in recs], "mean": [c["diff"]["mean"] for c in recs],
                    "low": [c["diff"]["ci_low"] for c in recs], "high": [c["diff"]["ci_high"] for c in recs]}]
         suffix, tag = ("", "") if variant == "base" else (f"_{variant}", f" ({variant})")
-        paths += band_plot(series, t("samples_per_class", lang), t("model_gap", lang),
+        xlabel = budget_axis([a for a in aggregates if a["variant"] == variant], lang)
+        paths += band_plot(series, xlabel, t("model_gap", lang),
                            t("model_gap_title", lang) + tag, folder / f"model_gap{suffix}", logx=True, percent=True,
                            zero=True, unit="pp")
     return paths

@@ -119,7 +119,7 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None)
     table = aggregate_table({"aggregates": aggregates, "labels": labels}, lang)
     paths.append(write_atomic(out / "tables" / "aggregate.tex", latex_table(table)))
     paths += sweep_plots.budget_figures(aggregates, models, labels, figures, lang)
-    paths += sweep_plots.model_gap_figures(comparisons, models, labels, figures, lang)
+    paths += sweep_plots.model_gap_figures(comparisons, aggregates, models, labels, figures, lang)
     paths += sweep_plots.mean_loss_curves(rows, models, labels, figures, lang)
     for kind in ("noise", "shift"):
         paths += sweep_plots.robustness_figure(rows, kind, models, labels, figures, lang)
