@@ -3,6 +3,7 @@ builds without OpenMP, CPU ids that tell arm64 CPUs apart, explicit dtypes."""
 import json
 import os
 import pwd
+import shutil
 import stat
 import subprocess
 import sys
@@ -54,9 +55,18 @@ def kernels(cache):
     return cache / "mnistlab" / "kernels"
 
 
-def built_once(cache):
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A cache where a process built the kernel and found it agrees with torch: one build (~3 s) for the module."""
+    cache = tmp_path_factory.mktemp("built")
     status, agrees, _ = probe(cache)
     assert status == "fused" and agrees
+    return cache
+
+
+def built_once(cache, built):
+    """`cache` as a process that built the kernel there leaves it (a copy of `built`, modes kept): its library."""
+    shutil.copytree(built / "mnistlab", cache / "mnistlab", symlinks=True)
     (lib,) = kernels(cache).glob("pool_relu-*.so")
     return lib
 
@@ -67,8 +77,8 @@ def nobody():
 
 @needs_kernel
 @needs_posix_root
-def test_a_library_owned_by_another_user_is_not_loaded_but_rebuilt_privately(tmp_path):
-    planted = built_once(tmp_path)
+def test_a_library_owned_by_another_user_is_not_loaded_but_rebuilt_privately(tmp_path, built):
+    planted = built_once(tmp_path, built)
     os.chown(planted, nobody(), -1)
     status, agrees, maps = probe(tmp_path)
     assert status == f"fused (rebuilt privately: {planted} is owned by uid {nobody()})"
@@ -76,8 +86,8 @@ def test_a_library_owned_by_another_user_is_not_loaded_but_rebuilt_privately(tmp
 
 
 @needs_kernel
-def test_a_group_writable_kernel_folder_is_not_trusted(tmp_path):
-    planted = built_once(tmp_path)
+def test_a_group_writable_kernel_folder_is_not_trusted(tmp_path, built):
+    planted = built_once(tmp_path, built)
     kernels(tmp_path).chmod(0o775)
     status, agrees, maps = probe(tmp_path)
     assert status.startswith("fused (rebuilt privately: ") and "writable by group or others" in status
@@ -85,8 +95,8 @@ def test_a_group_writable_kernel_folder_is_not_trusted(tmp_path):
 
 
 @needs_kernel
-def test_a_symlinked_library_is_not_loaded(tmp_path):
-    planted = built_once(tmp_path)
+def test_a_symlinked_library_is_not_loaded(tmp_path, built):
+    planted = built_once(tmp_path, built)
     elsewhere = tmp_path / "elsewhere.so"
     planted.rename(elsewhere)
     planted.symlink_to(elsewhere)
@@ -96,8 +106,8 @@ def test_a_symlinked_library_is_not_loaded(tmp_path):
 
 
 @needs_kernel
-def test_a_library_without_the_kernels_symbols_is_a_recorded_fallback(tmp_path):
-    planted = built_once(tmp_path)
+def test_a_library_without_the_kernels_symbols_is_a_recorded_fallback(tmp_path, built):
+    planted = built_once(tmp_path, built)
     (tmp_path / "other.c").write_text("int unrelated(void) { return 0; }\n")
     subprocess.run(["cc", "-shared", "-fPIC", "-o", str(planted), str(tmp_path / "other.c")], check=True)
     planted.chmod(0o700)
@@ -117,8 +127,8 @@ def test_kernel_folder_and_library_are_private_whatever_the_umask(tmp_path, umas
 
 
 @needs_kernel
-def test_a_cached_library_is_used_without_a_compiler(tmp_path):
-    built_once(tmp_path)
+def test_a_cached_library_is_used_without_a_compiler(tmp_path, built):
+    built_once(tmp_path, built)
     status, agrees, _ = probe(tmp_path, PATH=str(tmp_path / "empty"), CC="")
     assert status == "fused" and agrees
 
@@ -209,9 +219,9 @@ def test_describe_says_what_this_machine_uses():
 
 
 @needs_kernel
-def test_a_private_rebuild_leaves_no_folder_even_when_the_process_skips_exit_handlers(tmp_path):
+def test_a_private_rebuild_leaves_no_folder_even_when_the_process_skips_exit_handlers(tmp_path, built):
     """The CLI leaves with os._exit (no atexit): a privately rebuilt kernel's folder is removed once loaded."""
-    planted = built_once(tmp_path)
+    planted = built_once(tmp_path, built)
     kernels(tmp_path).chmod(0o775)  # not trusted: the kernel is rebuilt into a fresh private folder
     temp = tmp_path / "tmp"
     temp.mkdir()
