@@ -107,7 +107,7 @@ def sweep_runs(out: str | Path, *, budgets=None, seeds=None, models=NOTEBOOK_MOD
     from mnistlab.config import validate
     from mnistlab.models.registry import get_spec
     from mnistlab.sweeps.grid import make_spec
-    from mnistlab.sweeps.runner import run_sweep
+    from mnistlab.sweeps.runner import run_line, run_sweep
     from mnistlab.sweeps.summary import summarize
 
     models = [get_spec(m).name for m in models]  # user models resolved (and checked) first, by absolute path
@@ -117,11 +117,7 @@ def sweep_runs(out: str | Path, *, budgets=None, seeds=None, models=NOTEBOOK_MOD
 
     def progress(outcome) -> None:
         done[0] += 1
-        cfg, result = outcome.job.config, outcome.result
-        how = f"test_acc={result.test_acc:.4f}" if result else outcome.status
-        tag = "" if outcome.job.variant == "base" else f" [{outcome.job.variant}]"
-        log(f"run {done[0]} of {total} (this call): {cfg.model} {cfg.samples_per_class}/class seed {cfg.seed}{tag}: "
-            f"{how}")
+        log(f"run {done[0]} of {total} (this call): {run_line(outcome)}")
 
     run_sweep(Path(out), spec, device=device, data_dir=data_dir, log=log, on_result=progress, allow_mixed=allow_mixed)
     return summarize(Path(out), lang)

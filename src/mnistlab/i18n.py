@@ -252,6 +252,17 @@ def number(value: float | None, lang: str = "pt", digits: int = 2) -> str:
     return text.replace(".", ",") if lang == "pt" else text
 
 
+def integer(value: int, lang: str = "pt") -> str:
+    """A count with thousands grouped as each language writes it: 269.322 in pt, 269,322 in en."""
+    return f"{value:,}".replace(",", "." if lang == "pt" else ",")
+
+
+def signed(value: float, lang: str = "pt", digits: int = 2) -> str:
+    """A difference with its sign always shown: +1,20 / −1,20 (pt), +1.20 / −1.20 (en)."""
+    value += 0.0  # -0.0 becomes 0.0: no "+−0"
+    return ("+" if value >= 0 else "") + number(value, lang, digits)
+
+
 def interval(low: float, high: float, lang: str = "pt", digits: int = 2) -> str:
     """[1.20, 3.40] in en; [1,20; 3,40] in pt, where the comma is the decimal mark."""
     return f"[{number(low, lang, digits)}{'; ' if lang == 'pt' else ', '}{number(high, lang, digits)}]"

@@ -6,7 +6,7 @@ from pathlib import Path
 from mnistlab.cli.args import UsageError, configs_from_args
 from mnistlab.cli.common import check_out_writable, check_stopping_flags, check_threads, log, setup_torch
 from mnistlab.cli.failures import writing
-from mnistlab.i18n import number, t
+from mnistlab.i18n import integer, number, t
 
 # ---------------------------------------------------------------- mnistlab data
 
@@ -41,7 +41,7 @@ def print_run_summary(results, lang: str) -> None:
                 "final_val_acc", "test_acc", "train s", "status"):
         table.add_column(col, justify="right", no_wrap=True)
     for r in results:
-        table.add_row(r.label, f"{r.params:,}".replace(",", "." if lang == "pt" else ","), str(r.epochs_run),
+        table.add_row(r.label, integer(r.params, lang), str(r.epochs_run),
                       str(r.best_epoch), number(r.best_val_loss, lang, 4), number(r.final_val_acc, lang, 4),
                       number(r.test_acc, lang, 4), number(r.train_seconds, lang, 2), r.status)
     Console(width=120).print(table)

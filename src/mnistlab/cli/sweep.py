@@ -88,9 +88,8 @@ def cmd_sweep(args) -> int:
         TimeRemainingColumn,
     )
 
-    from mnistlab.models.registry import label_of
     from mnistlab.sweeps.grid import load_spec
-    from mnistlab.sweeps.runner import run_sweep
+    from mnistlab.sweeps.runner import run_line, run_sweep
 
     out = args.out
     from mnistlab.sweeps.executors.ray import check_shares
@@ -113,20 +112,10 @@ def cmd_sweep(args) -> int:
     def on_result(outcome):
         done_count[0] += 1
         progress.advance(task)
-        cfg, result = outcome.job.config, outcome.result
-        tag = "" if outcome.job.variant == "base" else f" [{outcome.job.variant}]"
-        head = f"{label_of(cfg.model)} spc={cfg.samples_per_class} seed={cfg.seed}{tag}: "
-        if result and args.tensorboard is not None:
-            write_scalars(args.tensorboard, result, outcome.job.variant)
-        if args.quiet:
-            return
-        if result:
-            status = outcome.status if outcome.status != "done" else ""
-            length = f"steps={cfg.steps}" if cfg.unlabeled else f"epochs={result.epochs_run}"
-            progress.console.print(head + f"test_acc={result.test_acc:.4f} {length} ({result.train_seconds:.1f}s) "
-                                   f"{status}", markup=False)  # a [variant] tag is text, not rich markup
-        else:
-            progress.console.print(head + f"FAILED {outcome.message.split(' | ')[0]}", markup=False)
+        if outcome.result and args.tensorboard is not None:
+            write_scalars(args.tensorboard, outcome.result, outcome.job.variant)
+        if not args.quiet:
+            progress.console.print(run_line(outcome), markup=False)  # a [variant] tag is text, not rich markup
 
     with progress, writing(out):
         try:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mnistlab.atomic import current_umask
-from mnistlab.i18n import t
+from mnistlab.i18n import integer, t
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -75,5 +75,4 @@ def model_label(label: str, params: int | None = None, lang: str = "pt") -> str:
     """'CNN (206.922 parâmetros)': a model's label with its parameter count, as each language writes it."""
     if not params:
         return label
-    count = f"{params:,}".replace(",", "." if lang == "pt" else ",")
-    return f"{label} ({count} {t('params', lang)})"
+    return f"{label} ({integer(params, lang)} {t('params', lang)})"

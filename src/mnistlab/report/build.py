@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mnistlab.atomic import write_atomic
 from mnistlab.errors import ReportError
-from mnistlab.i18n import CATALOG, LANGS, number, t
+from mnistlab.i18n import CATALOG, LANGS, integer, number, t
 from mnistlab.names import html_text, is_safe_name, tex
 
 _tex = tex  # every string shown in the article passes the one LaTeX escaper
@@ -55,7 +55,7 @@ def run_content(folder: Path, out: Path, lang: str) -> dict:
             figures.append((extra.stem, t("cap_other", lang, name=extra.stem.replace("_", " "))))
     header = [t("model", lang), t("params", lang), t("epochs", lang), t("best_epoch", lang), "best_val_loss",
               "final_val_acc", "test_acc"]
-    rows = [[labels[n], f"{r.params:,}".replace(",", "." if lang == "pt" else ","), r.epochs_run,
+    rows = [[labels[n], integer(r.params, lang), r.epochs_run,
              r.best_epoch, number(r.best_val_loss, lang, 4), number(r.final_val_acc, lang, 4),
              number(r.test_acc, lang, 4)] for n, r in models.items()]
     findings = []
@@ -88,8 +88,7 @@ def how_it_trained(label: str, r, lang: str) -> str:
     """How a model's training ended, in words: stopped early, ran every epoch, had no early stopping, or steps."""
     cfg = r.config
     if cfg.get("unlabeled"):
-        return t("run_steps", lang, model=label, steps=cfg.get("steps"), unlabeled=f"{cfg['unlabeled']:,}".replace(
-            ",", "." if lang == "pt" else ","))
+        return t("run_steps", lang, model=label, steps=cfg.get("steps"), unlabeled=integer(cfg["unlabeled"], lang))
     if not cfg.get("early_stopping", True):
         return t("run_no_stopping", lang, model=label, ep=r.epochs_run)
     if r.epochs_run < cfg.get("epochs", r.epochs_run):

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from mnistlab.config import NOTEBOOK_MODELS
-from mnistlab.i18n import interval, number
+from mnistlab.i18n import interval, number, signed
 from mnistlab.names import is_safe_name, markdown
 from mnistlab.stats import mean_ci
 
@@ -19,8 +19,7 @@ FIGURES = {"main": ("learning_curve", "model_gap", "gap_vs_budget"), "recipe": (
 
 def _pp(ci: dict) -> str:
     """'+4.84 pp [3.38, 6.36]' from a difference of fractions."""
-    sign = "+" if ci["mean"] >= 0 else ""
-    text = f"{sign}{number(100 * ci['mean'], 'en')} pp"
+    text = f"{signed(100 * ci['mean'], 'en')} pp"
     return text + (f" {interval(100 * ci['ci_low'], 100 * ci['ci_high'], 'en')}" if ci.get("n", 0) > 1 else "")
 
 

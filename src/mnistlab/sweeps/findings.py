@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from mnistlab.config import NOTEBOOK_MODELS
-from mnistlab.i18n import MINUS, interval, number, pvalue, t
+from mnistlab.i18n import interval, number, pvalue, signed, t
 
 
 def describe_comparison(rec: dict, labels: dict[str, str], lang: str = "en") -> str:
@@ -33,7 +33,7 @@ def describe_comparison(rec: dict, labels: dict[str, str], lang: str = "en") -> 
 
 def _signed(ci: dict, lang: str, scale: float = 100, unit: str = " pp") -> str:
     """'+2.10 pp (95% CI [1.20, 3.00])', 'not conclusive' added when the interval holds zero, CI-less for n < 2."""
-    value = f"{'+' if ci['mean'] >= 0 else MINUS}{number(abs(scale * ci['mean']), lang)}{unit}"
+    value = f"{signed(scale * ci['mean'], lang)}{unit}"
     if ci["n"] < 2 or math.isnan(ci["ci_low"]):
         return f"{value} (n={ci['n']})"
     words = f"{value} ({t('ci95', lang)} {interval(scale * ci['ci_low'], scale * ci['ci_high'], lang)}"
