@@ -123,3 +123,26 @@ def test_every_variant_of_a_study_is_answered_not_only_base():
     assert any(line.startswith("Overfitting, CNN (recipe)") for line in text)
     assert any(line.startswith("Early stopping, CNN (plain)") for line in text)
     assert not any("(base)" in line for line in describe_questions(answer_all([row("mlp", 10, 0)], ["mlp"]), LABELS))
+
+
+def test_each_variant_is_measured_against_the_plain_method_and_the_recipe_and_drawn(tmp_path):
+    from mnistlab.figures.sweep import gain_figures
+    from mnistlab.report.glance import recipe_gain
+
+    rows = [row(model, b, s, variant, test_acc=acc + 0.01 * (b == 100) + 0.002 * s * (variant == "recipe"))
+            for model, base in (("mlp", 0.80), ("cnn", 0.85)) for b in (10, 100) for s in range(3)
+            for variant, acc in (("plain", base), ("recipe", base + 0.05), ("other", base + 0.01))]
+    gains = answer_all(rows, ["mlp", "cnn"])["gain"]
+    by = {(g["model"], g["samples_per_class"], g["variant"], g["reference"]): g["diff"] for g in gains}
+    assert set(by) == {(m, b, v, ref) for m in ("mlp", "cnn") for b in (10, 100)
+                       for v, ref in (("recipe", "plain"), ("other", "plain"), ("other", "recipe"))}
+    assert by[("cnn", 10, "recipe", "plain")]["mean"] == pytest.approx(0.052) and by[("cnn", 10, "recipe",
+                                                                                         "plain")]["n"] == 3
+    assert by[("mlp", 100, "other", "recipe")]["mean"] == pytest.approx(-0.042)
+    paths = gain_figures(gains, [], ["mlp", "cnn"], LABELS, tmp_path, "en")
+    assert sorted(p.name for p in paths) == sorted(f"gain_{v}_vs_{ref}.{ext}" for v, ref in (
+        ("other", "plain"), ("other", "recipe"), ("recipe", "plain")) for ext in ("png", "pdf"))
+    sentence = recipe_gain({"questions": {"gain": gains}, "labels": LABELS})
+    assert sentence.startswith("The recipe: `--recipe best` minus the notebook's method for the CNN is +5.20 pp [")
+    assert "at 10 per class and +5.20 pp" in sentence and sentence.endswith("at 100 per class (paired by seed).")
+    assert recipe_gain({"questions": {"gain": [g for g in gains if g["variant"] == "other"]}, "labels": LABELS}) is None

@@ -75,6 +75,10 @@ CATALOG = {
                         "Difference between the models, paired by seed"),
     "cap_model_gap": ("Acurácia de teste do segundo modelo menos a do primeiro, pareada por semente: média e IC 95%.",
                       "Test accuracy of the second model minus the first's, paired by seed: mean and 95% CI."),
+    "gain_title": ("{variant} menos {reference}, pareado por semente", "{variant} minus {reference}, paired by seed"),
+    "cap_gain": ("Acurácia de teste de uma variante menos a de referência (mesmo modelo, mesma semente): média e "
+                 "IC 95%.", "Test accuracy of one variant minus the reference's (same model, same seed): mean and "
+                 "95% CI."),
     "cap_gap_vs_budget": ("Gap de generalização (treino − validação na melhor época) vs. orçamento.",
                           "Generalization gap (train − validation at the best epoch) vs. budget."),
     "cap_stop_epoch_vs_budget": ("Épocas até o early stopping vs. orçamento.",

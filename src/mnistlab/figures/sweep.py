@@ -114,6 +114,33 @@ def model_gap_figures(comparisons: list[dict], aggregates: list[dict], models: l
     return paths
 
 
+def gain_figures(gains: list[dict], aggregates: list[dict], models: list[str], labels: dict[str, str],
+                 folder: Path, lang: str = "pt") -> list[Path]:
+    """figures/gain_<variant>_vs_<reference>: a variant's test accuracy minus a reference variant's (the plain
+    method, the recipe) vs samples per class, a line per model, paired by seed, mean and 95% CI."""
+    cells: dict = defaultdict(list)
+    for g in gains:
+        if g["diff"]["n"] > 1:
+            cells[(g["variant"], g["reference"])].append(g)
+    paths = []
+    for (variant, reference), recs in sorted(cells.items()):
+        series = []
+        for i, model in enumerate(models):
+            line = sorted((g for g in recs if g["model"] == model), key=lambda g: g["samples_per_class"])
+            if len(line) >= 2:
+                series.append({"label": labels.get(model, model), "marker": MARKERS[i % 10],
+                               "x": [g["samples_per_class"] for g in line],
+                               "mean": [g["diff"]["mean"] for g in line], "low": [g["diff"]["ci_low"] for g in line],
+                               "high": [g["diff"]["ci_high"] for g in line]})
+        if series:
+            xlabel = budget_axis([a for a in aggregates if a["variant"] == variant], lang)
+            paths += band_plot(series, xlabel, t("model_gap", lang),
+                               t("gain_title", lang, variant=variant, reference=reference),
+                               folder / f"gain_{variant}_vs_{reference}", logx=True, percent=True, zero=True,
+                               unit="pp")
+    return paths
+
+
 @styled
 def mean_loss_curves(rows: list[SweepRow], models: list[str], labels: dict[str, str], folder: Path,
                      lang: str = "pt") -> list[Path]:

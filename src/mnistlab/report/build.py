@@ -144,6 +144,7 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
                    if key.startswith("loss_curves") else
                    t("cap_reliability", lang, name=path.stem.replace("reliability_", "").replace("_", " "))
                    if key.startswith("reliability_") else
+                   t("cap_gain", lang) if key.startswith("gain_") else
                    t(f"cap_{key}", lang) if f"cap_{key}" in CATALOG else
                    t("cap_other", lang, name=path.stem.replace("_", " ")))
         figures.append((path.stem, caption))

@@ -8,13 +8,14 @@ from pathlib import Path
 from mnistlab.config import NOTEBOOK_MODELS
 from mnistlab.i18n import interval, number, signed
 from mnistlab.names import is_safe_name, markdown
-from mnistlab.stats import mean_ci
 
 FIRST, SECOND = NOTEBOOK_MODELS  # the notebook's question: MLP, then CNN
 # The figures each section shows, first found first: a study's every-variant learning curve, else the plain one.
-FIGURES = {"main": ("learning_curve", "model_gap", "gap_vs_budget"), "recipe": ("learning_curve_variants",),
-           "ablation": ("learning_curve_variants",), "tiny": ("learning_curve_variants", "learning_curve"),
-           "semi": ("learning_curve_variants", "coverage_cnn_spc10"), "fashion": ("learning_curve",)}
+FIGURES = {"main": ("learning_curve", "model_gap", "gap_vs_budget"),
+           "recipe": ("learning_curve_variants", "gain_recipe_vs_plain"), "ablation": ("learning_curve_variants",),
+           "tiny": ("learning_curve_variants", "learning_curve", "gain_recipe_vs_plain"),
+           "semi": ("learning_curve_variants", "gain_fixmatch_vs_recipe", "coverage_cnn_spc10"),
+           "fashion": ("learning_curve",)}
 
 
 def _pp(ci: dict) -> str:
@@ -88,18 +89,14 @@ def calibration(summary: dict) -> str | None:
             f"{number(100 * r['ece_scaled']['mean'], 'en')}% after temperature scaling on its validation split.")
 
 
-def recipe_gain(summary: dict, rows: list) -> str | None:
+def recipe_gain(summary: dict) -> str | None:
     """The recipe minus the plain method for the CNN, paired by seed, at the smallest and largest budget."""
-    acc = {(r.variant, r.samples_per_class, r.seed): r.metric("test_acc") for r in rows if r.model == SECOND}
-    budgets = sorted({b for v, b, _ in acc if v == "recipe"})
-    parts = []
-    for b in (budgets[:1] + budgets[-1:] if len(budgets) > 1 else budgets):
-        diffs = [acc[("recipe", b, s)] - acc[("plain", b, s)] for v, bb, s in acc
-                 if (v, bb) == ("recipe", b) and ("plain", b, s) in acc]
-        if diffs:
-            parts.append(f"{_pp(mean_ci(diffs))} at {b} per class")
-    if not parts:
+    gains = sorted((g for g in summary["questions"].get("gain", []) if g["model"] == SECOND
+                    and (g["variant"], g["reference"]) == ("recipe", "plain")), key=lambda g: g["samples_per_class"])
+    if not gains:
         return None
+    parts = [f"{_pp(g['diff'])} at {g['samples_per_class']} per class"
+             for g in (gains[:1] + gains[-1:] if len(gains) > 1 else gains)]
     return (f"The recipe: `--recipe best` minus the notebook's method for the {_label(summary, SECOND)} is "
             f"{' and '.join(parts)} (paired by seed).")
 
@@ -122,7 +119,7 @@ def glance(loaded: dict[str, tuple[dict, list]]) -> list[str]:
         lines += [model_gap(summary, "MLP vs CNN"), overfitting(summary), early_stopping(summary),
                   validation_vs_test(summary), calibration(summary)]
     if "recipe" in loaded:
-        lines.append(recipe_gain(*loaded["recipe"]))
+        lines.append(recipe_gain(loaded["recipe"][0]))
     if "semi" in loaded:
         lines.append(semi_gain(loaded["semi"][0]))
     if "fashion" in loaded:

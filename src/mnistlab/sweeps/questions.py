@@ -1,5 +1,6 @@
 """The questions each figure asks, answered with numbers from the store: overfitting, early stopping,
-validation vs test, and the noise, shift and imbalance studies. Words are in findings.py."""
+validation vs test, each variant's gain over the plain method and the recipe, and the noise, shift, imbalance
+and semi-supervised studies. Words are in findings.py."""
 from __future__ import annotations
 
 import math
@@ -172,13 +173,31 @@ def imbalance_study(pairs, models: list[str]) -> list[dict]:
     return out
 
 
-SEMI_REFERENCES = ("recipe", "plain")  # the semi study's supervised variants, the recipe first
+REFERENCES = ("recipe", "plain")  # the supervised variants others are measured against, the recipe first
 
 
-def semi_study(pairs, models: list[str]) -> dict:
-    """The semi-supervised study: each semi variant's test accuracy minus each supervised reference's, paired by
-    seed per model and budget; the CNN-minus-MLP gap under every variant; and the mean share of unlabelled images
-    above the confidence threshold (pseudo-label coverage) over training steps."""
+def variant_gains(pairs, models: list[str]) -> list[dict]:
+    """Each variant's test accuracy minus each reference variant's (the recipe, then the notebook's plain method),
+    paired by seed, per model and budget: how much a study's change is worth."""
+    by: dict = defaultdict(lambda: defaultdict(dict))  # (model, budget) -> variant -> seed -> result
+    for r, res in pairs:
+        by[(r.model, r.samples_per_class)][r.variant][r.seed] = res
+    order = {m: i for i, m in enumerate(models)}
+    gains = []
+    for (model, budget), variants in sorted(by.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1])):
+        for variant in sorted(set(variants) - {"plain", "base"}):
+            for reference in (ref for ref in REFERENCES if ref in variants and ref != variant):
+                diffs = _paired(variants[reference], variants[variant], lambda res: res.test_acc)
+                if diffs:
+                    gains.append({"model": model, "samples_per_class": budget, "variant": variant,
+                                  "reference": reference, "diff": mean_ci(diffs), "p": _ttest_p(diffs)})
+    return gains
+
+
+def semi_study(pairs, models: list[str], gains: list[dict]) -> dict:
+    """The semi-supervised study: each semi variant's gains (from variant_gains), the CNN-minus-MLP gap under every
+    variant, and the mean share of unlabelled images above the confidence threshold (pseudo-label coverage) over
+    training steps."""
     by: dict = defaultdict(lambda: defaultdict(dict))  # (model, budget) -> variant -> seed -> result
     semi = set()
     for r, res in pairs:
@@ -189,15 +208,9 @@ def semi_study(pairs, models: list[str]) -> dict:
         return {}
     order = {m: i for i, m in enumerate(models)}
     cells = sorted(by.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1]))
-    accuracy = lambda res: res.test_acc  # noqa: E731
-    gains, coverage = [], []
+    coverage = []
     for (model, budget), variants in cells:
         for variant in sorted(semi & set(variants)):
-            for reference in (ref for ref in SEMI_REFERENCES if ref in variants):
-                diffs = _paired(variants[reference], variants[variant], accuracy)
-                if diffs:
-                    gains.append({"model": model, "samples_per_class": budget, "variant": variant,
-                                  "reference": reference, "diff": mean_ci(diffs), "p": _ttest_p(diffs)})
             curves = [res.history["mask_rate"] for res in variants[variant].values()
                       if isinstance(res.history.get("mask_rate"), list)]
             steps = next((res.history.get("step") for res in variants[variant].values()), None)
@@ -210,17 +223,18 @@ def semi_study(pairs, models: list[str]) -> dict:
         for budget in sorted({b for _, b in by}):
             a, b = by.get((first, budget), {}), by.get((second, budget), {})
             for variant in sorted(set(a) & set(b), key=lambda v: (v in semi, v)):
-                diffs = _paired(a[variant], b[variant], accuracy)
+                diffs = _paired(a[variant], b[variant], lambda res: res.test_acc)
                 if diffs:
                     gaps.append({"samples_per_class": budget, "variant": variant, "diff": mean_ci(diffs)})
-    return {"gain": gains, "gap": gaps, "coverage": coverage}
+    return {"gain": [g for g in gains if g["variant"] in semi], "gap": gaps, "coverage": coverage}
 
 
 def answer_all(rows: list[SweepRow], models: list[str]) -> dict:
     """Every question's numbers (JSON-ready) from the finished rows of a store."""
     pairs = _results(rows)
+    gains = variant_gains(pairs, models)
     return {"overfitting": per_variant(overfitting, pairs, models),
             "early_stopping": per_variant(early_stopping, pairs, models),
             "validation_vs_test": per_variant(validation_vs_test, pairs, models),
             "noise": corruption_study(pairs, models, "noise"), "shift": corruption_study(pairs, models, "shift"),
-            "imbalance": imbalance_study(pairs, models), "semi": semi_study(pairs, models)}
+            "imbalance": imbalance_study(pairs, models), "gain": gains, "semi": semi_study(pairs, models, gains)}
