@@ -6,6 +6,7 @@ import torch
 from helpers import train_one
 from mnistlab.config import RunConfig
 from mnistlab.models import build_model
+from mnistlab.models.registry import config_of
 from mnistlab.runs.job import Job
 from mnistlab.runs.pipeline import assess
 from mnistlab.training.solo import fit
@@ -35,7 +36,7 @@ def test_stacked_equals_training_each_model_alone(device_data, model):
 
 def test_stacked_and_solo_agree_on_a_model_that_diverges(device_data):
     """A learning rate no model survives: both trainers mark it diverged and keep the same weights."""
-    cfgs = [RunConfig(model="mlp", mlp_hidden=16, samples_per_class=10, epochs=4, lr=1e12, seed=s) for s in (0, 1)]
+    cfgs = [config_of(model="mlp", mlp_hidden=16, samples_per_class=10, epochs=4, lr=1e12, seed=s) for s in (0, 1)]
     models = [build_model(c) for c in cfgs]
     solo_models = [copy.deepcopy(m) for m in models]
     splits = [device_data.split(c) for c in cfgs]

@@ -84,3 +84,19 @@ def test_jobs_check_what_the_registries_know(changes, needle):
         check(RunConfig().with_(**changes))
     assert needle in str(e.value)
     check(RunConfig(samples_per_class=6000, dataset="fashion-mnist"))  # Fashion-MNIST has 6,000 per class
+
+
+def test_model_settings_keep_the_first_releases_keys_and_stored_form():
+    """The four settings of the first release were config fields: stored configs and keys read as before."""
+    from mnistlab.data.mnist import IDX_MD5
+
+    legacy = {**RunConfig(model="cnn").to_dict(), "mlp_hidden": 8, "cnn_fc": 8}  # a stored 0.1.0 config
+    cfg = RunConfig.from_dict(legacy)
+    assert cfg.model_args == (("cnn_fc", 8), ("mlp_hidden", 8)) and cfg.to_dict() == legacy
+    assert RunConfig(model="cnn", model_args={"cnn_fc": 128}) == RunConfig(model="cnn")  # a default is not kept
+    assert RunConfig(model="cnn", model_args={"cnn_c1": 16, "cnn_fc": 8}).key(IDX_MD5) != RunConfig(
+        model="cnn").key(IDX_MD5)
+    # A setting declared since enters the key only when set.
+    assert RunConfig(model_args={"tiny_width": 3}).key() != RunConfig().key()
+    with pytest.raises(ConfigError, match="unknown config keys \\['Wide'\\]"):
+        RunConfig.from_dict({"Wide": 1})

@@ -10,7 +10,7 @@ from mnistlab.cli.main import main
 from mnistlab.config import RunConfig
 from mnistlab.data.mnist import normalize
 from mnistlab.errors import ConfigError
-from mnistlab.models.registry import build_model
+from mnistlab.models.registry import build_model, config_of
 from mnistlab.runs import memory
 from mnistlab.training.device import memory_format
 from mnistlab.training.optim import make_adam
@@ -24,7 +24,7 @@ def peak_rss() -> int:
 
 def test_estimate_of_a_huge_model_allocates_nothing():
     before = peak_rss()
-    need = memory.estimate_bytes(RunConfig(model="mlp", mlp_hidden=65536))
+    need = memory.estimate_bytes(config_of(model="mlp", mlp_hidden=65536))
     params = 784 * 65536 + 65536 * 65536 + 65536 * 10  # weights alone, not counting biases
     assert need > params * 4 * 4  # weights, gradients and Adam's two moments in float32: ~65 GiB
     assert peak_rss() - before < 256 * 2**20  # a real model would have taken 17 GiB just for its weights
@@ -64,7 +64,7 @@ def test_estimate_is_generous_but_near_what_training_holds(model, device_data):
 def test_refused_when_memory_is_short():
     with pytest.raises(ConfigError, match=r"^--mlp-hidden 65536: a run needs ~\d+\.\d GiB, this machine has "
                                           r"~1\.0 GiB available; use smaller widths or --batch-size$"):
-        memory.check_fits([RunConfig(model="cnn"), RunConfig(model="mlp", mlp_hidden=65536)], available=GIB)
+        memory.check_fits([config_of(model="cnn"), config_of(model="mlp", mlp_hidden=65536)], available=GIB)
 
 
 def test_the_notebook_fits_where_a_gibibyte_is_free():
@@ -73,7 +73,7 @@ def test_the_notebook_fits_where_a_gibibyte_is_free():
 
 def test_nothing_refused_when_memory_cannot_be_read(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda device=None: None)
-    memory.check_fits([RunConfig(model="mlp", mlp_hidden=65536)])
+    memory.check_fits([config_of(model="mlp", mlp_hidden=65536)])
 
 
 def test_available_memory_from_proc_meminfo_without_psutil(monkeypatch):
@@ -127,6 +127,6 @@ def test_sizing_a_small_model_runs_it_on_the_cpu_without_touching_the_callers_ra
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    params, per_sample = memory.model_numbers(RunConfig(model="cnn", cnn_c1=17))
+    params, per_sample = memory.model_numbers(config_of(model="cnn", cnn_c1=17))
     assert torch.equal(torch.rand(3), expected)
     assert params == 1 * 17 * 9 + 17 + 17 * 32 * 9 + 32 + 49 * 32 * 128 + 128 + 128 * 10 + 10 and per_sample > 0

@@ -17,7 +17,7 @@ from mnistlab.models import (
     register_model,
     train_flops_per_sample,
 )
-from mnistlab.models.registry import unregister_model
+from mnistlab.models.registry import config_of, unregister_model
 
 # The notebook's own state_dict keys (cell "Modelos"): weights saved by it load into ours and back.
 NOTEBOOK_KEYS = {
@@ -66,8 +66,8 @@ def test_a_registered_model_is_built_from_the_config_and_can_be_removed():
 
 
 def test_sizes_are_configurable():
-    assert count_params(build_model(RunConfig(model="mlp", mlp_hidden=32))) == 784 * 32 + 32 + 32 * 32 + 32 + 330
-    small = build_model(RunConfig(model="cnn", cnn_c1=4, cnn_c2=8, cnn_fc=16))
+    assert count_params(build_model(config_of(model="mlp", mlp_hidden=32))) == 784 * 32 + 32 + 32 * 32 + 32 + 330
+    small = build_model(config_of(model="cnn", cnn_c1=4, cnn_c2=8, cnn_fc=16))
     assert small(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 
 
@@ -109,3 +109,31 @@ def test_pool_then_relu_equals_the_notebooks_relu_then_pool(monkeypatch):
     # with conv1 run by torch, identical bit for bit (pool_relu's kernel is exact)
     monkeypatch.setattr(fused, "_conv_applies", lambda x, conv: False)
     assert torch.equal(cnn(x), notebook)
+
+
+def test_a_models_settings_are_declared_with_it_checked_and_given_flags():
+    from mnistlab.cli.main import build_parser
+    from mnistlab.config import ConfigError
+    from mnistlab.models.registry import check_model_args
+    from mnistlab.models.spec import Setting
+
+    @register_model("tiny_wide", label="TinyWide", settings={"width": Setting(4, "hidden width", high=64)})
+    def tiny(cfg, width):
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, width), nn.Linear(width, 10))
+
+    try:
+        assert count_params(get_model("tiny_wide")) == 785 * 4 + 5 * 10
+        assert count_params(get_model("tiny_wide", width=8)) == 785 * 8 + 9 * 10
+        assert check_model_args(config_of(model="tiny_wide", tiny_wide_width=4)).model_args == ()  # the default
+        with pytest.raises(ConfigError, match="^--tiny-wide-width 65: must be an integer from 1 to 64$"):
+            check_model_args(config_of(model="tiny_wide", tiny_wide_width=65))
+        with pytest.raises(ConfigError, match="^model setting 'tiny_wide_depth': no registered model declares it"):
+            check_model_args(config_of(model="tiny_wide", tiny_wide_depth=2))
+        args = build_parser().parse_args(["run", "--models", "tiny_wide", "--tiny-wide-width", "8"])
+        from mnistlab.cli.args import configs_from_args
+
+        assert configs_from_args(args)[0].model_args == (("tiny_wide_width", 8),)
+        with pytest.raises(ValueError, match="'tiny_wide_width' is another model's"):
+            register_model("tiny", settings={"wide_width": Setting(1, "")})(tiny)
+    finally:
+        unregister_model("tiny_wide")

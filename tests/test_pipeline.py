@@ -11,7 +11,7 @@ import torch.nn as nn
 from mnistlab.api import run, sweep_runs
 from mnistlab.config import RunConfig
 from mnistlab.errors import ConfigError, SweepError
-from mnistlab.models.registry import register_model, unregister_model
+from mnistlab.models.registry import config_of, register_model, unregister_model
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = {"epochs": 1, "mlp_hidden": 8, "cnn_fc": 8}
@@ -105,7 +105,7 @@ def test_a_run_folder_of_the_first_release_is_read_and_reported(tmp_path):
     out = tmp_path / "legacy"
     shutil.copytree(FIXTURES / "legacy_run", out)
     model, cfg = load_model(out, "cnn")
-    assert cfg.model == "cnn" and cfg.cnn_fc == 8
+    assert cfg.model == "cnn" and cfg.model_arg("cnn_fc", 128) == 8
     made = build_report(out, lang="en", compile=False)
     assert "CNN" in made["html"].read_text()
 
@@ -118,7 +118,7 @@ def test_the_users_matplotlib_state_survives_the_api(tmp_path):
     before = {k: v for k, v in matplotlib.rcParams.items() if k != "backend"}
     backend = matplotlib.get_backend()
     figures = plt.get_fignums()
-    run(RunConfig(model="mlp", samples_per_class=10, **TINY), tmp_path / "r", lang="en")
+    run(config_of(model="mlp", samples_per_class=10, **TINY), tmp_path / "r", lang="en")
     sweep_runs(tmp_path / "s", budgets=[10], seeds=[0], models=["mlp"], **TINY)
     after = {k: v for k, v in matplotlib.rcParams.items() if k != "backend"}
     changed = {k for k in before if before[k] != after[k] and not (before[k] != before[k])}
@@ -127,6 +127,6 @@ def test_the_users_matplotlib_state_survives_the_api(tmp_path):
 
 
 def test_run_results_display_as_a_table_in_jupyter(tmp_path):
-    results = run(RunConfig(model="mlp", samples_per_class=10, **TINY))
+    results = run(config_of(model="mlp", samples_per_class=10, **TINY))
     html = results._repr_html_()
     assert html.startswith("<table>") and "MLP" in html and f"{results[0].test_acc:.4f}" in html

@@ -15,8 +15,8 @@ import torch
 
 from helpers import train_one
 from mnistlab.cli.main import main
-from mnistlab.config import RunConfig
 from mnistlab.errors import RunDirError
+from mnistlab.models.registry import config_of
 from mnistlab.runs import folder as run_folder
 from mnistlab.runs.outcome import environment
 
@@ -29,7 +29,7 @@ TINY = ["--samples-per-class", "20", "--epochs", "2", "--mlp-hidden", "8", "--cn
 def runs(device_data):
     """Two different runs to write: 'old' (seed 0, MLP and CNN) and 'new' (seed 1, MLP only)."""
     def train(seed, models):
-        pairs = [train_one(RunConfig(model=m, seed=seed, **SMALL), device_data) for m in models]
+        pairs = [train_one(config_of(model=m, seed=seed, **SMALL), device_data) for m in models]
         return [r for r, _ in pairs], {r.model: net for r, net in pairs}
 
     extra = (environment(torch.device("cpu")), {"folder": str(device_data.mnist.folder),

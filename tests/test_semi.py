@@ -16,7 +16,7 @@ from mnistlab.config import RunConfig
 from mnistlab.data import augment
 from mnistlab.data.resident import ResidentData, split_indices, unlabelled_indices
 from mnistlab.errors import ConfigError
-from mnistlab.models.registry import build_model
+from mnistlab.models.registry import build_model, config_of
 from mnistlab.runs.job import Job
 from mnistlab.training.semi.catalog import get_method, list_methods
 from mnistlab.training.semi.loop import fit_semi
@@ -55,7 +55,7 @@ def test_pool_is_every_other_training_image_in_a_seeded_order():
 
 def test_labels_outside_the_labelled_draw_are_never_read(mnist, monkeypatch):
     """Garbling every label outside the drawn subset (after the draw) changes nothing: same weights, same test."""
-    cfg = RunConfig(model="mlp", **SEMI)
+    cfg = config_of(model="mlp", **SEMI)
     draw = split_indices(mnist.train_labels.numpy(), cfg)
     outside = np.setdiff1d(np.arange(len(mnist.train_labels)), np.concatenate(draw))
     garbled = mnist.train_labels.clone()
@@ -78,7 +78,7 @@ def test_labels_outside_the_labelled_draw_are_never_read(mnist, monkeypatch):
 
 
 def test_a_semi_run_learns_and_says_how(device_data):
-    result, _ = train_one(RunConfig(model="cnn", **{**SEMI, "samples_per_class": 5, "steps": 150}), device_data)
+    result, _ = train_one(config_of(model="cnn", **{**SEMI, "samples_per_class": 5, "steps": 150}), device_data)
     assert result.status == "done" and result.test_acc > 0.5 and result.method_label == "FixMatch"
     assert result.history["step"] == [100, 150] and len(result.history["mask_rate"]) == 2
     assert result.epochs_run == 2 and result.message == "ran 150 steps (EMA weights kept)"
@@ -87,7 +87,7 @@ def test_a_semi_run_learns_and_says_how(device_data):
 
 @pytest.mark.parametrize("model", ["logreg", "lenet5"])
 def test_every_registered_model_trains_semi_supervised(model, device_data):
-    result, _ = train_one(RunConfig(model=model, **{**SEMI, "steps": 3}), device_data)
+    result, _ = train_one(config_of(model=model, **{**SEMI, "steps": 3}), device_data)
     assert result.status == "done" and result.history["step"] == [3] and result.model == model
 
 
@@ -139,7 +139,7 @@ def test_a_users_method_from_a_file(tmp_path, device_data):
     spec = f"{path}:entropy_min"
     method = get_method(spec)
     assert method.label == "Entropy min." and method.defaults["weight"] == 0.5
-    cfg = RunConfig(model="mlp", semi_method=spec, semi_options="weight=0.1", **SEMI)
+    cfg = config_of(model="mlp", semi_method=spec, semi_options="weight=0.1", **SEMI)
     result, _ = train_one(cfg, device_data)
     job = Job.of(cfg, device_data.mnist.checksums)
     assert job.config.semi_source == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -102,16 +102,17 @@ def sweep_runs(out: str | Path, *, budgets=None, seeds=None, models=NOTEBOOK_MOD
 
     budgets, seeds: the grid's axes (default: the study's budgets, else 50 100 300 1000; seeds 0-4).
     log: called with a line of progress per finished run ("run 3 of 40: ...") and the sweep's notes (e.g. print).
-    config: any RunConfig field shared by every run (epochs=10, lr=3e-3, ...).
+    config: any RunConfig field or model setting shared by every run (epochs=10, lr=3e-3, mlp_hidden=128, ...).
     """
     from mnistlab.config import validate
-    from mnistlab.models.registry import get_spec
+    from mnistlab.models.registry import check_model_args, config_of, get_spec
     from mnistlab.sweeps.grid import make_spec
     from mnistlab.sweeps.runner import run_line, run_sweep
     from mnistlab.sweeps.summary import summarize
 
     models = [get_spec(m).name for m in models]  # user models resolved (and checked) first, by absolute path
-    spec = make_spec(validate(RunConfig(**config)), models, list(budgets) if budgets is not None else None,
+    base = check_model_args(validate(config_of(**config)))
+    spec = make_spec(base, models, list(budgets) if budgets is not None else None,
                      list(seeds) if seeds is not None else None, study)
     total, done = len(spec.plan()), [0]
 

@@ -21,6 +21,11 @@ MAX_PER_CLASS = 60_000  # no dataset has more; each dataset's own limit is check
 KEY_V1_FIELDS = ("model", "samples_per_class", "val_split", "epochs", "patience", "min_delta", "batch_size", "lr",
                  "seed", "mlp_hidden", "cnn_c1", "cnn_c2", "cnn_fc", "precision", "noise", "shift", "scale",
                  "imbalance", "remedy", "eval_noise", "eval_shift")
+# Per-model settings are declared by each model (models.registry) and travel in model_args. The first release's
+# four were config fields: a stored config keeps them at the top level, with these values when not set, so every
+# key and stored config reads as before.
+V1_MODEL_ARGS = {"mlp_hidden": 256, "cnn_c1": 16, "cnn_c2": 32, "cnn_fc": 128}
+MODEL_ARG_NAME = re.compile(r"[a-z][a-z0-9]*_[a-z0-9_]+\Z")  # <model>_<setting>: its flag is --<model>-<setting>
 
 
 def _finite(x) -> bool:
@@ -73,10 +78,9 @@ class RunConfig:
     lr: float = option(1e-3, "Adam learning rate", allowed="a finite number > 0", check=lambda v: _finite(v) and v > 0)
     seed: int = option(0, "seed for subset, split, init and batches", allowed="an integer in [0, 2^32)",
                        check=_int_in(0, 2**32 - 1))
-    mlp_hidden: int = option(256, "MLP hidden width", allowed="an integer from 1 to 65536", check=_int_in(1, 65536))
-    cnn_c1: int = option(16, "CNN conv1 channels", allowed="an integer from 1 to 65536", check=_int_in(1, 65536))
-    cnn_c2: int = option(32, "CNN conv2 channels", allowed="an integer from 1 to 65536", check=_int_in(1, 65536))
-    cnn_fc: int = option(128, "CNN hidden fc width", allowed="an integer from 1 to 65536", check=_int_in(1, 65536))
+    # The models' own settings, e.g. (("mlp_hidden", 128),): each model declares its settings when it registers
+    # (their flags, checks and defaults live there); only values away from the default are kept.
+    model_args: tuple | dict = option((), "per-model settings (set by each model's flags)", flag=None)
     precision: str = option("fp32", "fp32, or bf16 autocast (opt-in, faster where the hardware has bf16)",
                             choices=PRECISIONS)
     # Corruptions and augmentation (train-time, applied on the fly to raw pixels).
@@ -132,29 +136,45 @@ class RunConfig:
                               flag=None, allowed="a SHA-256 hex digest, or empty for mnistlab's own methods",
                               check=lambda v: isinstance(v, str) and re.fullmatch("(?:[0-9a-f]{64})?", v) is not None)
 
+    def __post_init__(self):
+        args = self.model_args.items() if isinstance(self.model_args, dict) else self.model_args
+        try:  # one canonical form, so that equal settings make equal configs: sorted, the first release's defaults out
+            pairs = tuple(sorted((name, value) for name, value in args if V1_MODEL_ARGS.get(name, ...) != value))
+        except (TypeError, ValueError):
+            raise ConfigError(f"model settings {self.model_args!r}: give name=value pairs") from None
+        object.__setattr__(self, "model_args", pairs)
+
+    def model_arg(self, name: str, default):
+        """A model setting's value here, or its default."""
+        return dict(self.model_args).get(name, default)
+
     def to_dict(self) -> dict:
+        """Plain values, model settings flat beside the fields (the first release's four always present)."""
         d = asdict(self)
         d["eval_noise"], d["eval_shift"] = list(self.eval_noise), list(self.eval_shift)
+        d.update({**V1_MODEL_ARGS, **dict(d.pop("model_args"))})
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> RunConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
+        known = {f.name for f in fields(cls)} - {"model_args"}
+        unknown = {k for k in d if k not in known and not (isinstance(k, str) and MODEL_ARG_NAME.match(k))}
         if unknown:
-            raise ConfigError(f"unknown config keys {sorted(unknown)}; allowed: {sorted(known)}")
+            raise ConfigError(f"unknown config keys {sorted(unknown)}; allowed: {sorted(known)} and model settings "
+                              "(<model>_<setting>)")
         d = dict(d)
         for k in ("eval_noise", "eval_shift"):
             if k in d:
                 d[k] = tuple(float(v) for v in d[k])
-        return cls(**d)
+        args = {k: d.pop(k) for k in list(d) if k not in known}
+        return cls(**d, model_args=args)
 
     def key(self, data_checksums: dict | None = None) -> str:
         """Hash of the resolved config (and the data it reads): equal keys, equal experiments.
 
         Fields added after the first release enter it only away from their default, so old keys hold."""
         defaults = RunConfig().to_dict()
-        config = {k: v for k, v in self.to_dict().items() if k in KEY_V1_FIELDS or v != defaults[k]}
+        config = {k: v for k, v in self.to_dict().items() if k in KEY_V1_FIELDS or v != defaults.get(k)}
         payload = {"config": config, "data": data_checksums or {}}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -172,8 +192,8 @@ RECIPES: dict[str, dict] = {
 
 
 def flag_of(name: str) -> str:
-    """The CLI flag that sets a field (validation messages name it)."""
-    flag = next(f.metadata["flag"] for f in fields(RunConfig) if f.name == name)
+    """The CLI flag that sets a field or a model setting (validation messages name it)."""
+    flag = next((f.metadata["flag"] for f in fields(RunConfig) if f.name == name), "")
     if flag is None:  # set through a composite flag (e.g. --augment shift=2): named as there
         return name
     return flag or f"--{name.replace('_', '-')}"
@@ -248,6 +268,9 @@ def validate(cfg: RunConfig) -> RunConfig:
         if meta["check"] is not None:
             for v in (value if isinstance(value, tuple) else (value,)):
                 _check(meta["check"](v), f"{flag} {v}: must be {meta['allowed']}")
+    for name, _ in cfg.model_args:  # their values are checked by the model registry, which declares them
+        _check(isinstance(name, str) and MODEL_ARG_NAME.match(name) is not None,
+               f"model setting {name!r}: not a <model>_<setting> name")
     counts = class_counts(cfg)  # also checks the imbalance spec
     _check_semi(cfg)
     if not cfg.early_stopping:

@@ -42,8 +42,21 @@ def parse_augment(spec: str) -> dict:
     return out
 
 
-def add_config_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
-    """Every RunConfig field that has a flag, from its declaration (help, choices, default), plus --models."""
+SETTING = "model_setting:"  # the dest prefix of a model's own flags (--mlp-hidden -> model_setting:mlp_hidden)
+
+
+def add_model_settings(group) -> None:
+    """A flag for each registered model's settings, from its declaration (--mlp-hidden, --cnn-c1, ...)."""
+    from mnistlab.models.registry import model_settings
+
+    for stored, spec, setting in model_settings():
+        group.add_argument(f"--{stored.replace('_', '-')}", dest=SETTING + stored, type=int, default=None,
+                           metavar="N", help=f"{setting.help}, for --models {spec.name} (default {setting.default})")
+
+
+def add_config_args(p: argparse.ArgumentParser, multi: bool = False, settings: bool = True) -> None:
+    """Every RunConfig field that has a flag, from its declaration (help, choices, default), plus --models and,
+    with `settings`, the models' own settings (they come from the model registry, which imports torch)."""
     defaults = RunConfig()
     groups = {key: p.add_argument_group(title) for key, title in GROUPS.items()}
     groups["experiment"].add_argument(
@@ -69,6 +82,8 @@ def add_config_args(p: argparse.ArgumentParser, multi: bool = False) -> None:
         if f.name in SEMI_FIELDS:  # None: not given, so that giving one without --unlabeled can be refused
             kwargs["default"] = None
         groups[meta["group"]].add_argument(flag, **kwargs)
+    if settings:
+        add_model_settings(p.add_argument_group("settings of the models"))
     groups["corruption"].add_argument("--augment", default="", metavar="SPEC",
                                       help="random shifts/zoom/rotation while training, e.g. shift=2,scale=0.1,"
                                       "rotate=10 (pixels, zoom fraction, degrees)")
@@ -102,6 +117,8 @@ def check_threads(value) -> None:
 def configs_from_args(args, samples_per_class=None, seed=None) -> list[RunConfig]:
     """One validated RunConfig per requested model (each model resolved and checked by the registry)."""
     values = {f.name: getattr(args, f.name) for f in fields(RunConfig) if hasattr(args, f.name)}
+    values["model_args"] = {k[len(SETTING):]: v for k, v in vars(args).items()
+                            if k.startswith(SETTING) and v is not None}
     semi_given = [name for name in SEMI_FIELDS if values.get(name) is not None]
     if getattr(args, "study", None) == "semi":  # its variants name each method: only the shared --steps is free
         fixed = [name for name in semi_given if name != "steps"]
@@ -125,9 +142,9 @@ def configs_from_args(args, samples_per_class=None, seed=None) -> list[RunConfig
     if seed is not None:
         values["seed"] = seed
     check_threads(args.threads)
-    from mnistlab.models.registry import get_spec
+    from mnistlab.models.registry import check_model_args, get_spec
 
     # Resolved before any work: an unknown name or a broken user model is one line; a file spec is named by
     # its absolute path from here on, so every later step (and a resume from elsewhere) finds the same file.
     models = [get_spec(model).name for model in args.models]
-    return [validate(RunConfig(**{**values, "model": model})) for model in dict.fromkeys(models)]
+    return [check_model_args(validate(RunConfig(**{**values, "model": model}))) for model in dict.fromkeys(models)]

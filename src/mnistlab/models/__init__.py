@@ -7,6 +7,7 @@ from mnistlab.models.notebook import MLP, SmallCNN
 from mnistlab.models.reference import LeNet5, LogReg
 from mnistlab.models.registry import (
     ModelSpec,
+    Setting,
     build_model,
     count_params,
     get_model,
@@ -18,6 +19,5 @@ from mnistlab.models.registry import (
     train_flops_per_sample,
 )
 
-__all__ = ["MLP", "SmallCNN", "LeNet5", "LogReg", "ModelSpec", "build_model", "count_params", "get_model", "get_spec",
-           "label_of", "list_models", "model_order", "register_model",
-           "train_flops_per_sample"]
+__all__ = ["MLP", "SmallCNN", "LeNet5", "LogReg", "ModelSpec", "Setting", "build_model", "count_params", "get_model",
+           "get_spec", "label_of", "list_models", "model_order", "register_model", "train_flops_per_sample"]

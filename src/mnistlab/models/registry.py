@@ -1,9 +1,9 @@
 """The model registry, in torchvision's style: one declaration per model, and every consumer asks here.
 
-    @register_model("mlp", label="MLP", source="the notebook")
-    def mlp(cfg): return MLP(hidden=cfg.mlp_hidden)
+    @register_model("mlp", label="MLP", source="the notebook", settings={"hidden": Setting(256, "hidden width")})
+    def mlp(cfg, hidden): return MLP(hidden=hidden)
 
-    get_model("mlp", mlp_hidden=128)   # an nn.Module, seeded from the config's seed
+    get_model("mlp", hidden=128)       # an nn.Module, seeded from the config's seed (`--mlp-hidden 128` on the CLI)
     list_models()                      # ['mlp', 'cnn', ...] in registration order
     get_spec("nets/my.py:Net")         # a user model (models.user), registered on first use
 
@@ -21,18 +21,23 @@ import torch.nn as nn
 import mnistlab.models.user as user
 from mnistlab.config import RunConfig
 from mnistlab.errors import ConfigError
-from mnistlab.models.spec import ModelSpec, last_of  # noqa: F401 - last_of: part of the registry's API
+from mnistlab.models.spec import ModelSpec, Setting, last_of  # noqa: F401 - part of the registry's API
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
 def register_model(name: str, *, label: str | None = None, **spec_fields) -> Callable:
-    """Decorator: register `builder(cfg) -> nn.Module` under `name`."""
+    """Decorator: register `builder(cfg, **settings) -> nn.Module` under `name` (settings: short name -> Setting)."""
 
-    def wrap(builder: Callable[[RunConfig], nn.Module]) -> Callable[[RunConfig], nn.Module]:
+    def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is already registered")
-        _REGISTRY[name] = ModelSpec(name=name, label=label or name.upper(), builder=builder, **spec_fields)
+        spec = ModelSpec(name=name, label=label or name.upper(), builder=builder, **spec_fields)
+        taken = {stored for other in _REGISTRY.values() for stored in map(other.stored_name, other.settings)}
+        clash = [short for short in spec.settings if spec.stored_name(short) in taken]
+        if clash:
+            raise ValueError(f"model {name!r}: setting {spec.stored_name(clash[0])!r} is another model's")
+        _REGISTRY[name] = spec
         return builder
 
     return wrap
@@ -74,9 +79,41 @@ def get_spec(name: str) -> ModelSpec:
     return spec
 
 
+def model_settings() -> list[tuple[str, ModelSpec, Setting]]:
+    """(stored name, model, declaration) of every registered model's settings, in registration order."""
+    return [(spec.stored_name(short), spec, setting) for spec in _REGISTRY.values()
+            for short, setting in spec.settings.items()]
+
+
+def check_model_args(cfg: RunConfig) -> RunConfig:
+    """A config whose model settings are each a registered model's and in its range, those at their default
+    dropped (so they never enter a key); a one-line ConfigError naming the flag otherwise."""
+    from mnistlab.config import flag_of
+
+    declared = {stored: setting for stored, _, setting in model_settings()}
+    for name, value in cfg.model_args:
+        if name not in declared:
+            raise ConfigError(f"model setting {name!r}: no registered model declares it; known: "
+                              f"{', '.join(declared) or 'none'}")
+        if not declared[name].accepts(value):
+            raise ConfigError(f"{flag_of(name)} {value}: must be {declared[name].allowed}")
+    return cfg.with_(model_args=tuple((n, v) for n, v in cfg.model_args if v != declared[n].default))
+
+
+def config_of(**values) -> RunConfig:
+    """A RunConfig from field values and model settings by their stored names (mlp_hidden=128)."""
+    from dataclasses import fields
+
+    names = {f.name for f in fields(RunConfig)}
+    args = {k: values.pop(k) for k in list(values) if k not in names}
+    return RunConfig(**values, model_args={**dict(values.pop("model_args", ())), **args})
+
+
 def get_model(name: str, **config) -> nn.Module:
-    """The model `name` built from a RunConfig with these fields (the rest at their defaults)."""
-    return build_model(RunConfig(**{**config, "model": name}))
+    """The model `name` built from these config fields and settings (short or stored names), the rest at defaults."""
+    spec = get_spec(name)
+    config = {spec.stored_name(k) if k in spec.settings else k: v for k, v in config.items()}
+    return build_model(check_model_args(config_of(**config, model=name)))
 
 
 def build_model(cfg: RunConfig) -> nn.Module:
@@ -135,4 +172,4 @@ def train_flops_per_sample(cfg: RunConfig) -> float:
     spec = get_spec(cfg.model)
     if spec.flops_per_sample is None:
         raise ConfigError(f"model {cfg.model!r} declares no FLOP count")
-    return spec.flops_per_sample(cfg)
+    return spec.flops_per_sample(**spec.args(cfg))

@@ -1,4 +1,4 @@
-"""What the rest of mnistlab knows about a model: its ModelSpec (label, builder, layers to look inside)."""
+"""What the rest of mnistlab knows about a model: its ModelSpec (label, builder, settings, layers to look inside)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,6 +8,30 @@ import torch
 import torch.nn as nn
 
 from mnistlab.config import RunConfig
+from mnistlab.data.registry import get_dataset
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One of a model's own settings (an integer): its default, what it means, its range. A model `mlp` declaring
+    `hidden` is set by `--mlp-hidden` and stored as `mlp_hidden`."""
+
+    default: int
+    help: str
+    low: int = 1
+    high: int = 65_536
+
+    @property
+    def allowed(self) -> str:
+        return f"an integer from {self.low} to {self.high}"
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and self.low <= value <= self.high
+
+
+def num_classes(cfg: RunConfig) -> int:
+    """The classes of the dataset a config names: the size of a model's output layer."""
+    return get_dataset(cfg.dataset).num_classes
 
 
 def last_of(kind: type[nn.Module]) -> Callable[[nn.Module], nn.Module | None]:
@@ -26,23 +50,36 @@ class ModelSpec:
 
     name: str
     label: str
-    builder: Callable[[RunConfig], nn.Module]
+    builder: Callable[..., nn.Module]  # builder(cfg, **settings) with the settings by their short names
     source: str = "mnistlab"
+    settings: dict[str, Setting] = field(default_factory=dict)  # short name ("hidden") -> its declaration
     # t-SNE features: the input of this layer (default: the last Linear, i.e. the classifier's input).
     embedding_layer: Callable[[nn.Module], nn.Module | None] = field(default=last_of(nn.Linear))
     # Extra named feature layers a user may ask for (e.g. the MLP's first hidden layer, as the notebook does).
     feature_layers: dict[str, Callable[[nn.Module], nn.Module]] = field(default_factory=dict)
     # Grad-CAM attributes to this layer's output; None means gradient saliency instead.
     attribution_layer: Callable[[nn.Module], nn.Module | None] = field(default=last_of(nn.Conv2d))
-    # Multiply-adds x2 of one forward pass x3 (forward + backward), for the benchmarks; None if unknown.
-    flops_per_sample: Callable[[RunConfig], float] | None = None
+    # Multiply-adds x2 of one forward pass x3 (forward + backward), from the settings; None if unknown.
+    flops_per_sample: Callable[..., float] | None = None
     stackable: bool = True  # can be trained K at a time with torch.func (pure functional forward)
     # User models only: the file their code comes from and its SHA-256 (part of every run's key).
     source_file: str = ""
     source_sha256: str = ""
 
+    def stored_name(self, short: str) -> str:
+        """A setting's name in configs and stores (and, dashed, its flag): mlp + hidden -> mlp_hidden."""
+        return f"{self.name.replace('-', '_')}_{short}"
+
+    def args(self, cfg: RunConfig) -> dict:
+        """This model's settings in `cfg` by their short names, each at its default unless set."""
+        return {short: cfg.model_arg(self.stored_name(short), s.default) for short, s in self.settings.items()}
+
+    def construct(self, cfg: RunConfig) -> nn.Module:
+        """The model `cfg` describes, from the current random state (the meta device's sizing uses this)."""
+        return self.builder(cfg, **self.args(cfg))
+
     def build(self, cfg: RunConfig) -> nn.Module:
         """The model `cfg` describes, initialised from cfg.seed without touching the global RNG."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
-            return self.builder(cfg)
+            return self.construct(cfg)

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from mnistlab.config import SEMI_FIELDS, RunConfig, class_counts, validate
 from mnistlab.data.registry import get_dataset, list_datasets
 from mnistlab.errors import ConfigError, DataError
-from mnistlab.models.registry import get_spec
+from mnistlab.models.registry import check_model_args, get_spec
 
 
 def check(cfg: RunConfig) -> RunConfig:
-    """Validate a config as far as the layers below know it: its fields, its model, its dataset's limits."""
-    validate(cfg)
+    """Validate a config as far as the layers below know it: its fields, its model and its settings, its dataset's
+    limits."""
+    cfg = check_model_args(validate(cfg))
     get_spec(cfg.model)
     try:
         dataset = get_dataset(cfg.dataset)

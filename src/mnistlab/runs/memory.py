@@ -23,7 +23,7 @@ ACTIVATION_COPIES = 3   # a layer's output kept for backward, its gradient, one 
 EVAL_BATCH = 256        # the batch evaluate() runs the test set in (no gradients)
 PIXELS = 28 * 28
 RESIDENT_BYTES = 70_000 * PIXELS + 2 * 10_000 * PIXELS * FLOAT  # uint8 MNIST, the test set raw + normalized
-SIZE_FIELDS = ("mlp_hidden", "cnn_c1", "cnn_c2", "cnn_fc", "batch_size", "samples_per_class")
+SIZE_FIELDS = ("batch_size", "samples_per_class")  # besides the model's own settings
 GIB = 2**30
 MAX_POOL = 60_000       # the most training images a dataset has, hence the largest unlabelled pool
 
@@ -47,12 +47,12 @@ def _shape_numbers(cfg: RunConfig) -> tuple[int, int] | None:
 
     try:
         with torch.device("meta"):
-            model = spec.builder(cfg)
+            model = spec.construct(cfg)
         params = sum(p.numel() for p in model.parameters())
         device = "cpu" if params <= REAL_PASS_PARAMS else "meta"
         if device == "cpu":
             with torch.random.fork_rng(devices=[]):  # built again for real; the caller's random stream is untouched
-                model = spec.builder(cfg)
+                model = spec.construct(cfg)
         leaves = [m for m in model.modules() if next(m.children(), None) is None]
         hooks = [m.register_forward_hook(count) for m in leaves]
         try:
@@ -155,6 +155,10 @@ def _named(cfg: RunConfig, need: int) -> str:
     """The flags that make this run large: those whose default would shrink it by a tenth or more."""
     defaults = RunConfig()
     big = []
+    for name, value in cfg.model_args:
+        smaller = estimate_bytes(cfg.with_(model_args=tuple(a for a in cfg.model_args if a[0] != name)))
+        if smaller is not None and smaller <= 0.9 * need:
+            big.append(f"{flag_of(name)} {value}")
     for name in SIZE_FIELDS:
         default = getattr(defaults, name)
         if getattr(cfg, name) != default:
