@@ -23,7 +23,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     from mnistlab.i18n import t
     from mnistlab.models.registry import get_spec
     from mnistlab.runs.folder import existing_key, load_run, run_key
-    from mnistlab.runs.job import Job, check
+    from mnistlab.runs.job import Job
     from mnistlab.runs.memory import check_fits
     from mnistlab.runs.outcome import ModelResult, RunResults
     from mnistlab.runs.swap import held
@@ -38,13 +38,11 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
     datasets = sorted({c.dataset for c in configs})
     if len(datasets) > 1:
         raise ConfigError(f"--dataset: one run folder holds one dataset, got {', '.join(datasets)}")
-    for c in configs:
-        check(c)
+    jobs = [Job.of(c) for c in configs]  # each config checked here, before any data is read
     torch_device = resolve_device(device)
-    check_fits(configs, device=torch_device)  # before anything is allocated: the OOM killer says nothing
-    mnist = load_dataset(configs[0].dataset, data_dir, log=log)
-    check_splits(mnist, configs)
-    jobs = [Job.of(c, mnist.checksums) for c in configs]
+    check_fits([job.config for job in jobs], device=torch_device)  # before anything is allocated: the OOM killer
+    mnist = load_dataset(jobs[0].config.dataset, data_dir, log=log)  # says nothing
+    check_splits(mnist, [job.config for job in jobs])
     with ExitStack() as alone:
         if out is not None:
             alone.enter_context(held(Path(out)))  # from the check to the swap: a concurrent run is refused
@@ -104,15 +102,13 @@ def sweep_runs(out: str | Path, *, budgets=None, seeds=None, models=NOTEBOOK_MOD
     log: called with a line of progress per finished run ("run 3 of 40: ...") and the sweep's notes (e.g. print).
     config: any RunConfig field or model setting shared by every run (epochs=10, lr=3e-3, mlp_hidden=128, ...).
     """
-    from mnistlab.config import validate
-    from mnistlab.models.registry import check_model_args, config_of, get_spec
+    from mnistlab.models.registry import config_of, get_spec
     from mnistlab.sweeps.grid import make_spec
     from mnistlab.sweeps.runner import run_line, run_sweep
     from mnistlab.sweeps.summary import summarize
 
     models = [get_spec(m).name for m in models]  # user models resolved (and checked) first, by absolute path
-    base = check_model_args(validate(config_of(**config)))
-    spec = make_spec(base, models, list(budgets) if budgets is not None else None,
+    spec = make_spec(config_of(**config), models, list(budgets) if budgets is not None else None,
                      list(seeds) if seeds is not None else None, study)
     total, done = len(spec.plan()), [0]
 

@@ -5,7 +5,7 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
-from mnistlab.config import DEVICES, NOTEBOOK_MODELS, RECIPES, SEMI_FIELDS, RunConfig, flag_of, validate
+from mnistlab.config import DEVICES, NOTEBOOK_MODELS, RECIPES, SEMI_FIELDS, RunConfig, flag_of
 from mnistlab.errors import ConfigError, UsageError
 
 GROUPS = {"experiment": "experiment (defaults are the notebook's)", "corruption": "corruption, augmentation, imbalance",
@@ -114,8 +114,9 @@ def check_threads(value) -> None:
         raise UsageError(f"--threads {value}: must be an integer >= 1")
 
 
-def configs_from_args(args, samples_per_class=None, seed=None) -> list[RunConfig]:
-    """One validated RunConfig per requested model (each model resolved and checked by the registry)."""
+def configs_from_args(args) -> list[RunConfig]:
+    """One RunConfig per requested model, as parsed (each model resolved by the registry; the values are checked
+    once, where the API makes each run's job)."""
     values = {f.name: getattr(args, f.name) for f in fields(RunConfig) if hasattr(args, f.name)}
     values["model_args"] = {k[len(SETTING):]: v for k, v in vars(args).items()
                             if k.startswith(SETTING) and v is not None}
@@ -137,14 +138,10 @@ def configs_from_args(args, samples_per_class=None, seed=None) -> list[RunConfig
     given = {name for name, value in values.items() if value != getattr(RunConfig(), name)}
     values.update({k: v for k, v in recipe.items() if k not in given})  # an explicit flag beats the recipe
     values.update(parse_augment(args.augment))
-    if samples_per_class is not None:
-        values["samples_per_class"] = samples_per_class
-    if seed is not None:
-        values["seed"] = seed
     check_threads(args.threads)
-    from mnistlab.models.registry import check_model_args, get_spec
+    from mnistlab.models.registry import get_spec
 
     # Resolved before any work: an unknown name or a broken user model is one line; a file spec is named by
     # its absolute path from here on, so every later step (and a resume from elsewhere) finds the same file.
     models = [get_spec(model).name for model in args.models]
-    return [check_model_args(validate(RunConfig(**{**values, "model": model}))) for model in dict.fromkeys(models)]
+    return [RunConfig(**{**values, "model": model}) for model in dict.fromkeys(models)]

@@ -65,7 +65,7 @@ def spec_from_args(args, stored):
     from mnistlab.sweeps.grid import SweepSpec, base_config, make_spec
 
     check_stopping_flags(args)
-    configs = configs_from_args(args, samples_per_class=1000, seed=0)  # grid fields are set per run, not here
+    configs = configs_from_args(args)  # the grid's own fields (budget, seed) are set per run
     base_cfg = base_config(configs[0])
     check_study_flags(args, base_cfg)
     spec = make_spec(configs[0], [cfg.model for cfg in configs],

@@ -50,10 +50,13 @@ class Job:
     variant: str = "base"
 
     @classmethod
-    def of(cls, cfg: RunConfig, data_md5: dict, variant: str = "base") -> Job:
-        """A checked job; a ConfigError names what is wrong. A user model is named by its canonical spec and
-        its source's hash joins the config, so the key changes with the model's code."""
+    def of(cls, cfg: RunConfig, data_md5: dict | None = None, variant: str = "base") -> Job:
+        """A checked job: the one place a config is validated (a ConfigError names what is wrong). Its key covers
+        the data's verified MD5s (by default its dataset's published ones, which loading checks). A user model is
+        named by its canonical spec and its source's hash joins the config, so the key changes with its code."""
         cfg = check(cfg)
+        if data_md5 is None:
+            data_md5 = get_dataset(cfg.dataset).md5s
         spec = get_spec(cfg.model)
         cfg = cfg.with_(model=spec.name, model_source=spec.source_sha256)
         return cls(cfg, cfg.key(data_md5), variant)

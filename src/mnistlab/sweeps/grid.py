@@ -33,7 +33,7 @@ class SweepSpec:
     study: str = "main"
 
     def plan(self) -> list[tuple[str, RunConfig]]:
-        """(variant label, validated config) for every cell of the grid, in a stable order."""
+        """(variant label, config) for every cell of the grid, in a stable order (each is checked as its job)."""
         if len(self.models) * len(self.budgets) * len(self.seeds) * len(self.variants) > MAX_RUNS:
             raise ConfigError(f"the sweep grid has {len(self.models)} models x {len(self.budgets)} budgets x "
                               f"{len(self.seeds)} seeds x {len(self.variants)} variants, over {MAX_RUNS:,} runs; "
@@ -47,7 +47,7 @@ class SweepSpec:
                     for model in self.models:
                         values = {**self.base, **variant["overrides"], "model": model,
                                   "samples_per_class": budget, "seed": seed}
-                        out.append((variant["label"], validate(RunConfig.from_dict(values))))
+                        out.append((variant["label"], RunConfig.from_dict(values)))
         return out
 
     def merged_with(self, other: SweepSpec) -> SweepSpec:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mnistlab.errors import SweepError
 from mnistlab.runs import store
-from mnistlab.runs.job import Job, check
+from mnistlab.runs.job import Job
 from mnistlab.sweeps.executors.base import Executor
 from mnistlab.sweeps.grid import SweepSpec, load_spec, save_spec
 
@@ -190,21 +190,18 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
         if previous:
             check_folder_models(folder, previous.models)
         spec = previous.merged_with(spec) if previous else spec
-        plan = spec.plan()
-        for _, cfg in plan:
-            check(cfg)  # every model and the dataset's limits, before any data is read
+        jobs = [Job.of(cfg, variant=variant) for variant, cfg in spec.plan()]  # each run checked, before any data
         torch_device = resolve_device(device)
-        check_fits([cfg for _, cfg in plan], device=torch_device)
-        mnist = load_dataset(plan[0][1].dataset, data_dir, log=log)
-        check_splits(mnist, [cfg for _, cfg in plan])
+        check_fits([job.config for job in jobs], device=torch_device)
+        mnist = load_dataset(jobs[0].config.dataset, data_dir, log=log)
+        check_splits(mnist, [job.config for job in jobs])
     folder.mkdir(parents=True, exist_ok=True)
     with exclusive(folder):
         with deferred_interrupt():
             current = load_spec(folder)
             if current != previous:  # another sweep grew the folder in between: add to what it holds now
                 spec = current.merged_with(spec) if current else spec
-                plan = spec.plan()
-            jobs = [Job.of(cfg, mnist.checksums, variant) for variant, cfg in plan]
+                jobs = [Job.of(cfg, variant=variant) for variant, cfg in spec.plan()]
             conn = store.connect(folder, mnist.checksums)
             try:
                 status = store.status_of(conn, [job.key for job in jobs])
