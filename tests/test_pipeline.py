@@ -42,7 +42,7 @@ def test_three_models_are_compared_pairwise_with_holm(tmp_path, third_model):
     compared = [f for f in summary["findings"] if f.startswith("At 10 samples per class")]
     assert len(compared) == 3 and all("Holm-adjusted over the 3 model pairs" in f for f in compared)
     assert any("Linear" in f for f in summary["findings"])
-    assert {a["model"] for a in summary["aggregates"]} == {"mlp", "cnn", third_model}
+    assert {a.model for a in summary["aggregates"]} == {"mlp", "cnn", third_model}
     made = build_report(tmp_path / "s", lang="en", compile=False)
     assert "Linear" in made["html"].read_text()
 
@@ -76,7 +76,7 @@ def test_resume_with_other_code_is_refused_unless_mixed_is_allowed(tmp_path):
         sweep_runs(out, budgets=[10], seeds=[0, 1], models=["mlp"], **TINY)
     summary = sweep_runs(out, budgets=[10], seeds=[0, 1], models=["mlp"], allow_mixed=True, **TINY)
     assert "MISTO" in summary["mixed"]  # the default language is pt
-    assert summary["aggregates"][0]["n"] == 2
+    assert summary["aggregates"][0].n == 2
 
 
 def test_a_store_of_the_first_release_summarizes_and_resumes_only_when_mixed_is_allowed(tmp_path):
@@ -87,7 +87,7 @@ def test_a_store_of_the_first_release_summarizes_and_resumes_only_when_mixed_is_
     shutil.copytree(FIXTURES / "legacy_sweep", out)
     summary = summarize(out, "en")
     assert summary["mixed"] is None and summary["models"] == ["mlp", "cnn"]
-    assert {a["samples_per_class"] for a in summary["aggregates"]} == {10, 20}
+    assert {a.samples_per_class for a in summary["aggregates"]} == {10, 20}
     build_report(out, lang="en", compile=False)
     spec = json.loads((out / "sweep.json").read_text())
     legacy = {**TINY, "epochs": spec["base"]["epochs"]}
@@ -95,7 +95,7 @@ def test_a_store_of_the_first_release_summarizes_and_resumes_only_when_mixed_is_
         sweep_runs(out, budgets=spec["budgets"], seeds=[0, 1, 2], models=spec["models"], **legacy)
     summary = sweep_runs(out, budgets=spec["budgets"], seeds=[0, 1, 2], models=spec["models"], allow_mixed=True,
                          lang="en", **legacy)
-    assert summary["mixed"] and all(a["n"] == 3 for a in summary["aggregates"])
+    assert summary["mixed"] and all(a.n == 3 for a in summary["aggregates"])
 
 
 def test_a_run_folder_of_the_first_release_is_read_and_reported(tmp_path):

@@ -112,9 +112,11 @@ def test_ablation_change_is_paired_by_seed_against_the_recipe():
 
 def test_a_budget_axis_says_when_no_image_went_to_validation():
     from mnistlab.figures.sweep import budget_axis
+    from mnistlab.stats import aggregate
 
-    with_val = {"best_val_acc": {"n": 3, "mean": 0.9}}
-    without = {"best_val_acc": {"n": 0, "mean": float("nan")}}
+    with_val = aggregate([stored_row("cnn", 10, s, best_val_acc=0.9) for s in range(3)], ["cnn"])[0]
+    without = aggregate([stored_row("cnn", 10, 0, best_val_acc=None)], ["cnn"])[0]
+    assert (with_val.best_val_acc["n"], without.best_val_acc["n"]) == (3, 0)
     assert budget_axis([with_val, without], "en") == "Samples per class (train + validation)"
     assert budget_axis([without, without], "en") == "Labelled samples per class (no validation)"
     assert budget_axis([without], "pt") == "Amostras rotuladas por classe (sem validação)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from itertools import combinations
 from typing import Any, Protocol
 
@@ -52,20 +53,46 @@ def holm(pvalues: list[float]) -> list[float]:
     return out
 
 
-def aggregate(rows: Sequence[Measured], models: list[str]) -> list[dict]:
-    """One record per (variant, model, budget): mean/sd/CI of each metric in AGGREGATED, models in `models` order."""
+@dataclass(frozen=True)
+class Aggregate:
+    """One cell of a sweep (variant, model, budget) over its seeds: each metric of AGGREGATED as mean_ci gives it."""
+
+    variant: str
+    model: str
+    samples_per_class: int
+    n: int
+    params: int | None
+    seeds: list[int]
+    test_acc: dict
+    best_val_acc: dict
+    best_val_loss: dict
+    epochs_run: dict
+    best_epoch: dict
+    gap_at_best: dict
+    balanced_acc: dict
+    macro_f1: dict
+    train_seconds: dict
+
+    def metric(self, name: str) -> dict:
+        """One metric's summary over the seeds (n, mean, sd, ci_low, ci_high), by its name."""
+        if name not in AGGREGATED:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def aggregate(rows: Sequence[Measured], models: list[str]) -> list[Aggregate]:
+    """One Aggregate per (variant, model, budget), models in `models` order."""
     groups = defaultdict(list)
     for r in rows:
         groups[(r.variant, r.model, r.samples_per_class)].append(r)
-    out = []
     order = lambda item: (item[0][0], models.index(item[0][1]), item[0][2])  # noqa: E731
-    for (variant, model, budget), members in sorted(groups.items(), key=order):
-        rec = {"variant": variant, "model": model, "samples_per_class": budget, "n": len(members),
-               "params": members[0].metric("params"), "seeds": sorted(m.seed for m in members)}
-        for metric in AGGREGATED:
-            rec[metric] = mean_ci([m.metric(metric) for m in members])
-        out.append(rec)
-    return out
+    return [Aggregate(variant, model, budget, len(members), members[0].metric("params"),
+                      sorted(m.seed for m in members),
+                      **{metric: mean_ci([m.metric(metric) for m in members]) for metric in AGGREGATED})
+            for (variant, model, budget), members in sorted(groups.items(), key=order)]
 
 
 def _paired(by: dict, variant: str, budget: int, a: str, b: str) -> dict | None:

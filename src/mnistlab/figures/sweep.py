@@ -14,6 +14,7 @@ from mnistlab.stats import mean_ci
 
 if TYPE_CHECKING:
     from mnistlab.runs.rows import SweepRow
+    from mnistlab.stats import Aggregate
 
 
 @styled
@@ -45,32 +46,33 @@ def band_plot(series: list[dict], xlabel: str, ylabel: str, title: str, stem: Pa
     return save(fig, stem)
 
 
-def _series_by_budget(aggregates: list[dict], metric: str, variant: str, models: list[str],
+def _series_by_budget(aggregates: list[Aggregate], metric: str, variant: str, models: list[str],
                       labels: dict[str, str], lang: str) -> list[dict]:
     out = []
     for i, model in enumerate(models):
-        recs = [a for a in aggregates if a["model"] == model and a["variant"] == variant]
+        recs = [a for a in aggregates if a.model == model and a.variant == variant]
         if recs:
-            out.append({"label": model_label(labels[model], recs[0]["params"], lang), "marker": MARKERS[i % 10],
-                        "x": [a["samples_per_class"] for a in recs], "mean": [a[metric]["mean"] for a in recs],
-                        "low": [a[metric]["ci_low"] for a in recs], "high": [a[metric]["ci_high"] for a in recs]})
+            out.append({"label": model_label(labels[model], recs[0].params, lang), "marker": MARKERS[i % 10],
+                        "x": [a.samples_per_class for a in recs], "mean": [a.metric(metric)["mean"] for a in recs],
+                        "low": [a.metric(metric)["ci_low"] for a in recs],
+                        "high": [a.metric(metric)["ci_high"] for a in recs]})
     return out
 
 
-def budget_axis(aggregates: list[dict], lang: str) -> str:
+def budget_axis(aggregates: list[Aggregate], lang: str) -> str:
     """The x-axis of a budget figure: the budget holds train + validation, or only training images when none of
     these runs kept a validation split (no early stopping, semi-supervised runs)."""
-    without = all(not (a.get("best_val_acc") or {}).get("n") for a in aggregates)
+    without = all(not a.best_val_acc.get("n") for a in aggregates)
     return t("labelled_per_class" if without else "samples_per_class", lang)
 
 
-def budget_figures(aggregates: list[dict], models: list[str], labels: dict[str, str], folder: Path,
+def budget_figures(aggregates: list[Aggregate], models: list[str], labels: dict[str, str], folder: Path,
                    lang: str = "pt") -> list[Path]:
     """Learning curve, generalization gap and early-stopping epoch vs samples per class, per variant."""
     paths = []
-    variants = sorted({a["variant"] for a in aggregates})
+    variants = sorted({a.variant for a in aggregates})
     for variant in variants:
-        xlabel = budget_axis([a for a in aggregates if a["variant"] == variant], lang)
+        xlabel = budget_axis([a for a in aggregates if a.variant == variant], lang)
         suffix = "" if variant == "base" else f"_{variant}"
         tag = "" if variant == "base" else f" ({variant})"
         for metric, name, ylabel, title, percent in (
@@ -90,7 +92,7 @@ def budget_figures(aggregates: list[dict], models: list[str], labels: dict[str, 
     return paths
 
 
-def model_gap_figures(comparisons: list[dict], aggregates: list[dict], models: list[str], labels: dict[str, str],
+def model_gap_figures(comparisons: list[dict], aggregates: list[Aggregate], models: list[str], labels: dict[str, str],
                       folder: Path, lang: str = "pt") -> list[Path]:
     """Per variant: the second model minus the first (the notebook's CNN minus its MLP) vs samples per class,
     paired by seed, mean and 95% CI; a dashed line at zero."""
@@ -107,14 +109,14 @@ def model_gap_figures(comparisons: list[dict], aggregates: list[dict], models: l
                    "x": [c["samples_per_class"] for c in recs], "mean": [c["diff"]["mean"] for c in recs],
                    "low": [c["diff"]["ci_low"] for c in recs], "high": [c["diff"]["ci_high"] for c in recs]}]
         suffix, tag = ("", "") if variant == "base" else (f"_{variant}", f" ({variant})")
-        xlabel = budget_axis([a for a in aggregates if a["variant"] == variant], lang)
+        xlabel = budget_axis([a for a in aggregates if a.variant == variant], lang)
         paths += band_plot(series, xlabel, t("model_gap", lang),
                            t("model_gap_title", lang) + tag, folder / f"model_gap{suffix}", logx=True, percent=True,
                            zero=True, unit="pp")
     return paths
 
 
-def gain_figures(gains: list[dict], aggregates: list[dict], models: list[str], labels: dict[str, str],
+def gain_figures(gains: list[dict], aggregates: list[Aggregate], models: list[str], labels: dict[str, str],
                  folder: Path, lang: str = "pt") -> list[Path]:
     """figures/gain_<variant>_vs_<reference>: a variant's test accuracy minus a reference variant's (the plain
     method, the recipe) vs samples per class, a line per model, paired by seed, mean and 95% CI."""
@@ -133,7 +135,7 @@ def gain_figures(gains: list[dict], aggregates: list[dict], models: list[str], l
                                "mean": [g["diff"]["mean"] for g in line], "low": [g["diff"]["ci_low"] for g in line],
                                "high": [g["diff"]["ci_high"] for g in line]})
         if series:
-            xlabel = budget_axis([a for a in aggregates if a["variant"] == variant], lang)
+            xlabel = budget_axis([a for a in aggregates if a.variant == variant], lang)
             paths += band_plot(series, xlabel, t("model_gap", lang),
                                t("gain_title", lang, variant=variant, reference=reference),
                                folder / f"gain_{variant}_vs_{reference}", logx=True, percent=True, zero=True,

@@ -12,6 +12,7 @@ from mnistlab.sweeps.studies import STUDIES
 
 if TYPE_CHECKING:
     from mnistlab.runs.rows import SweepRow
+    from mnistlab.stats import Aggregate
 
 SECTIONS = ("main", "recipe", "ablation", "tiny", "semi", "fashion")
 TARGETS = {10: 0.90, 100: 0.97, 300: 0.985, 1000: 0.99}  # CNN with the recipe, validation out of the budget
@@ -127,8 +128,8 @@ def _findings(summary: dict) -> list[str]:
     return ["Findings:", ""] + [f"- {markdown(line)}" for line in summary["findings"]] + [""]
 
 
-def _find(summary: dict, variant: str, model: str, budget: int) -> dict | None:
-    return next((a for a in summary["aggregates"] if (a["variant"], a["model"], a["samples_per_class"])
+def _find(summary: dict, variant: str, model: str, budget: int) -> Aggregate | None:
+    return next((a for a in summary["aggregates"] if (a.variant, a.model, a.samples_per_class)
                  == (variant, model, budget)), None)
 
 
@@ -136,21 +137,21 @@ def recipe_tables(summary: dict) -> list[str]:
     """The recipe's gain and time cost per model and budget, and the CNN's targets."""
     gains = []
     for a in summary["aggregates"]:
-        if a["variant"] != "recipe":
+        if a.variant != "recipe":
             continue
-        plain = _find(summary, "plain", a["model"], a["samples_per_class"])
+        plain = _find(summary, "plain", a.model, a.samples_per_class)
         if plain:
-            gains.append([summary["labels"][a["model"]], a["samples_per_class"], _pct(plain["test_acc"]),
-                          _pct(a["test_acc"]), f"{100 * (a['test_acc']['mean'] - plain['test_acc']['mean']):+.2f}",
-                          f"{a['train_seconds']['mean'] / max(plain['train_seconds']['mean'], 1e-9):.1f}x"])
+            gains.append([summary["labels"][a.model], a.samples_per_class, _pct(plain.test_acc),
+                          _pct(a.test_acc), f"{100 * (a.test_acc['mean'] - plain.test_acc['mean']):+.2f}",
+                          f"{a.train_seconds['mean'] / max(plain.train_seconds['mean'], 1e-9):.1f}x"])
     lines = ["Recipe against the plain method (test accuracy, mean [95% CI]; time = train seconds per run, "
              "recipe / plain):", "", _table(["model", "per class", "plain %", "recipe %", "gain pp", "time"], gains)]
     targets = []
     for budget, goal in TARGETS.items():
         a = _find(summary, "recipe", NOTEBOOK_MODELS[1], budget)  # the notebook's CNN
         if a:
-            met = "met" if a["test_acc"]["mean"] >= goal else "missed"
-            targets.append([budget, f"{100 * goal:.1f}", _pct(a["test_acc"]), a["n"], met])
+            met = "met" if a.test_acc["mean"] >= goal else "missed"
+            targets.append([budget, f"{100 * goal:.1f}", _pct(a.test_acc), a.n, met])
     if targets:
         lines += ["Targets for the CNN with the recipe (validation taken out of the budget):", "",
                   _table(["per class", "target %", "reached % [95% CI]", "n", ""], targets)]
@@ -173,11 +174,11 @@ def _paired_with_recipe(rows: list[SweepRow], variant: str, model: str, budget: 
 def ablation_table(summary: dict, rows: list[SweepRow]) -> list[str]:
     table = []
     for a in summary["aggregates"]:
-        diff = _paired_with_recipe(rows, a["variant"], a["model"], a["samples_per_class"])
+        diff = _paired_with_recipe(rows, a.variant, a.model, a.samples_per_class)
         change = "–" if diff is None else (f"{100 * diff['mean']:+.2f}" + (
             f" [{100 * diff['ci_low']:+.2f}, {100 * diff['ci_high']:+.2f}]" if diff["n"] > 1 else ""))
-        table.append([a["variant"], summary["labels"][a["model"]], a["samples_per_class"], a["n"],
-                      _pct(a.get("best_val_acc")), change, _pct(a["test_acc"]), f"{a['train_seconds']['mean']:.1f}"])
+        table.append([a.variant, summary["labels"][a.model], a.samples_per_class, a.n,
+                      _pct(a.best_val_acc), change, _pct(a.test_acc), f"{a.train_seconds['mean']:.1f}"])
     return ["Each ingredient taken out of the recipe on its own. Read the validation columns (seeds of their own, "
             "never the reported ones): the change is the variant's best validation accuracy minus the recipe's, "
             "paired by seed; an ingredient helps where taking it out lowers it. Test accuracy is shown for "
@@ -190,9 +191,9 @@ def reference_table(summary: dict) -> list[str]:
     """Published supervised-only baselines beside mnistlab under the closest protocol it has."""
     rows = [[source, labels, f"{100 * acc:.2f}", protocol] for source, protocol, labels, acc in REFERENCES]
     for a in summary["aggregates"]:
-        if a["samples_per_class"] in (10, 100):
-            rows.append([f"mnistlab {summary['labels'][a['model']]}, {a['variant']}", 10 * a["samples_per_class"],
-                         _pct(a["test_acc"]), f"no validation, fixed epochs, n = {a['n']} seeds"])
+        if a.samples_per_class in (10, 100):
+            rows.append([f"mnistlab {summary['labels'][a.model]}, {a.variant}", 10 * a.samples_per_class,
+                         _pct(a.test_acc), f"no validation, fixed epochs, n = {a.n} seeds"])
     return ["Published supervised-only baselines (no unlabelled data) and mnistlab under the closest protocol: "
             "`--no-early-stopping`, every labelled image used for training.", "",
             _table(["source", "labels in all", "test acc %", "protocol"], rows)]
@@ -202,8 +203,8 @@ def semi_reference_table(summary: dict) -> list[str]:
     """The papers' semi-supervised rows beside mnistlab's semi study, protocol differences stated."""
     rows = [[source, labels, f"{100 * acc:.2f}", protocol] for source, protocol, labels, acc in SEMI_REFERENCES]
     for a in summary["aggregates"]:
-        rows.append([f"mnistlab {summary['labels'][a['model']]}, {a['variant']}", 10 * a["samples_per_class"],
-                     _pct(a["test_acc"]), f"n = {a['n']} seeds"])
+        rows.append([f"mnistlab {summary['labels'][a.model]}, {a.variant}", 10 * a.samples_per_class,
+                     _pct(a.test_acc), f"n = {a.n} seeds"])
     return ["Published semi-supervised results on MNIST beside mnistlab's. " + SEMI_PROTOCOL, "",
             _table(["source", "labels in all", "test acc % [95% CI]", "protocol"], rows)]
 

@@ -134,6 +134,7 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None)
     summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "mixed": mixed, "models": models,
                "labels": labels, "aggregates": aggregates, "comparisons": comparisons, "questions": answers,
                "findings": findings, "left_out": left_out}
-    paths.append(write_atomic(out / "summary.json", to_json(summary)))
+    stored = {**summary, "aggregates": [a.to_dict() for a in aggregates]}
+    paths.append(write_atomic(out / "summary.json", to_json(stored)))
     summary["paths"] = paths
     return summary

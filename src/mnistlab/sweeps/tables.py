@@ -31,10 +31,10 @@ def aggregate_table(summary: dict, lang: str) -> Table:
               "gap (pp)", t("train_s", lang)]
     rows = []
     for a in summary["aggregates"]:
-        gap, secs = a.get("gap_at_best") or {}, a.get("train_seconds") or {}
-        rows.append([a["variant"], summary["labels"][a["model"]], str(a["samples_per_class"]), str(a["n"]),
-                     mean_with_ci(a["test_acc"], lang), mean_with_ci(a.get("best_val_acc"), lang),
-                     number(a["epochs_run"]["mean"], lang, 1),
+        gap, secs = a.gap_at_best, a.train_seconds
+        rows.append([a.variant, summary["labels"][a.model], str(a.samples_per_class), str(a.n),
+                     mean_with_ci(a.test_acc, lang), mean_with_ci(a.best_val_acc, lang),
+                     number(a.epochs_run["mean"], lang, 1),
                      number(100 * gap["mean"], lang, 1) if gap.get("n") else "–",  # no validation, no gap
                      number(secs["mean"], lang, 1) if secs.get("n") else "–"])
     return Table(header, rows)
