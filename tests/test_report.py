@@ -75,6 +75,9 @@ def test_sweep_report_in_english_has_findings_and_ci(sweep_dir):
     first = summary["aggregates"][0]
     assert f"{100 * first['test_acc']['mean']:.2f}" in text
     assert "samples per class" in text and "Test accuracy vs. data budget" in text
+    assert "Models compared" in text and "Overfitting" in text  # the answers as tables, as in results.md
+    html = (sweep_dir / "report" / "index.html").read_text()
+    assert "<h3>Models compared</h3>" in html and "Differences paired by seed" in html
 
 
 @needs_chromium

@@ -120,3 +120,14 @@ def test_a_budget_axis_says_when_no_image_went_to_validation():
     assert budget_axis([with_val, without], "en") == "Samples per class (train + validation)"
     assert budget_axis([without, without], "en") == "Labelled samples per class (no validation)"
     assert budget_axis([without], "pt") == "Amostras rotuladas por classe (sem validação)"
+
+
+def test_results_findings_are_tables_and_a_section_may_hold_two_stores(sweep, tmp_path):
+    out = tmp_path / "results.md"
+    assert main(["results", "--sweep", f"main={sweep}", "--sweep", f"main={sweep}", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.count("**Models compared**") == 2 and text.count("**Overfitting**") == 2
+    assert text.count("With 3 pairs Wilcoxon cannot go below p=0.25.") == 2  # once under each store's table
+    assert "| base | 10 | CNN − MLP |" in text and "cannot go below p=0.25)" not in text  # no per-row caveat
+    assert "### The notebook's question: MLP vs CNN as labelled data shrinks: 10, 20 per class" in text
+    assert "](results/main2_learning_curve.png)" in text and (tmp_path / "results" / "main2_learning_curve.png").is_file()

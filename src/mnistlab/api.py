@@ -145,11 +145,12 @@ def summarize_sweep(folder: str | Path, *, lang: str = "pt") -> dict:
     return summarize(Path(folder), lang)
 
 
-def write_results(folders: Mapping[str, str | Path], out: str | Path, command: str = "") -> Path:
-    """docs/results.md (or `out`) from named sweep folders (main, recipe, ablation, tiny, semi, fashion)."""
+def write_results(folders: Mapping[str, str | Path | list], out: str | Path, command: str = "") -> Path:
+    """docs/results.md (or `out`) from named sweep folders (main, recipe, ablation, tiny, semi, fashion); a name may
+    map to a list of folders (a section swept in parts)."""
     from mnistlab.atomic import write_atomic
     from mnistlab.report.results import results_markdown
 
-    text = results_markdown({name: Path(f) for name, f in folders.items()}, command or "mnistlab.write_results",
-                            Path(out))
+    text = results_markdown({name: [Path(x) for x in f] if isinstance(f, list) else Path(f)
+                             for name, f in folders.items()}, command or "mnistlab.write_results", Path(out))
     return write_atomic(Path(out), text)

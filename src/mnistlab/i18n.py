@@ -229,6 +229,32 @@ CATALOG = {
     "confidence": ("confiança", "confidence"),
     "scaled": ("com temperatura", "temperature-scaled"),
     "unscaled": ("sem ajuste", "as trained"),
+    # The answer tables of sweeps/answer_tables.py: titles, columns and the caveats said once under a table.
+    "tab_comparisons": ("Modelos comparados", "Models compared"), "pair": ("par", "pair"),
+    "ttest_p": ("p (t pareado)", "p (paired t)"), "wilcoxon_p": ("p (Wilcoxon)", "p (Wilcoxon)"),
+    "tab_gains": ("Ganho de cada variante", "Each variant's gain"), "col_reference": ("referência", "reference"),
+    "tab_semi_gap": ("Diferença entre os modelos em cada variante", "The models' difference under each variant"),
+    "tab_overfitting": ("Sobreajuste", "Overfitting"), "tab_early": ("Early stopping", "Early stopping"),
+    "col_stop": ("época de parada", "stop epoch"), "col_best": ("melhor época", "best epoch"),
+    "col_early": ("parou antes do limite", "stopped before the limit"),
+    "col_restored": ("restaurada − última", "restored − last"),
+    "tab_valtest": ("Validação vs teste", "Validation vs test"),
+    "gap_note": ("Acurácia de treino menos a de validação na melhor época, em pp.",
+                 "Training minus validation accuracy at the best epoch, in pp."),
+    "valtest_note": ("Melhor acurácia de validação menos a de teste, em pp; r: correlação de Pearson entre as duas "
+                     "sobre as sementes.", "Best validation accuracy minus test accuracy, in pp; r: Pearson's "
+                     "correlation of the two across seeds."),
+    "note_paired": ("Diferenças pareadas por semente: média e IC 95% (t).",
+                    "Differences paired by seed: mean and 95% CI (t)."),
+    "note_wilcoxon": ("Com {n} pares, o Wilcoxon não desce abaixo de p={p}.",
+                      "With {n} pairs Wilcoxon cannot go below p={p}."),
+    "note_holm": ("Valores p ajustados por Holm sobre os {k} pares de modelos de cada orçamento.",
+                  "p-values Holm-adjusted over the {k} model pairs of each budget."),
+    "note_trend": ("Por dez vezes mais dados (inclinação em log10 do orçamento): {items}.",
+                   "Per tenfold more data (slope on log10 of the budget): {items}."),
+    "note_early": ("Restaurada − última: acurácia de teste dos pesos da melhor época menos a dos da última, em pp.",
+                   "Restored − last: test accuracy of the best epoch's weights minus the last epoch's, in pp."),
+    "note_holds_zero": ("* o intervalo contém zero: não conclusivo.", "* the interval holds zero: not conclusive."),
 }
 
 

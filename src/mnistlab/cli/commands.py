@@ -186,12 +186,12 @@ def cmd_results(args) -> int:
 
     from mnistlab.api import write_results
 
-    folders = {}
+    folders: dict[str, list[Path]] = {}
     for item in args.sweep:
         name, sep, folder = item.partition("=")
         if not sep or not folder:
             raise UsageError(f"--sweep {item!r}: give NAME=FOLDER, e.g. main=runs/sweep")
-        folders[name] = Path(folder)
+        folders.setdefault(name, []).append(Path(folder))  # a section named twice holds both stores, in order
     command = "mnistlab results " + " ".join(f"--sweep {shlex.quote(i)}" for i in args.sweep) + f" --out {args.out}"
     print(f"written: {write_results(folders, args.out, command)}")
     return 0

@@ -119,7 +119,7 @@ def register(sub, settings: bool = True) -> None:
                        "notebook. Reads the sweep folders only (their summaries are rewritten under report/).")
     p.add_argument("--sweep", action="append", required=True, metavar="NAME=FOLDER",
                    help="a section and its sweep folder; NAME is main, recipe, ablation, tiny, semi or fashion "
-                   "(repeat)")
+                   "(repeat; a NAME given twice shows both folders in its section, in order)")
     p.add_argument("--out", type=Path, default=Path("docs/results.md"), help="the document (default docs/results.md)")
     p.set_defaults(handler=commands.cmd_results)
 

@@ -5,7 +5,6 @@ report's language into report/figures/. Never trains.
 """
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import subprocess
@@ -14,7 +13,8 @@ from pathlib import Path
 from mnistlab.atomic import write_atomic
 from mnistlab.errors import ReportError
 from mnistlab.i18n import CATALOG, LANGS, integer, number, t
-from mnistlab.names import html_text, is_safe_name, tex
+from mnistlab.names import is_safe_name, tex
+from mnistlab.report.html import html_page, setting_text
 
 _tex = tex  # every string shown in the article passes the one LaTeX escaper
 
@@ -134,7 +134,13 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
         partial = f"{partial} {summary['mixed']}" if partial else summary["mixed"]
     table = aggregate_table(summary, lang)
     header, rows = table.header, table.rows
-    findings = summary["findings"]  # written by summarize() in this report's language
+    from mnistlab.sweeps import calibrated
+    from mnistlab.sweeps.answer_tables import answer_tables, other_findings
+
+    answers = [{"title": a.title, "header": a.table.header, "rows": a.table.rows, "notes": a.notes}
+               for a in answer_tables(summary, lang)]  # the answers as tables, as in docs/results.md
+    findings = other_findings(summary, summary["labels"], lang) + calibrated.describe(
+        summary["questions"]["calibration"], summary["labels"], lang)  # what no table shows, in words
     figures = []
     first = ("learning_curve", "gap_vs_budget", "stop_epoch_vs_budget")  # the study's main answer first
     for path in sorted((out / "figures").glob("*.pdf"), key=lambda p: (not p.stem.startswith(first), p.stem)):
@@ -152,7 +158,7 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
     config = {**_shown_config(spec.base if spec else {}), "budgets": spec.budgets if spec else "?",
               "seeds": spec.seeds if spec else "?", "study": spec.study if spec else "?"}
     return {"kind": "sweep", "title": t("report_sweep", lang), "config": config, "header": header, "rows": rows,
-            "findings": findings, "figures": figures, "partial": partial,
+            "findings": findings, "answers": answers, "figures": figures, "partial": partial,
             "heading": heading([summary["labels"][m] for m in summary["models"]], config.get("dataset", "mnist"), lang)}
 
 
@@ -177,7 +183,8 @@ def latex(content: dict, lang: str) -> tuple[str, str]:
         parts.append(rf"\noindent\fbox{{\parbox{{\linewidth}}{{\textbf{{{_tex(content['partial'])}}}}}}}")
     parts += [rf"\section{{{t('sec_config', lang)}}}", _latex_settings(content["config"], lang),
               rf"\section{{{t('sec_results', lang)}}}", _results_table(content),
-              rf"\section{{{t('sec_findings', lang)}}}"] + [_tex(f) + "\n" for f in content["findings"]]
+              rf"\section{{{t('sec_findings', lang)}}}"] + _latex_answers(content.get("answers", [])) + \
+        [_tex(f) + "\n" for f in content["findings"]]
     parts.append(r"\clearpage" + "\n" + rf"\section{{{t('sec_figures', lang)}}}")  # figures follow their heading
     for stem, caption in content["figures"]:
         if not is_safe_name(stem):
@@ -188,6 +195,20 @@ def latex(content: dict, lang: str) -> tuple[str, str]:
     return "\n".join(body) + "\n", "\n".join(parts) + "\n"
 
 
+def _latex_answers(answers: list[dict]) -> list[str]:
+    """Each answer table under its title, its caveats once below it (wide ones scaled to the page)."""
+    from mnistlab.sweeps.tables import Table, latex_table
+
+    parts = []
+    for a in answers:
+        table = latex_table(Table(a["header"], a["rows"]))
+        if len(a["header"]) > 6:
+            table = r"\resizebox{\linewidth}{!}{" + table + "}"
+        parts += [rf"\subsection*{{{_tex(a['title'])}}}", r"\begin{center}" + table + r"\end{center}",
+                  _tex(" ".join(a["notes"])) + "\n"]
+    return parts
+
+
 def _results_table(content: dict) -> str:
     """The results table, shrunk to the text width when it has more columns than a page holds at full size."""
     table = r"\input{tables/results.tex}"
@@ -196,16 +217,9 @@ def _results_table(content: dict) -> str:
     return r"\begin{center}" + table + r"\end{center}"
 
 
-def _setting(value) -> str:
-    """A config value as a table cell: lists joined, empty values as a dash."""
-    if isinstance(value, list):
-        value = ", ".join(map(str, value))
-    return str(value) if value not in ("", None) else "–"
-
-
 def _latex_settings(config: dict, lang: str) -> str:
     """The config as a small two-by-two-column table (setting, value, setting, value) that fits the page."""
-    cells = [(_tex(k.replace("_", " ")), _tex(_setting(v))) for k, v in config.items()]
+    cells = [(_tex(k.replace("_", " ")), _tex(setting_text(v))) for k, v in config.items()]
     half = (len(cells) + 1) // 2
     lines = [r"\begin{center}\small\begin{tabular}{llll}", r"\toprule",
              f"{_tex(t('setting', lang))} & {_tex(t('value', lang))} & {_tex(t('setting', lang))} & "
@@ -213,34 +227,6 @@ def _latex_settings(config: dict, lang: str) -> str:
     for left, right in zip(cells[:half], cells[half:] + [("", "")]):
         lines.append(f"{left[0]} & {left[1]} & {right[0]} & {right[1]} \\\\")
     return "\n".join(lines + [r"\bottomrule", r"\end{tabular}\end{center}"])
-
-
-def html_page(content: dict, out: Path, lang: str) -> str:
-    e = html_text
-    rows = "".join("<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>" for row in content["rows"])
-    figs = []
-    for stem, caption in content["figures"]:
-        data = base64.b64encode((out / "figures" / f"{stem}.png").read_bytes()).decode()
-        figs.append(f'<figure><img alt="{e(stem)}" src="data:image/png;base64,{data}"><figcaption>{e(caption)}'
-                    "</figcaption></figure>")
-    partial = f'<p class="partial">{e(content["partial"])}</p>' if content["partial"] else ""
-    settings = "".join(f"<tr><td>{e(k)}</td><td>{e(_setting(v))}</td></tr>" for k, v in content["config"].items())
-    return f"""<!DOCTYPE html>
-<html lang="{'pt-BR' if lang == 'pt' else 'en'}"><head><meta charset="utf-8">
-<title>{e(content['heading'])}</title>
-<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}}
-table{{border-collapse:collapse;margin:1em 0}}th,td{{padding:.3em .8em;border-bottom:1px solid #ccc;text-align:right}}
-th{{border-bottom:2px solid #333}}figure{{margin:1.5em 0}}img{{max-width:100%}}.partial{{background:#fee;padding:1em;
-border:2px solid #c00;font-weight:bold}}code{{font-size:.85em}}</style></head><body>
-<h1>{e(content['heading'])}</h1><p><em>mnistlab — {e(content['title'])}</em></p>{partial}
-<h2>{e(t('sec_config', lang))}</h2><table class="settings"><thead><tr><th>{e(t('setting', lang))}</th>
-<th>{e(t('value', lang))}</th></tr></thead><tbody>{settings}</tbody></table>
-<h2>{e(t('sec_results', lang))}</h2><table><thead><tr>{''.join(f'<th>{e(h)}</th>' for h in content['header'])}</tr>
-</thead><tbody>{rows}</tbody></table>
-<h2>{e(t('sec_findings', lang))}</h2>{''.join(f'<p>{e(f)}</p>' for f in content['findings'])}
-<h2>{e(t('sec_figures', lang))}</h2>{''.join(figs)}
-</body></html>
-"""
 
 
 def compile_pdf(tex: Path, log=lambda msg: None) -> Path | None:

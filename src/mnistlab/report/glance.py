@@ -130,15 +130,16 @@ def glance(loaded: dict[str, tuple[dict, list]]) -> list[str]:
     return ["## Answers at a glance", ""] + [f"- {markdown(line)}" for line in found] + [""]
 
 
-def section_figures(name: str, folder: Path, out: Path) -> list[str]:
-    """Copy a section's main figures (PNG) beside the document and reference them: `results/<section>_<stem>.png`."""
-    lines = []
+def section_figures(name: str, folder: Path, out: Path, tag: str | None = None) -> list[str]:
+    """Copy a section's main figures (PNG) beside the document and reference them: `results/<tag>_<stem>.png`
+    (the tag is the section's name, numbered for its further stores)."""
+    lines, tag = [], tag or name
     for stem in FIGURES.get(name, ()):
         source = folder / "report" / "figures" / f"{stem}.png"
         if not (is_safe_name(stem) and source.is_file()) or source.is_symlink():
             continue
-        target = out.parent / "results" / f"{name}_{stem}.png"
+        target = out.parent / "results" / f"{tag}_{stem}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
-        lines += [f"![{stem.replace('_', ' ')}](results/{name}_{stem}.png)", ""]
+        lines += [f"![{stem.replace('_', ' ')}](results/{tag}_{stem}.png)", ""]
     return lines

@@ -2,6 +2,7 @@
 the machine and n, the recipe's targets and ablation, published reference rows, calibration, departures."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,8 +93,9 @@ def sweep_command(folder: Path, spec) -> str:
 
 def _machine(rows: list[SweepRow]) -> str:
     env = rows[0].environment if rows else {}
-    return (f"{env.get('platform', '?')}, {env.get('threads', '?')} threads, torch {env.get('torch', '?')}, "
-            f"device {env.get('device', '?')}, mnistlab {env.get('code', env.get('mnistlab', '?'))}")
+    threads, code = env.get("threads", "?"), env.get("code", env.get("mnistlab", "?"))
+    return (f"{env.get('platform', '?')}, {threads} thread{'' if threads == 1 else 's'}, "
+            f"torch {env.get('torch', '?')}, device {env.get('device', '?')}, mnistlab {code}")
 
 
 def _load(folder: Path) -> tuple[dict, object, list[SweepRow]]:
@@ -109,9 +111,23 @@ def _load(folder: Path) -> tuple[dict, object, list[SweepRow]]:
     return summary, spec, [r for r in rows if r.result is not None]
 
 
-def _head(title: str, folder: Path, spec, rows: list[SweepRow]) -> list[str]:
+def _section_tables(name: str, summary: dict, rows: list[SweepRow]) -> list[str]:
+    """A section's tables: the aggregate (the ablation's own), then what its study adds."""
+    lines = ablation_table(summary, rows) if name == "ablation" else [_aggregate_table(summary)]
+    if name == "recipe":
+        lines += recipe_tables(summary)
+    if name == "tiny":
+        lines += reference_table(summary)
+    if name == "semi":
+        lines += semi_reference_table(summary)
+    if name in ("main", "fashion"):
+        lines += calibration_table(summary)
+    return lines
+
+
+def _head(title: str, folder: Path, spec, rows: list[SweepRow], level: int = 2) -> list[str]:
     seeds = sorted({r.seed for r in rows})
-    return [f"## {title}", "", f"Command: {code_span(sweep_command(folder, spec))}", "",
+    return [f"{'#' * level} {markdown(title)}", "", f"Command: {code_span(sweep_command(folder, spec))}", "",
             f"Machine: {markdown(_machine(rows))}. Seeds: {', '.join(map(str, seeds))} (n = {len(seeds)} per cell).",
             ""]
 
@@ -122,10 +138,18 @@ def _aggregate_table(summary: dict) -> str:
     return markdown_table(aggregate_table(summary, "en"))
 
 
-def _findings(summary: dict) -> list[str]:
-    if not summary["findings"]:
-        return []
-    return ["Findings:", ""] + [f"- {markdown(line)}" for line in summary["findings"]] + [""]
+def _findings(summary: dict, with_gains: bool = True) -> list[str]:
+    """The section's answers as compact tables, each caveat said once under its table, then the sentences of the
+    questions no table shows."""
+    from mnistlab.sweeps.answer_tables import answer_tables, other_findings
+    from mnistlab.sweeps.tables import markdown_table
+
+    lines = []
+    for answer in answer_tables(summary, "en", with_gains):
+        lines += [f"**{markdown(answer.title)}**", "", markdown_table(answer.table)]
+        lines += [markdown(" ".join(answer.notes)), ""] if answer.notes else []
+    rest = other_findings(summary, summary["labels"], "en")
+    return lines + ([f"- {markdown(line)}" for line in rest] + [""] if rest else [])
 
 
 def _find(summary: dict, variant: str, model: str, budget: int) -> Aggregate | None:
@@ -229,10 +253,14 @@ TITLES = {"main": "The notebook's question: MLP vs CNN as labelled data shrinks"
           "semi": "Unlabelled images too: semi-supervised learning", "fashion": "Fashion-MNIST"}
 
 
-def results_markdown(folders: dict[str, Path], command: str, out: Path | None = None) -> str:
-    """The whole document from the named sweep folders (any of SECTIONS; each optional): answers at a glance
-    first, then a section per folder with its table, findings and, when `out` is given, its main figures copied
-    beside the document."""
+def _paths(given: Path | Sequence[Path]) -> list[Path]:
+    return [Path(given)] if isinstance(given, (str, Path)) else [Path(f) for f in given]
+
+
+def results_markdown(folders: Mapping[str, Path | Sequence[Path]], command: str, out: Path | None = None) -> str:
+    """The whole document from the named sweep folders (any of SECTIONS; each optional, a section may hold several
+    stores, e.g. budgets swept apart): answers at a glance first (from each section's first store), then a section
+    per name with each store's table and findings and, when `out` is given, its main figures beside the document."""
     from mnistlab.report.glance import glance, section_figures
 
     unknown = sorted(set(folders) - set(SECTIONS))
@@ -243,25 +271,18 @@ def results_markdown(folders: dict[str, Path], command: str, out: Path | None = 
              "other work may have shared while a sweep ran: compare times within one table. "
              "The recipe `--recipe best` is: " +
              ", ".join(f"{k}={v}" for k, v in RECIPES["best"].items()) + ".", ""]
-    loaded = {name: _load(Path(folders[name])) for name in SECTIONS if name in folders}
-    lines += glance({name: (summary, rows) for name, (summary, _, rows) in loaded.items()})
-    for name, (summary, spec, rows) in loaded.items():
-        lines += _head(TITLES[name], Path(folders[name]), spec, rows)
-        if out is not None:
-            lines += section_figures(name, Path(folders[name]), Path(out))
-        if name == "ablation":
-            lines += ablation_table(summary, rows)
-        else:
-            lines += [_aggregate_table(summary)]
-        if name == "recipe":
-            lines += recipe_tables(summary)
-        if name == "tiny":
-            lines += reference_table(summary)
-        if name == "semi":
-            lines += semi_reference_table(summary)
-        if name in ("main", "fashion"):
-            lines += calibration_table(summary)
-        lines += _findings(summary)
+    stores = {name: _paths(folders[name]) for name in SECTIONS if name in folders}
+    loaded = {name: [(folder, *_load(folder)) for folder in paths] for name, paths in stores.items()}
+    lines += glance({name: (first[1], first[3]) for name, (first, *_) in loaded.items()})
+    for name, sections in loaded.items():
+        for i, (folder, summary, spec, rows) in enumerate(sections):
+            budgets = ", ".join(map(str, sorted({r.samples_per_class for r in rows})))
+            lines += _head(TITLES[name] if i == 0 else f"{TITLES[name]}: {budgets} per class", folder, spec, rows,
+                           level=2 if i == 0 else 3)
+            if out is not None:
+                lines += section_figures(name, folder, Path(out), tag=name if i == 0 else f"{name}{i + 1}")
+            lines += _section_tables(name, summary, rows)
+            lines += _findings(summary, with_gains=name != "ablation")  # the ablation is read on validation data
     lines += ["## Where mnistlab departs from the notebook on purpose", ""] + [f"- {d}" for d in DEPARTURES] + [""]
     lines += ["## References", "",
               "- D. P. Kingma, D. J. Rezende, S. Mohamed, M. Welling. Semi-supervised Learning with Deep Generative "
