@@ -104,7 +104,7 @@ def sweep_runs(out: str | Path, *, budgets=None, seeds=None, models=NOTEBOOK_MOD
     """
     from mnistlab.models.registry import config_of, get_spec
     from mnistlab.sweeps.grid import make_spec
-    from mnistlab.sweeps.runner import run_line, run_sweep
+    from mnistlab.sweeps.runner import run_line
     from mnistlab.sweeps.summary import summarize
 
     models = [get_spec(m).name for m in models]  # user models resolved (and checked) first, by absolute path
@@ -116,8 +116,19 @@ def sweep_runs(out: str | Path, *, budgets=None, seeds=None, models=NOTEBOOK_MOD
         done[0] += 1
         log(f"run {done[0]} of {total} (this call): {run_line(outcome)}")
 
-    run_sweep(Path(out), spec, device=device, data_dir=data_dir, log=log, on_result=progress, allow_mixed=allow_mixed)
+    run_grid(out, spec, device=device, data_dir=data_dir, log=log, on_result=progress, allow_mixed=allow_mixed)
     return summarize(Path(out), lang)
+
+
+def run_grid(out: str | Path, spec, *, device: str = "auto", data_dir=None, executor=None, log=lambda msg: None,
+             on_result=None, allow_mixed: bool = False):
+    """Run (or resume) a grid made by sweeps.grid.make_spec into `out`, each finished run recorded in its store;
+    returns the SweepOutcome (counts, failures, whether it was interrupted). `mnistlab sweep` and sweep_runs call
+    this. executor: local (default), stacked or Ray (sweeps/executors); on_result(outcome) after each run."""
+    from mnistlab.sweeps.runner import run_sweep
+
+    return run_sweep(Path(out), spec, device=device, data_dir=data_dir, executor=executor, log=log,
+                     on_result=on_result, allow_mixed=allow_mixed)
 
 
 def explain_models(folder: str | Path, *, tsne: bool = True, gradcam: bool = True, max_points: int = 10_000,

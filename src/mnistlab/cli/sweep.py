@@ -88,8 +88,9 @@ def cmd_sweep(args) -> int:
         TimeRemainingColumn,
     )
 
+    from mnistlab.api import run_grid
     from mnistlab.sweeps.grid import load_spec
-    from mnistlab.sweeps.runner import run_line, run_sweep
+    from mnistlab.sweeps.runner import run_line
 
     out = args.out
     from mnistlab.sweeps.executors.ray import check_shares
@@ -119,7 +120,7 @@ def cmd_sweep(args) -> int:
 
     with progress, writing(out):
         try:
-            outcome = run_sweep(out, spec, device=args.device, data_dir=args.data_dir, executor=executor,
+            outcome = run_grid(out, spec, device=args.device, data_dir=args.data_dir, executor=executor,
                                 log=log, on_result=on_result, allow_mixed=args.allow_mixed)
         except KeyboardInterrupt:  # before the first run started: nothing to count yet
             log(t("sweep_stopped_early", args.lang, n=done_count[0], out=out))
