@@ -32,7 +32,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.metrics import classification_report, confusion_matrix  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from mnistlab.data.mnist import cache_dir, decode_idx  # noqa: E402  (only to read the same verified IDX files)
+from mnistlab.data.idx import decode_idx  # noqa: E402
+from mnistlab.data.loader import cache_dir  # noqa: E402  (only to read the same verified IDX files)
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 MEAN, STD = 0.1307, 0.3081

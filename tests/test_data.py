@@ -14,18 +14,11 @@ from torch.utils.data import Subset, random_split
 
 from mnistlab.atomic import write_atomic
 from mnistlab.data import mnist as data
-from mnistlab.data.mnist import (
-    IDX_MD5,
-    DataError,
-    RestrictedUnpickler,
-    balanced_subset,
-    decode_idx,
-    encode_idx,
-    ensure_mnist,
-    find_verified,
-    idx_files_from_pickle,
-    split_train_val,
-)
+from mnistlab.data.idx import decode_idx, encode_idx
+from mnistlab.data.loader import find_verified
+from mnistlab.data.mnist import IDX_MD5, RestrictedUnpickler, ensure_mnist, idx_files_from_pickle
+from mnistlab.data.splits import balanced_subset, split_train_val
+from mnistlab.errors import DataError
 
 
 def test_idx_round_trip():

@@ -130,4 +130,5 @@ def test_results_findings_are_tables_and_a_section_may_hold_two_stores(sweep, tm
     assert text.count("With 3 pairs Wilcoxon cannot go below p=0.25.") == 2  # once under each store's table
     assert "| base | 10 | CNN − MLP |" in text and "cannot go below p=0.25)" not in text  # no per-row caveat
     assert "### The notebook's question: MLP vs CNN as labelled data shrinks: 10, 20 per class" in text
-    assert "](results/main2_learning_curve.png)" in text and (tmp_path / "results" / "main2_learning_curve.png").is_file()
+    assert "](results/main2_learning_curve.png)" in text
+    assert (tmp_path / "results" / "main2_learning_curve.png").is_file()

@@ -19,7 +19,8 @@ FASHION_DEBIAN = Path("/usr/share/datasets/fashion-mnist")  # where Debian's dat
 
 def mnist_state(folder: Path) -> str:
     """Whether the cache holds the four MNIST files, each checked against its published MD5 (no fetching)."""
-    from mnistlab.data.mnist import IDX_MD5, find_verified
+    from mnistlab.data.loader import find_verified
+    from mnistlab.data.mnist import IDX_MD5
 
     if not folder.is_dir():
         return "not fetched yet (`mnistlab data` fetches it)"
@@ -73,7 +74,7 @@ def report_rows() -> list[tuple[str, str]]:
     import numpy
     import torch
 
-    from mnistlab.data.mnist import cache_dir
+    from mnistlab.data.loader import cache_dir
     from mnistlab.version import code_identity
 
     cache = cache_dir()

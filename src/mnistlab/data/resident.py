@@ -7,7 +7,9 @@ import numpy as np
 import torch
 
 from mnistlab.config import RunConfig, class_counts
-from mnistlab.data.mnist import MEAN, STD, Mnist, balanced_subset, normalize, split_train_val, to_float
+from mnistlab.data.loader import LoadedDataset
+from mnistlab.data.mnist import MEAN, STD, normalize
+from mnistlab.data.splits import balanced_subset, split_train_val, to_float
 from mnistlab.errors import ConfigError
 
 
@@ -46,7 +48,7 @@ def split_indices(labels: np.ndarray, cfg: RunConfig, num_classes: int = 10) -> 
     return train_idx, val_idx
 
 
-def check_splits(mnist: Mnist, cfgs) -> None:
+def check_splits(mnist: LoadedDataset, cfgs) -> None:
     """ConfigError for the first config whose split cannot train (see split_indices), before any run starts."""
     labels = mnist.train_labels.numpy()
     draws = {(c.samples_per_class, c.seed, c.val_split, c.imbalance, c.early_stopping): c for c in cfgs}
@@ -66,7 +68,7 @@ def unlabelled_indices(num_train: int, chosen: np.ndarray, count: int, seed: int
 class ResidentData:
     """The test set resident on the device, and per-config train/val splits cut from the training set."""
 
-    def __init__(self, mnist: Mnist, device: torch.device):
+    def __init__(self, mnist: LoadedDataset, device: torch.device):
         self.mnist, self.device, self.spec = mnist, device, mnist.spec
         self.test_raw = to_float(mnist.test_images).to(device)
         self.test_x = self.normalize(self.test_raw)
@@ -91,4 +93,3 @@ class ResidentData:
                      val_y=labels[as_t(val_idx)].to(self.device), train_idx=train_idx,
                      mean=self.spec.mean, std=self.spec.std, unlabelled_x=unlabelled)
 
-DeviceData = ResidentData  # the name earlier releases used

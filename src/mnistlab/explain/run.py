@@ -14,7 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from mnistlab.atomic import to_json, write_atomic
-from mnistlab.data.mnist import Mnist, normalize, to_float
+from mnistlab.data.loader import LoadedDataset
+from mnistlab.data.mnist import normalize
+from mnistlab.data.splits import to_float
 from mnistlab.errors import RunDirError
 from mnistlab.models.registry import ModelSpec, file_stem, get_spec
 from mnistlab.runs.folder import load_model, load_run
@@ -105,7 +107,7 @@ def pick_examples(preds: dict, labels: np.ndarray, n_each: int = 6) -> np.ndarra
     return np.concatenate([np.flatnonzero(all_right)[:n_each], np.flatnonzero(~all_right)[:n_each]])
 
 
-def load_run_dataset(folder: Path, data_dir=None, log=lambda msg: None) -> Mnist:
+def load_run_dataset(folder: Path, data_dir=None, log=lambda msg: None) -> LoadedDataset:
     """The dataset a run folder's models were trained on (its test set is what explain looks at)."""
     from mnistlab.data.loader import load_dataset
 
@@ -150,7 +152,7 @@ def merge_numbers(previous: dict, numbers: dict) -> dict:
     return merged
 
 
-def explain_run(folder: Path, mnist: Mnist, *, do_tsne: bool = True, do_gradcam: bool = True,
+def explain_run(folder: Path, mnist: LoadedDataset, *, do_tsne: bool = True, do_gradcam: bool = True,
                 feature_layer: str = "penultimate", max_points: int = 10_000, lang: str = "pt",
                 log=lambda msg: None) -> dict:
     """Write the explanation figures into folder/figures and their numbers into folder/explain.json."""

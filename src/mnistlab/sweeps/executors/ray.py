@@ -30,7 +30,7 @@ def _train_remote(arrays: dict, job: dict, device: str, threads: int):
     import torch
 
     from mnistlab.config import RunConfig
-    from mnistlab.data.mnist import Mnist
+    from mnistlab.data.loader import LoadedDataset
     from mnistlab.data.resident import ResidentData
     from mnistlab.runs.job import Job
     from mnistlab.runs.outcome import environment
@@ -41,8 +41,8 @@ def _train_remote(arrays: dict, job: dict, device: str, threads: int):
     with warnings.catch_warnings():  # the object store hands out read-only arrays; we only read them
         warnings.simplefilter("ignore", UserWarning)
         tensors = {k: torch.from_numpy(v) for k, v in arrays.items() if k not in ("checksums", "name")}
-    mnist = Mnist(tensors["train_images"], tensors["train_labels"], tensors["test_images"], tensors["test_labels"],
-                  folder=None, checksums=arrays["checksums"], name=arrays["name"])
+    mnist = LoadedDataset(tensors["train_images"], tensors["train_labels"], tensors["test_images"],
+                          tensors["test_labels"], folder=None, checksums=arrays["checksums"], name=arrays["name"])
     torch_device = resolve_device(device)
     outcome = execute(Job(RunConfig.from_dict(job["config"]), job["key"], job["variant"]),
                       ResidentData(mnist, torch_device), environment(torch_device))
