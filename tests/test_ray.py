@@ -116,19 +116,10 @@ def head():
     shutil.rmtree(session, ignore_errors=True)
 
 
-def test_ray_local_instance_gives_the_same_store_as_local(tiny_sweep, tmp_path):
-    out = tmp_path / "ray"
-    assert main(["sweep", *GRID, "--executor", "ray", "--out", str(out)]) == 0
-    assert store_rows(out) == store_rows(tiny_sweep)
-    env = json.loads(sqlite3.connect(out / "store.sqlite").execute("SELECT environment FROM runs").fetchone()[0])
-    assert env["threads"] == 2  # --threads reached the workers (Ray would give them one)
-
-
 @pytest.mark.skipif(not shutil.which("ss") or not os.path.isdir("/proc/self/task"), reason="needs Linux's ss")
-def test_a_cluster_started_for_a_sweep_listens_on_loopback_only(tmp_path):
-    cmd = [sys.executable, "-m", "mnistlab", "sweep", "--budgets", "10", "--seeds", "0", "--epochs", "1",
-           "--models", "mlp", "--threads", "1", "--quiet", "--no-summary", "--executor", "ray",
-           "--out", str(tmp_path / "s")]
+def test_a_local_instance_listens_on_loopback_only_and_gives_the_same_store_as_local(tiny_sweep, tmp_path):
+    out = tmp_path / "s"
+    cmd = [sys.executable, "-m", "mnistlab", "sweep", *GRID, "--executor", "ray", "--out", str(out)]
     env = {k: v for k, v in ENV.items() if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     seen = {}
@@ -140,6 +131,9 @@ def test_a_cluster_started_for_a_sweep_listens_on_loopback_only(tmp_path):
     assert {"gcs_server", "raylet"} <= set(seen.values()), seen  # the sockets of Ray's servers were seen
     assert {a: n for a, n in seen.items() if not _loopback(a)} == {}
     assert not any("dashboard" in n.lower() for n in seen.values()), seen  # no dashboard, no agent serving one
+    assert store_rows(out) == store_rows(tiny_sweep)
+    env = json.loads(sqlite3.connect(out / "store.sqlite").execute("SELECT environment FROM runs").fetchone()[0])
+    assert env["threads"] == 2  # --threads reached the workers (Ray would give them one)
 
 
 def test_killed_worker_is_retried_and_the_sweep_completes(head, tiny_sweep, tmp_path):
