@@ -47,8 +47,8 @@ def compare(name: str, sides: dict[str, Path], make_args, pairs: int) -> None:
             print(f"  {name} pair {i}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
     before, after = (statistics.median(times[k]) for k in ("before", "after"))
     ratio = statistics.median(a / b for a, b in zip(times["after"], times["before"], strict=True))
-    print(f"{name}: before {before:.2f} s, after {after:.2f} s (medians of {pairs}); after/before {after / before:.3f}; "
-          f"median of the per-pair ratios {ratio:.3f}")
+    print(f"{name}: before {before:.2f} s, after {after:.2f} s (medians of {pairs}); after/before "
+          f"{after / before:.3f}; median of the per-pair ratios {ratio:.3f}")
 
 
 def main():
