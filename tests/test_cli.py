@@ -106,11 +106,13 @@ def test_entry_point_help():
     out = subprocess.run([sys.executable, "-m", "mnistlab", "run", "--help"], capture_output=True, text=True,
                          env={**os.environ, "COLUMNS": "100"})
     assert out.returncode == 0 and "--samples-per-class" in out.stdout and "notebook" in out.stdout
+    # The models' own settings, from the model registry.
+    assert "--mlp-hidden N" in out.stdout and "CNN conv1 channels, for --models cnn (default 16)" in out.stdout
 
 
 def test_help_does_not_import_torch():
     """`mnistlab --help` and the help of commands that train nothing answer without importing torch (about 1 s of
-    imports); `run --help` lists the models' own settings, which come from the model registry."""
+    imports); `run --help` imports the model registry for the models' own settings (test_entry_point_help)."""
     import subprocess
     import sys
 
@@ -119,9 +121,6 @@ def test_help_does_not_import_torch():
             "        pass\nprint('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
-    shown = subprocess.run([sys.executable, "-m", "mnistlab", "run", "--help"], capture_output=True, text=True,
-                           env={**os.environ, "COLUMNS": "120"}).stdout
-    assert "--mlp-hidden N" in shown and "CNN conv1 channels, for --models cnn (default 16)" in shown
 
 
 def test_the_readmes_run_commands_never_share_a_default_folder():

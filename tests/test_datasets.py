@@ -7,7 +7,9 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 import stat
+import subprocess
 import urllib.request
 from dataclasses import replace
 
@@ -195,3 +197,16 @@ def test_a_semi_supervised_run_on_fashion_mnist(fashion):
     assert Job.of(cfg, fashion.checksums).config.unlabeled == 60_000 - 30
     result, _ = train_one(cfg.with_(unlabeled=500), ResidentData(fashion, torch.device("cpu")))
     assert result.status == "done" and result.config["dataset"] == "fashion-mnist" and result.history["step"] == [5]
+
+
+@pytest.mark.skipif(not shutil.which("pdftotext"), reason="needs poppler's pdftotext")
+def test_a_run_report_draws_the_runs_figures_with_its_class_names(debian_folder, tmp_path):
+    from mnistlab.cli.main import main
+
+    out = tmp_path / "run"
+    assert main(["run", "--dataset", "fashion-mnist", "--data-dir", str(debian_folder), "--models", "logreg",
+                 "--samples-per-class", "10", "--epochs", "1", "--quiet", "--lang", "en", "--out", str(out)]) == 0
+    assert main(["report", str(out), "--no-pdf", "--lang", "en"]) == 0
+    for cm in (out / "figures" / "cm_logreg.pdf", out / "report" / "figures" / "cm_logreg.pdf"):
+        text = subprocess.run(["pdftotext", str(cm), "-"], capture_output=True, text=True).stdout
+        assert "Ankle boot" in text and "T-shirt" in text, cm

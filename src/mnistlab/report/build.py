@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from mnistlab.atomic import write_atomic
@@ -25,6 +26,18 @@ def _pct(value: float, lang: str) -> str:
 
 # ---------------------------------------------------------------- content from a run or a sweep
 
+def _dataset_of(models: dict):
+    """The DatasetSpec the runs name (its class names label the confusion matrices), None when unknown here."""
+    from mnistlab.data.registry import get_dataset
+    from mnistlab.errors import DataError
+
+    names = {str(r.config.get("dataset", "mnist")) for r in models.values()}
+    try:
+        return get_dataset(names.pop()) if len(names) == 1 else None
+    except DataError:
+        return None
+
+
 def run_content(folder: Path, out: Path, lang: str) -> dict:
     from mnistlab.figures import run as plots
     from mnistlab.models.registry import file_stem, label_of
@@ -37,14 +50,17 @@ def run_content(folder: Path, out: Path, lang: str) -> dict:
             check_weights(folder, payload, name)
     models = {name: ModelResult.from_dict(r) for name, r in payload["models"].items()}
     labels = {name: r.label or label_of(name) for name, r in models.items()}
+    # The run's figures as the run drew them (one function: class names, per-class recall), in this language.
+    plots.run_figures([replace(r, label=labels[name]) for name, r in models.items()], out / "figures", lang,
+                      dataset=_dataset_of(models))
     figures = []
     for name, r in models.items():
         label, stem = labels[name], file_stem(name)
-        plots.training_curves(r.history, stem, label, out / "figures", lang)
-        plots.confusion_matrix(r.confusion, stem, label, out / "figures", lang)
         figures += [(f"{stem}_curves_loss", t("cap_curves_loss", lang, model=label)),
                     (f"{stem}_curves_acc", t("cap_curves_acc", lang, model=label)),
                     (f"cm_{stem}", t("cap_cm", lang, model=label))]
+        if r.config.get("imbalance"):
+            figures.append((f"per_class_{stem}", t("per_class_title", lang, model=label)))
     for extra in sorted((Path(folder) / "figures").glob("*.pdf")):  # explain figures, as they were drawn
         pair = (extra, extra.with_suffix(".png"))
         if not (is_safe_name(extra.stem) and all(p.is_file() and not p.is_symlink() for p in pair)):
