@@ -93,6 +93,8 @@ def test_model_settings_keep_the_first_releases_keys_and_stored_form():
     legacy = {**RunConfig(model="cnn").to_dict(), "mlp_hidden": 8, "cnn_fc": 8}  # a stored 0.1.0 config
     cfg = RunConfig.from_dict(legacy)
     assert cfg.model_args == (("cnn_fc", 8), ("mlp_hidden", 8)) and cfg.to_dict() == legacy
+    order = list(cfg.to_dict())  # written as before, so results.json and sweep.json read byte for byte the same
+    assert order[order.index("seed") + 1:order.index("precision")] == ["mlp_hidden", "cnn_c1", "cnn_c2", "cnn_fc"]
     assert RunConfig(model="cnn", model_args={"cnn_fc": 128}) == RunConfig(model="cnn")  # a default is not kept
     assert RunConfig(model="cnn", model_args={"cnn_c1": 16, "cnn_fc": 8}).key(IDX_MD5) != RunConfig(
         model="cnn").key(IDX_MD5)

@@ -93,14 +93,16 @@ def test_semi_study_pairs_each_method_with_the_supervised_variants_and_measures_
             rows.append(row(model, 10, s, "recipe", test_acc=plain + 0.10 + 0.01 * s,
                             config={"early_stopping": False}))
             rows.append(row(model, 10, s, "fixmatch", test_acc=fix + 0.001 * s, **semi))
-    answers = answer_all(rows, ["mlp", "cnn"])["semi"]
-    gain = {(g["model"], g["reference"]): g["diff"] for g in answers["gain"]}
+    answered = answer_all(rows, ["mlp", "cnn"])
+    answers = answered["semi"]
+    assert answers["variants"] == ["fixmatch"]
+    gain = {(g["model"], g["reference"]): g["diff"] for g in answered["gain"] if g["variant"] == "fixmatch"}
     assert gain[("cnn", "recipe")]["mean"] == pytest.approx(0.18 - 0.009)
     assert gain[("mlp", "plain")]["mean"] == pytest.approx(0.30 - 0.009) and gain[("mlp", "plain")]["ci_low"] > 0
     gap = {g["variant"]: g["diff"]["mean"] for g in answers["gap"]}
     assert gap == pytest.approx({"plain": 0.10, "recipe": 0.10, "fixmatch": 0.08})
     assert answers["coverage"][0]["mask_rate"] == pytest.approx([0.5, 0.9]) and answers["coverage"][0]["n"] == 3
-    words = describe_semi(answers, LABELS, "en")
+    words = describe_semi(answers, answered["gain"], LABELS, "en")
     assert words[0].startswith("Semi-supervised, MLP at 10 labelled per class")
     assert "fixmatch minus recipe +" in words[0]
     assert words[-1].startswith("CNN − MLP gap at 10 labelled per class") and "fixmatch +8.00 pp" in words[-1]

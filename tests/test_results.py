@@ -100,14 +100,18 @@ def test_tiny_budget_sweep_without_validation(tmp_path):
 
 
 def test_ablation_change_is_paired_by_seed_against_the_recipe():
-    from mnistlab.report.results import _paired_with_recipe
+    from mnistlab.report.results import ablation_table
+    from mnistlab.stats import aggregate
 
     rows = [stored_row("cnn", 100, s, v, best_val_acc=acc)
-            for v, accs in (("recipe", [0.98, 0.97, 0.99]), ("no-augmentation", [0.96, 0.96, 0.97]))
-            for s, acc in zip((100, 101, 102), accs)]
-    diff = _paired_with_recipe(rows, "no-augmentation", "cnn", 100)
-    assert diff["n"] == 3 and diff["mean"] == pytest.approx(-0.05 / 3) and diff["ci_high"] < 0
-    assert _paired_with_recipe(rows, "recipe", "cnn", 100) is None
+            for v, accs in (("recipe", [0.98, 0.97, 0.99]), ("no-augmentation", [0.96, 0.96, 0.97]),
+                            ("plain", [0.90, 0.91, 0.92])) for s, acc in zip((100, 101, 102), accs)]
+    summary = {"models": ["cnn"], "labels": {"cnn": "CNN"}, "aggregates": aggregate(rows, ["cnn"])}
+    table = {line.split(" | ")[0].strip("| "): line for line in ablation_table(summary, rows)[-1].splitlines()}
+    change = {variant: line.split(" | ")[5] for variant, line in table.items() if variant in ("recipe", "plain",
+                                                                                         "no-augmentation")}
+    assert change["no-augmentation"].startswith("-1.67 \\[") and change["plain"].startswith("-7.00 \\[")
+    assert change["recipe"] == "–"  # the recipe against itself: no change
 
 
 def test_a_budget_axis_says_when_no_image_went_to_validation():

@@ -1,7 +1,7 @@
 """The Python API behind the CLI and the notebook: run a config end to end, sweep, explain, report."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -156,12 +156,12 @@ def summarize_sweep(folder: str | Path, *, lang: str = "pt") -> dict:
     return summarize(Path(folder), lang)
 
 
-def write_results(folders: Mapping[str, str | Path | list], out: str | Path, command: str = "") -> Path:
+def write_results(folders: Mapping[str, str | Path | Sequence[str | Path]], out: str | Path,
+                  command: str = "") -> Path:
     """docs/results.md (or `out`) from named sweep folders (main, recipe, ablation, tiny, semi, fashion); a name may
     map to a list of folders (a section swept in parts)."""
     from mnistlab.atomic import write_atomic
     from mnistlab.report.results import results_markdown
 
-    text = results_markdown({name: [Path(x) for x in f] if isinstance(f, list) else Path(f)
-                             for name, f in folders.items()}, command or "mnistlab.write_results", Path(out))
+    text = results_markdown(dict(folders), command or "mnistlab.write_results", Path(out))
     return write_atomic(Path(out), text)

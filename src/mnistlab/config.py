@@ -5,7 +5,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 from mnistlab.errors import ConfigError
 
@@ -149,10 +149,15 @@ class RunConfig:
         return dict(self.model_args).get(name, default)
 
     def to_dict(self) -> dict:
-        """Plain values, model settings flat beside the fields (the first release's four always present)."""
-        d = asdict(self)
-        d["eval_noise"], d["eval_shift"] = list(self.eval_noise), list(self.eval_shift)
-        d.update({**V1_MODEL_ARGS, **dict(d.pop("model_args"))})
+        """Plain values in field order, the model settings flat where the first release had its four (always
+        present), so a stored config reads byte for byte as before."""
+        d: dict = {}
+        for f in fields(self):
+            if f.name == "model_args":
+                d.update({**V1_MODEL_ARGS, **dict(self.model_args)})
+            else:
+                value = getattr(self, f.name)
+                d[f.name] = list(value) if isinstance(value, tuple) else value
         return d
 
     @classmethod
@@ -165,7 +170,10 @@ class RunConfig:
         d = dict(d)
         for k in ("eval_noise", "eval_shift"):
             if k in d:
-                d[k] = tuple(float(v) for v in d[k])
+                try:
+                    d[k] = tuple(float(v) for v in d[k])
+                except (TypeError, ValueError):
+                    raise ConfigError(f"{flag_of(k)} {d[k]!r}: give numbers") from None
         args = {k: d.pop(k) for k in list(d) if k not in known}
         return cls(**d, model_args=args)
 

@@ -139,9 +139,9 @@ def configs_from_args(args) -> list[RunConfig]:
     values.update({k: v for k, v in recipe.items() if k not in given})  # an explicit flag beats the recipe
     values.update(parse_augment(args.augment))
     check_threads(args.threads)
-    from mnistlab.models.registry import get_spec
+    from mnistlab.models.registry import config_of, get_spec
 
     # Resolved before any work: an unknown name or a broken user model is one line; a file spec is named by
     # its absolute path from here on, so every later step (and a resume from elsewhere) finds the same file.
     models = [get_spec(model).name for model in args.models]
-    return [RunConfig(**{**values, "model": model}) for model in dict.fromkeys(models)]
+    return [config_of(**{**values, "model": model}) for model in dict.fromkeys(models)]

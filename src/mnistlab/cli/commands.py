@@ -73,7 +73,7 @@ def default_run_folder(configs, recipe: str = "plain") -> Path:
         parts.append(f"{cfg.semi_method if cfg.semi_method in list_methods() else 'semi'}-u{cfg.unlabeled}")
         said |= {"unlabeled", "semi_method", "early_stopping"}
     expected = {**defaults.to_dict(), **RECIPES[recipe]}  # what the suffixes above already say
-    rest = {k: v for k, v in cfg.to_dict().items() if k not in said and v != expected[k]}
+    rest = {k: v for k, v in cfg.to_dict().items() if k not in said and v != expected.get(k)}
     if rest:
         parts.append(hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8])
     return Path("runs") / "_".join(parts)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch.nn as nn
 
 import mnistlab.models.user as user
-from mnistlab.config import RunConfig
+from mnistlab.config import MODEL_ARG_NAME, V1_MODEL_ARGS, RunConfig
 from mnistlab.errors import ConfigError
 from mnistlab.models.spec import ModelSpec, Setting, last_of  # noqa: F401 - part of the registry's API
 
@@ -34,9 +34,14 @@ def register_model(name: str, *, label: str | None = None, **spec_fields) -> Cal
             raise ValueError(f"model {name!r} is already registered")
         spec = ModelSpec(name=name, label=label or name.upper(), builder=builder, **spec_fields)
         taken = {stored for other in _REGISTRY.values() for stored in map(other.stored_name, other.settings)}
-        clash = [short for short in spec.settings if spec.stored_name(short) in taken]
-        if clash:
-            raise ValueError(f"model {name!r}: setting {spec.stored_name(clash[0])!r} is another model's")
+        for short, setting in spec.settings.items():
+            stored = spec.stored_name(short)
+            if stored in taken:
+                raise ValueError(f"model {name!r}: setting {stored!r} is another model's")
+            if not MODEL_ARG_NAME.match(stored):
+                raise ValueError(f"model {name!r}: setting {stored!r} must be lowercase letters, digits and _")
+            if V1_MODEL_ARGS.get(stored, setting.default) != setting.default:  # configs at these carry none
+                raise ValueError(f"model {name!r}: {stored} must keep its first default, {V1_MODEL_ARGS[stored]}")
         _REGISTRY[name] = spec
         return builder
 
@@ -97,16 +102,25 @@ def check_model_args(cfg: RunConfig) -> RunConfig:
                               f"{', '.join(declared) or 'none'}")
         if not declared[name].accepts(value):
             raise ConfigError(f"{flag_of(name)} {value}: must be {declared[name].allowed}")
-    return cfg.with_(model_args=tuple((n, v) for n, v in cfg.model_args if v != declared[n].default))
+    return cfg.with_(model_args=_without_defaults(cfg.model_args))
+
+
+def _without_defaults(args) -> tuple:
+    """Model settings without those at their model's default: equal settings, equal configs (and keys)."""
+    defaults = {stored: setting.default for stored, _, setting in model_settings()}
+    pairs = args.items() if isinstance(args, dict) else args
+    return tuple((name, value) for name, value in pairs if defaults.get(name, ...) != value)
 
 
 def config_of(**values) -> RunConfig:
-    """A RunConfig from field values and model settings by their stored names (mlp_hidden=128)."""
+    """A RunConfig from field values and model settings by their stored names (mlp_hidden=128), the settings at
+    their default left out."""
     from dataclasses import fields
 
+    given = dict(values.pop("model_args", ()))
     names = {f.name for f in fields(RunConfig)}
-    args = {k: values.pop(k) for k in list(values) if k not in names}
-    return RunConfig(**values, model_args={**dict(values.pop("model_args", ())), **args})
+    given.update({k: values.pop(k) for k in list(values) if k not in names})
+    return RunConfig(**values, model_args=_without_defaults(given))
 
 
 def get_model(name: str, **config) -> nn.Module:

@@ -153,8 +153,10 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
     from mnistlab.sweeps import calibrated
     from mnistlab.sweeps.answer_tables import answer_tables, other_findings
 
+    spec = load_spec(folder)
+    # The answers as tables, as in docs/results.md (the ablation is read on validation data: no test-set gains).
     answers = [{"title": a.title, "header": a.table.header, "rows": a.table.rows, "notes": a.notes}
-               for a in answer_tables(summary, lang)]  # the answers as tables, as in docs/results.md
+               for a in answer_tables(summary, lang, with_gains=not spec or spec.study != "ablation")]
     findings = other_findings(summary, summary["labels"], lang) + calibrated.describe(
         summary["questions"]["calibration"], summary["labels"], lang)  # what no table shows, in words
     figures = []
@@ -170,7 +172,6 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
                    t(f"cap_{key}", lang) if f"cap_{key}" in CATALOG else
                    t("cap_other", lang, name=path.stem.replace("_", " ")))
         figures.append((path.stem, caption))
-    spec = load_spec(folder)
     config = {**_shown_config(spec.base if spec else {}), "budgets": spec.budgets if spec else "?",
               "seeds": spec.seeds if spec else "?", "study": spec.study if spec else "?"}
     return {"kind": "sweep", "title": t("report_sweep", lang), "config": config, "header": header, "rows": rows,

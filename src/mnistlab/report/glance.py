@@ -102,7 +102,7 @@ def recipe_gain(summary: dict) -> str | None:
 
 
 def semi_gain(summary: dict) -> str | None:
-    gains = [g for g in summary["questions"].get("semi", {}).get("gain", [])
+    gains = [g for g in summary["questions"].get("gain", [])
              if g["model"] == SECOND and g["reference"] == "recipe" and g["variant"] == "fixmatch"]
     if not gains:
         return None

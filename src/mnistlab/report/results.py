@@ -166,10 +166,10 @@ def recipe_tables(summary: dict) -> list[str]:
         plain = _find(summary, "plain", a.model, a.samples_per_class)
         if plain:
             gains.append([summary["labels"][a.model], a.samples_per_class, _pct(plain.test_acc),
-                          _pct(a.test_acc), f"{100 * (a.test_acc['mean'] - plain.test_acc['mean']):+.2f}",
-                          f"{a.train_seconds['mean'] / max(plain.train_seconds['mean'], 1e-9):.1f}x"])
-    lines = ["Recipe against the plain method (test accuracy, mean [95% CI]; time = train seconds per run, "
-             "recipe / plain):", "", _table(["model", "per class", "plain %", "recipe %", "gain pp", "time"], gains)]
+                          _pct(a.test_acc), f"{a.train_seconds['mean'] / max(plain.train_seconds['mean'], 1e-9):.1f}x"])
+    lines = ["Recipe against the plain method (test accuracy, mean [95% CI]; its gain, paired by seed, is in the "
+             "findings below; time = train seconds per run, recipe / plain):", "",
+             _table(["model", "per class", "plain %", "recipe %", "time"], gains)]
     targets = []
     for budget, goal in TARGETS.items():
         a = _find(summary, "recipe", NOTEBOOK_MODELS[1], budget)  # the notebook's CNN
@@ -182,23 +182,16 @@ def recipe_tables(summary: dict) -> list[str]:
     return lines
 
 
-def _paired_with_recipe(rows: list[SweepRow], variant: str, model: str, budget: int) -> dict | None:
-    """Best validation accuracy of `variant` minus the recipe's, paired by seed."""
-    from mnistlab.stats import mean_ci
-
-    def by_seed(name: str) -> dict:
-        return {r.seed: r.metric("best_val_acc") for r in rows if (r.variant, r.model, r.samples_per_class)
-                == (name, model, budget) and r.metric("best_val_acc") is not None}
-
-    ours, recipe = by_seed(variant), by_seed("recipe")
-    seeds = sorted(set(ours) & set(recipe))
-    return mean_ci([ours[s] - recipe[s] for s in seeds]) if seeds and variant != "recipe" else None
-
-
 def ablation_table(summary: dict, rows: list[SweepRow]) -> list[str]:
+    from mnistlab.sweeps.questions import variant_gains
+
+    # Each variant's best validation accuracy minus the recipe's, paired by seed.
+    changes = {(g["variant"], g["model"], g["samples_per_class"]): g["diff"]
+               for g in variant_gains([(r, r.result) for r in rows if r.result], summary["models"],
+                                      value=lambda res: res.best_val_acc, references=("recipe",))}
     table = []
     for a in summary["aggregates"]:
-        diff = _paired_with_recipe(rows, a.variant, a.model, a.samples_per_class)
+        diff = changes.get((a.variant, a.model, a.samples_per_class))
         change = "–" if diff is None else (f"{100 * diff['mean']:+.2f}" + (
             f" [{100 * diff['ci_low']:+.2f}, {100 * diff['ci_high']:+.2f}]" if diff["n"] > 1 else ""))
         table.append([a.variant, summary["labels"][a.model], a.samples_per_class, a.n,
@@ -253,11 +246,12 @@ TITLES = {"main": "The notebook's question: MLP vs CNN as labelled data shrinks"
           "semi": "Unlabelled images too: semi-supervised learning", "fashion": "Fashion-MNIST"}
 
 
-def _paths(given: Path | Sequence[Path]) -> list[Path]:
+def _paths(given: str | Path | Sequence[str | Path]) -> list[Path]:
     return [Path(given)] if isinstance(given, (str, Path)) else [Path(f) for f in given]
 
 
-def results_markdown(folders: Mapping[str, Path | Sequence[Path]], command: str, out: Path | None = None) -> str:
+def results_markdown(folders: Mapping[str, str | Path | Sequence[str | Path]], command: str,
+                     out: Path | None = None) -> str:
     """The whole document from the named sweep folders (any of SECTIONS; each optional, a section may hold several
     stores, e.g. budgets swept apart): answers at a glance first (from each section's first store), then a section
     per name with each store's table and findings and, when `out` is given, its main figures beside the document."""

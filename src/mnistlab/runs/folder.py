@@ -15,7 +15,7 @@ import torch
 from mnistlab.atomic import check_writable, to_json, write_atomic
 from mnistlab.config import RunConfig, validate
 from mnistlab.errors import ConfigError, RunDirError
-from mnistlab.models.registry import build_model, file_stem, is_model_name, label_of, list_models
+from mnistlab.models.registry import build_model, check_model_args, file_stem, is_model_name, label_of, list_models
 from mnistlab.models.user import check_recorded, is_spec
 from mnistlab.runs.swap import COMPLETE_MARK, recover, replacing
 from mnistlab.training.engine import HISTORY_KEYS
@@ -190,7 +190,7 @@ def _check_model(path: Path, name: str, entry, rerun: str) -> None:
         raise RunDirError(f"{path}: model {name!r} has no usable config (an object with its model, "
                           f"samples_per_class and seed); {rerun}")
     try:
-        cfg = validate(RunConfig.from_dict(entry["config"]))
+        cfg = check_model_args(validate(RunConfig.from_dict(entry["config"])))
     except (ConfigError, TypeError, ValueError, AttributeError) as e:
         raise RunDirError(f"{path}: model {name!r} has an unusable config ({e}); {rerun}") from None
     if cfg.model != name:

@@ -143,10 +143,9 @@ def answer_tables(summary: dict, lang: str, with_gains: bool = True) -> list[Ans
     makers = (comparisons, gains, semi_gap, overfitting, early_stopping, validation_vs_test)
     found = [make(summary, lang) for make in makers if with_gains or make is not gains]
     tables = [table for table in found if table is not None]
-    if any(HOLDS_ZERO in cell for table in tables for row in table.table.rows for cell in row):
-        for table in tables:
-            if any(HOLDS_ZERO in cell for row in table.table.rows for cell in row):
-                table.notes.append(t("note_holds_zero", lang))
+    for table in tables:
+        if any(HOLDS_ZERO in cell for row in table.table.rows for cell in row):
+            table.notes.append(t("note_holds_zero", lang))
     return tables
 
 

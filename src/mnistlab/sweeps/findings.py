@@ -83,7 +83,7 @@ def describe_questions(answers: dict, labels: dict[str, str], lang: str = "en") 
             lines.append(t("q_study", lang, kind=t(f"kind_{kind}", lang), label=labels[rec["model"]],
                            spc=rec["samples_per_class"], variant=rec["variant"], reference=rec["reference"],
                            items=_join(items), k=len(rec["levels"])))
-    lines += describe_semi(answers.get("semi") or {}, labels, lang)
+    lines += describe_semi(answers.get("semi") or {}, answers.get("gain", []), labels, lang)
     for rec in answers["imbalance"]:
         rare = _signed(rec["rarest_recall"], lang) if rec["rarest_recall"] else "–"
         lines.append(t("q_imbalance", lang, label=labels[rec["model"]], spc=rec["samples_per_class"],
@@ -91,10 +91,10 @@ def describe_questions(answers: dict, labels: dict[str, str], lang: str = "en") 
     return lines
 
 
-def describe_semi(semi: dict, labels: dict[str, str], lang: str = "en") -> list[str]:
+def describe_semi(semi: dict, gains: list[dict], labels: dict[str, str], lang: str = "en") -> list[str]:
     """Per model and budget, each semi-supervised variant's gain over the supervised ones; per budget, the gap."""
     cells: dict[tuple, list[str]] = {}
-    for rec in semi.get("gain", []):
+    for rec in (g for g in gains if g["variant"] in semi.get("variants", [])):
         item = t("q_semi_item", lang, variant=rec["variant"], reference=rec["reference"],
                  value=_signed(rec["diff"], lang))
         cells.setdefault((rec["model"], rec["samples_per_class"]), []).append(item)

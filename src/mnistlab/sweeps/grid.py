@@ -8,6 +8,7 @@ from pathlib import Path
 from mnistlab.atomic import write_atomic
 from mnistlab.config import NOTEBOOK_MODELS, RunConfig, validate
 from mnistlab.errors import ConfigError, SweepError
+from mnistlab.models.registry import check_model_args
 from mnistlab.names import is_safe_name
 from mnistlab.sweeps.studies import STUDIES, apply_study
 
@@ -82,7 +83,7 @@ def load_spec(folder: Path) -> SweepSpec | None:
         spec = SweepSpec(**json.loads(path.read_text()))
         _check_types(spec)
         spec.base = {**base_config(RunConfig()), **spec.base}  # fields added since it was written: at default
-        validate(RunConfig.from_dict(spec.base))
+        check_model_args(validate(RunConfig.from_dict(spec.base)))
     except (ValueError, TypeError, ConfigError) as e:
         raise SweepError(f"{path}: unreadable sweep spec ({e}); use another --out") from None
     return spec

@@ -176,28 +176,32 @@ def imbalance_study(pairs, models: list[str]) -> list[dict]:
 REFERENCES = ("recipe", "plain")  # the supervised variants others are measured against, the recipe first
 
 
-def variant_gains(pairs, models: list[str]) -> list[dict]:
-    """Each variant's test accuracy minus each reference variant's (the recipe, then the notebook's plain method),
-    paired by seed, per model and budget: how much a study's change is worth."""
+def variant_gains(pairs, models: list[str], value=lambda res: res.test_acc,
+                  references: tuple[str, ...] = REFERENCES) -> list[dict]:
+    """Each variant's value (test accuracy) minus each reference variant's (the recipe, then the notebook's plain
+    method), paired by seed, per model and budget: how much a study's change is worth. A reference is measured
+    only against the references after it (the recipe against plain, not plain against the recipe)."""
     by: dict = defaultdict(lambda: defaultdict(dict))  # (model, budget) -> variant -> seed -> result
     for r, res in pairs:
         by[(r.model, r.samples_per_class)][r.variant][r.seed] = res
     order = {m: i for i, m in enumerate(models)}
+    rank = {ref: i for i, ref in enumerate(references)}
     gains = []
     for (model, budget), variants in sorted(by.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1])):
-        for variant in sorted(set(variants) - {"plain", "base"}):
-            for reference in (ref for ref in REFERENCES if ref in variants and ref != variant):
-                diffs = _paired(variants[reference], variants[variant], lambda res: res.test_acc)
+        for variant in sorted(variants):
+            for reference in (ref for ref in references if ref in variants
+                              and rank.get(variant, -1) < rank[ref]):
+                diffs = _paired(variants[reference], variants[variant], value)
                 if diffs:
                     gains.append({"model": model, "samples_per_class": budget, "variant": variant,
                                   "reference": reference, "diff": mean_ci(diffs), "p": _ttest_p(diffs)})
     return gains
 
 
-def semi_study(pairs, models: list[str], gains: list[dict]) -> dict:
-    """The semi-supervised study: each semi variant's gains (from variant_gains), the CNN-minus-MLP gap under every
-    variant, and the mean share of unlabelled images above the confidence threshold (pseudo-label coverage) over
-    training steps."""
+def semi_study(pairs, models: list[str]) -> dict:
+    """The semi-supervised study: which variants learn from unlabelled images (their gains are variant_gains'),
+    the CNN-minus-MLP gap under every variant, and the mean share of unlabelled images above the confidence
+    threshold (pseudo-label coverage) over training steps."""
     by: dict = defaultdict(lambda: defaultdict(dict))  # (model, budget) -> variant -> seed -> result
     semi = set()
     for r, res in pairs:
@@ -226,15 +230,15 @@ def semi_study(pairs, models: list[str], gains: list[dict]) -> dict:
                 diffs = _paired(a[variant], b[variant], lambda res: res.test_acc)
                 if diffs:
                     gaps.append({"samples_per_class": budget, "variant": variant, "diff": mean_ci(diffs)})
-    return {"gain": [g for g in gains if g["variant"] in semi], "gap": gaps, "coverage": coverage}
+    return {"variants": sorted(semi), "gap": gaps, "coverage": coverage}  # their gains: answers["gain"]
 
 
 def answer_all(rows: list[SweepRow], models: list[str]) -> dict:
     """Every question's numbers (JSON-ready) from the finished rows of a store."""
     pairs = _results(rows)
-    gains = variant_gains(pairs, models)
     return {"overfitting": per_variant(overfitting, pairs, models),
             "early_stopping": per_variant(early_stopping, pairs, models),
             "validation_vs_test": per_variant(validation_vs_test, pairs, models),
             "noise": corruption_study(pairs, models, "noise"), "shift": corruption_study(pairs, models, "shift"),
-            "imbalance": imbalance_study(pairs, models), "gain": gains, "semi": semi_study(pairs, models, gains)}
+            "imbalance": imbalance_study(pairs, models), "gain": variant_gains(pairs, models),
+            "semi": semi_study(pairs, models)}
