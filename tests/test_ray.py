@@ -116,10 +116,28 @@ def head():
     shutil.rmtree(session, ignore_errors=True)
 
 
+USER_MODEL = """import torch.nn as nn
+
+
+class Flat(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+"""
+
+
 @pytest.mark.skipif(not shutil.which("ss") or not os.path.isdir("/proc/self/task"), reason="needs Linux's ss")
 def test_a_local_instance_listens_on_loopback_only_and_gives_the_same_store_as_local(tiny_sweep, tmp_path):
+    """Ray's servers keep to loopback; its workers give the local executor's numbers, a user model's (which they
+    import from its file) included."""
+    (tmp_path / "nets.py").write_text(USER_MODEL)
+    user = f"{tmp_path / 'nets.py'}:Flat"
     out = tmp_path / "s"
-    cmd = [sys.executable, "-m", "mnistlab", "sweep", *GRID, "--executor", "ray", "--out", str(out)]
+    cmd = [sys.executable, "-m", "mnistlab", "sweep", *GRID, "--models", "mlp", "cnn", user, "--executor", "ray",
+           "--out", str(out)]
     env = {k: v for k, v in ENV.items() if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     seen = {}
@@ -131,7 +149,9 @@ def test_a_local_instance_listens_on_loopback_only_and_gives_the_same_store_as_l
     assert {"gcs_server", "raylet"} <= set(seen.values()), seen  # the sockets of Ray's servers were seen
     assert {a: n for a, n in seen.items() if not _loopback(a)} == {}
     assert not any("dashboard" in n.lower() for n in seen.values()), seen  # no dashboard, no agent serving one
-    assert store_rows(out) == store_rows(tiny_sweep)
+    assert main(["sweep", *GRID, "--models", user, "--out", str(tmp_path / "local")]) == 0
+    rows = store_rows(out)
+    assert len(rows) == 18 and rows == {**store_rows(tiny_sweep), **store_rows(tmp_path / "local")}
     env = json.loads(sqlite3.connect(out / "store.sqlite").execute("SELECT environment FROM runs").fetchone()[0])
     assert env["threads"] == 2  # --threads reached the workers (Ray would give them one)
 

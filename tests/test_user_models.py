@@ -330,20 +330,6 @@ def test_batched_sweep_stacks_a_user_model(nets, tmp_path):
     assert statuses == ["done", "done"]
 
 
-def test_ray_workers_import_the_same_user_model(nets, tmp_path):
-    pytest.importorskip("ray")
-    from helpers import store_rows
-
-    grid = ["--models", spec(nets, "Flat"), "--budgets", "10", "--seeds", "0-1", "--epochs", "1", "--threads", "1",
-            "--quiet", "--no-summary"]
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    assert main(["sweep", *grid, "--out", str(tmp_path / "local")]) == 0
-    assert main(["sweep", *grid, "--executor", "ray", "--out", str(tmp_path / "ray")]) == 0
-    rows = store_rows(tmp_path / "ray")
-    assert {r["status"] for r, _ in rows.values()} == {"done"} and len(rows) == 2
-    assert rows == store_rows(tmp_path / "local")
-
-
 # ---------------------------------------------------------------- installed packages' entry points
 
 @pytest.fixture
