@@ -64,7 +64,7 @@ def test_results_markdown_holds_glance_figures_tables_commands_and_departures(sw
     assert f"{100 * gap['mean']:+.2f} pp \\[{100 * gap['ci_low']:.2f}, {100 * gap['ci_high']:.2f}\\]".replace(
         "-", "−") in bullets[0]
     assert text.index("## Answers at a glance") < text.index("## The notebook's question")
-    for stem in ("learning_curve", "model_gap", "gap_vs_budget"):  # each section's main figures, beside it
+    for stem in ("learning_curve", "model_gap", "gap_vs_budget", "reliability_cnn_spc10"):  # its figures, beside it
         assert f"![{stem.replace('_', ' ')}](results/main_{stem}.png)" in text
         assert (out.parent / "results" / f"main_{stem}.png").stat().st_size > 5000
 

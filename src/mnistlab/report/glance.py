@@ -10,12 +10,12 @@ from mnistlab.i18n import interval, number, signed
 from mnistlab.names import is_safe_name, markdown
 
 FIRST, SECOND = NOTEBOOK_MODELS  # the notebook's question: MLP, then CNN
-# The figures each section shows, first found first: a study's every-variant learning curve, else the plain one.
-FIGURES = {"main": ("learning_curve", "model_gap", "gap_vs_budget"),
+# The figures each section shows, those found in its store's report; {low}: the store's smallest budget.
+FIGURES = {"main": ("learning_curve", "model_gap", "gap_vs_budget", "reliability_cnn_spc{low}"),
            "recipe": ("learning_curve_variants", "gain_recipe_vs_plain"), "ablation": ("learning_curve_variants",),
            "tiny": ("learning_curve_variants", "learning_curve", "gain_recipe_vs_plain"),
-           "semi": ("learning_curve_variants", "gain_fixmatch_vs_recipe", "coverage_cnn_spc10"),
-           "fashion": ("learning_curve",)}
+           "semi": ("learning_curve_variants", "gain_fixmatch_vs_recipe", "coverage_cnn_spc{low}"),
+           "fashion": ("learning_curve", "model_gap")}
 
 
 def _pp(ci: dict) -> str:
@@ -130,11 +130,11 @@ def glance(loaded: dict[str, tuple[dict, list]]) -> list[str]:
     return ["## Answers at a glance", ""] + [f"- {markdown(line)}" for line in found] + [""]
 
 
-def section_figures(name: str, folder: Path, out: Path, tag: str | None = None) -> list[str]:
+def section_figures(name: str, folder: Path, out: Path, low: int, tag: str | None = None) -> list[str]:
     """Copy a section's main figures (PNG) beside the document and reference them: `results/<tag>_<stem>.png`
-    (the tag is the section's name, numbered for its further stores)."""
+    (the tag is the section's name, numbered for its further stores; low: the store's smallest budget)."""
     lines, tag = [], tag or name
-    for stem in FIGURES.get(name, ()):
+    for stem in (pattern.format(low=low) for pattern in FIGURES.get(name, ())):
         source = folder / "report" / "figures" / f"{stem}.png"
         if not (is_safe_name(stem) and source.is_file()) or source.is_symlink():
             continue

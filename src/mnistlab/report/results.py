@@ -274,7 +274,8 @@ def results_markdown(folders: Mapping[str, str | Path | Sequence[str | Path]], c
             lines += _head(TITLES[name] if i == 0 else f"{TITLES[name]}: {budgets} per class", folder, spec, rows,
                            level=2 if i == 0 else 3)
             if out is not None:
-                lines += section_figures(name, folder, Path(out), tag=name if i == 0 else f"{name}{i + 1}")
+                lines += section_figures(name, folder, Path(out), min(r.samples_per_class for r in rows),
+                                         tag=name if i == 0 else f"{name}{i + 1}")
             lines += _section_tables(name, summary, rows)
             lines += _findings(summary, with_gains=name != "ablation")  # the ablation is read on validation data
     lines += ["## Where mnistlab departs from the notebook on purpose", ""] + [f"- {d}" for d in DEPARTURES] + [""]
