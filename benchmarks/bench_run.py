@@ -61,13 +61,14 @@ def mnistlab(seed: int, out: Path, precision: str) -> dict:
     wall, _ = timed([sys.executable, "-m", "mnistlab", "run", "--quiet", "--seed", str(seed), "--precision",
                      precision, "--out", str(out), "--overwrite"])
     models = json.loads((out / "results.json").read_text())["models"]
-    out = {"wall": wall, "acc": {m: r["test_acc"] for m, r in models.items()}, "train": {}, "gflops": {}}
+    train: dict[str, float] = {}
+    gflops: dict[str, float] = {}
     for m, r in models.items():
         n_train = sum(r["train_counts"])
         flops = train_flops_per_sample(RunConfig(model=m)) * n_train * r["epochs_run"]
-        out["train"][m] = r["train_seconds"]
-        out["gflops"][m] = flops / r["train_seconds"] / 1e9
-    return out
+        train[m] = r["train_seconds"]
+        gflops[m] = flops / r["train_seconds"] / 1e9
+    return {"wall": wall, "acc": {m: r["test_acc"] for m, r in models.items()}, "train": train, "gflops": gflops}
 
 
 def main():

@@ -66,7 +66,8 @@ def step_and_views(pairs: int) -> tuple[float, float]:
     def views():
         augment.weak_view(xl, gen), augment.weak_view(xu, gen), augment.strong_view(xu, gen)
 
-    steps, view_times = [], []
+    steps: list[float] = []
+    view_times: list[float] = []
     for _ in range(5):
         step()
     for _ in range(pairs):

@@ -29,7 +29,7 @@ def step_ms(model_name: str, precision: str, batch: int = 128, steps: int = 40, 
     cfg = RunConfig(model=model_name)
     model = build_model(cfg)
     fmt = memory_format(model, torch.device("cpu"))
-    model = model.to(memory_format=fmt)
+    model = model.to(memory_format=fmt)  # type: ignore[call-overload]  # torch's stubs lack the keyword
     x, y = torch.randn(2400, 1, 28, 28), torch.randint(0, 10, (2400,))
     opt = make_adam(model.parameters(), cfg.lr)
 

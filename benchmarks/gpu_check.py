@@ -21,6 +21,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -60,7 +61,8 @@ def sync(device: torch.device) -> None:
 
 
 def config(sizes: Sizes, **fields) -> RunConfig:
-    return RunConfig(**({"epochs": sizes.max_epochs} if sizes.max_epochs else {}), **fields)
+    values: dict[str, Any] = {"epochs": sizes.max_epochs} if sizes.max_epochs else {}
+    return RunConfig(**values, **fields)
 
 
 def train_stacked(cfgs: list[RunConfig], data: ResidentData):

@@ -49,7 +49,8 @@ def help_seconds(repeats: int) -> float:
 
 
 def notebook_vs_run(pairs: int) -> dict:
-    ratios, sides = [], {"notebook": [], "mnistlab": []}
+    ratios: list[float] = []
+    sides: dict[str, list[dict]] = {"notebook": [], "mnistlab": []}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(pairs):
             order = ("notebook", "mnistlab") if seed % 2 == 0 else ("mnistlab", "notebook")  # alternate who goes first

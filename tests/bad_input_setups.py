@@ -12,6 +12,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,8 @@ class Env:
     def __init__(self, tmp: Path, shared, monkeypatch):
         self.tmp, self.shared, self.monkeypatch = tmp, shared, monkeypatch
         self.cleanups: list = []
-        self.during = contextlib.nullcontext  # wraps the command itself (e.g. a file-size limit)
+        # Wraps the command itself (e.g. a file-size limit).
+        self.during: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
 
     def run(self, where: str = "run") -> Path:
         return Path(shutil.copytree(self.shared.run, self.tmp / where, symlinks=True))
@@ -190,7 +192,12 @@ def read_only(what: str = "empty", how: str = "mount"):
             modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")]}
             for p in modes:
                 p.chmod(modes[p] & ~0o222)
-            env.cleanups.append(lambda: [p.chmod(m) for p, m in modes.items()])
+
+            def restore() -> None:
+                for p, mode in modes.items():
+                    p.chmod(mode)
+
+            env.cleanups.append(restore)
         elif how == "mount" and _sh("mount", "--bind", str(folder), str(folder)):
             env.cleanups.append(lambda: _sh("umount", "-l", str(folder)))
             if not _sh("mount", "-o", "remount,bind,ro", str(folder)):

@@ -435,7 +435,7 @@ def _offline(monkeypatch):
         monkeypatch.setenv(name, value)
 
 
-def call(argv) -> int:
+def call(argv) -> int | str:
     try:
         return main(argv)
     except SystemExit as e:  # --help and --version leave through argparse

@@ -35,7 +35,7 @@ def measured_training_bytes(cfg: RunConfig, data) -> int:
     aside, and the tensors autograd saves for backward at the batch size (distinct storages only)."""
     model = build_model(cfg)
     fmt = memory_format(model, torch.device("cpu"))
-    model.to(memory_format=fmt)
+    model.to(memory_format=fmt)  # type: ignore[call-overload]  # torch's stubs lack the keyword
     saved = {}
 
     def keep(t):

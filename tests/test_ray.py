@@ -61,7 +61,8 @@ def _loopback(address: str) -> bool:
         ip = ipaddress.ip_address(host)
     except ValueError:
         return False  # '*' and the like: every interface
-    return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
+    mapped = getattr(ip, "ipv4_mapped", None)  # an IPv6 form of an IPv4 address
+    return ip.is_loopback or bool(mapped is not None and mapped.is_loopback)
 
 
 def _named(pids: set, prefix: str) -> list:
