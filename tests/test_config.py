@@ -100,5 +100,14 @@ def test_model_settings_keep_the_first_releases_keys_and_stored_form():
         model="cnn").key(IDX_MD5)
     # A setting declared since enters the key only when set.
     assert RunConfig(model_args={"tiny_width": 3}).key() != RunConfig().key()
-    with pytest.raises(ConfigError, match="unknown config keys \\['Wide'\\]"):
+    with pytest.raises(ConfigError, match="unknown config key 'Wide'"):
         RunConfig.from_dict({"Wide": 1})
+
+
+def test_a_misspelt_field_is_named_with_the_field_it_resembles():
+    with pytest.raises(ConfigError, match="^unknown config key 'epoch' \\(did you mean epochs\\?\\); allowed: "):
+        RunConfig.from_dict({"epoch": 3})
+    with pytest.raises(ConfigError, match="^'patiense': neither a config field \\(did you mean patience\\?\\) nor"):
+        validate(RunConfig(model_args={"patiense": 3}))  # the API passes a name it does not know on as a setting
+    with pytest.raises(ConfigError, match="^'xyz': neither a config field nor a model's setting"):
+        validate(RunConfig(model_args={"xyz": 3}))

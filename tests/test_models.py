@@ -127,7 +127,7 @@ def test_a_models_settings_are_declared_with_it_checked_and_given_flags():
         assert check_model_args(config_of(model="tiny_wide", tiny_wide_width=4)).model_args == ()  # the default
         with pytest.raises(ConfigError, match="^--tiny-wide-width 65: must be an integer from 1 to 64$"):
             check_model_args(config_of(model="tiny_wide", tiny_wide_width=65))
-        with pytest.raises(ConfigError, match="^model setting 'tiny_wide_depth': no registered model declares it"):
+        with pytest.raises(ConfigError, match="^'tiny_wide_depth': neither a config field nor a registered model's"):
             check_model_args(config_of(model="tiny_wide", tiny_wide_depth=2))
         args = build_parser().parse_args(["run", "--models", "tiny_wide", "--tiny-wide-width", "8"])
         from mnistlab.cli.args import configs_from_args

@@ -165,8 +165,9 @@ class RunConfig:
         known = {f.name for f in fields(cls)} - {"model_args"}
         unknown = {k for k in d if k not in known and not (isinstance(k, str) and MODEL_ARG_NAME.match(k))}
         if unknown:
-            raise ConfigError(f"unknown config keys {sorted(unknown)}; allowed: {sorted(known)} and model settings "
-                              "(<model>_<setting>)")
+            first = sorted(unknown, key=str)[0]
+            raise ConfigError(f"unknown config key {first!r}{near_field(first)}; allowed: {', '.join(sorted(known))} "
+                              "and model settings (<model>_<setting>)")
         d = dict(d)
         for k in ("eval_noise", "eval_shift"):
             if k in d:
@@ -244,6 +245,14 @@ def class_counts(cfg: RunConfig) -> list[int]:
     return [max(1, round(n * ratio ** (c / 9))) for c in range(10)]  # exponential long tail, 0 → 9
 
 
+def near_field(name) -> str:
+    """' (did you mean epochs?)' for a near miss of a config field's name, else ''."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [f.name for f in fields(RunConfig)], n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
@@ -278,7 +287,7 @@ def validate(cfg: RunConfig) -> RunConfig:
                 _check(meta["check"](v), f"{flag} {v}: must be {meta['allowed']}")
     for name, _ in cfg.model_args:  # their values are checked by the model registry, which declares them
         _check(isinstance(name, str) and MODEL_ARG_NAME.match(name) is not None,
-               f"model setting {name!r}: not a <model>_<setting> name")
+               f"{name!r}: neither a config field{near_field(name)} nor a model's setting (<model>_<setting>)")
     counts = class_counts(cfg)  # also checks the imbalance spec
     _check_semi(cfg)
     if not cfg.early_stopping:

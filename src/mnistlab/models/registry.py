@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch.nn as nn
 
 import mnistlab.models.user as user
-from mnistlab.config import MODEL_ARG_NAME, V1_MODEL_ARGS, RunConfig
+from mnistlab.config import MODEL_ARG_NAME, V1_MODEL_ARGS, RunConfig, near_field
 from mnistlab.errors import ConfigError
 from mnistlab.models.spec import ModelSpec, Setting, last_of  # noqa: F401 - part of the registry's API
 
@@ -98,8 +98,8 @@ def check_model_args(cfg: RunConfig) -> RunConfig:
     declared = {stored: setting for stored, _, setting in model_settings()}
     for name, value in cfg.model_args:
         if name not in declared:
-            raise ConfigError(f"model setting {name!r}: no registered model declares it; known: "
-                              f"{', '.join(declared) or 'none'}")
+            raise ConfigError(f"{name!r}: neither a config field{near_field(name)} nor a registered model's setting "
+                              f"({', '.join(declared) or 'none'})")
         if not declared[name].accepts(value):
             raise ConfigError(f"{flag_of(name)} {value}: must be {declared[name].allowed}")
     return cfg.with_(model_args=_without_defaults(cfg.model_args))
