@@ -138,6 +138,8 @@ def test_a_models_settings_are_declared_with_it_checked_and_given_flags():
         assert default_run_folder(configs_from_args(args), "plain").name.startswith("spc300_seed0_tiny_wide_")
         at_default = build_parser().parse_args(["sweep", "--models", "tiny_wide", "--tiny-wide-width", "4"])
         assert configs_from_args(at_default)[0].model_args == ()  # a default given is no setting: same sweep
+        with pytest.raises(ConfigError, match="^model_args: give a mapping of settings"):
+            config_of(model="tiny_wide", model_args=5)
         with pytest.raises(ValueError, match="'Tiny_width' must be lowercase"):
             register_model("Tiny", settings={"width": Setting(1, "")})(tiny)
         with pytest.raises(ValueError, match="'tiny_wide_width' is another model's"):

@@ -130,10 +130,13 @@ class Flat(nn.Module):
 """
 
 
-@pytest.mark.skipif(not shutil.which("ss") or not os.path.isdir("/proc/self/task"), reason="needs Linux's ss")
+# The listening sockets of a process tree are read with Linux's ss and /proc.
+CAN_WATCH = bool(shutil.which("ss")) and os.path.isdir("/proc/self/task")
+
+
 def test_a_local_instance_listens_on_loopback_only_and_gives_the_same_store_as_local(tiny_sweep, tmp_path):
-    """Ray's servers keep to loopback; its workers give the local executor's numbers, a user model's (which they
-    import from its file) included."""
+    """Ray's servers keep to loopback (where ss can watch them); its workers give the local executor's numbers, a
+    user model's (which they import from its file) included."""
     (tmp_path / "nets.py").write_text(USER_MODEL)
     user = f"{tmp_path / 'nets.py'}:Flat"
     out = tmp_path / "s"
@@ -142,14 +145,15 @@ def test_a_local_instance_listens_on_loopback_only_and_gives_the_same_store_as_l
     env = {k: v for k, v in ENV.items() if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     seen = {}
-    while proc.poll() is None:
+    while CAN_WATCH and proc.poll() is None:
         seen.update(_listening(_descendants(proc.pid)))
         time.sleep(0.1)
     _, err = proc.communicate()
     assert proc.returncode == 0, err
-    assert {"gcs_server", "raylet"} <= set(seen.values()), seen  # the sockets of Ray's servers were seen
-    assert {a: n for a, n in seen.items() if not _loopback(a)} == {}
-    assert not any("dashboard" in n.lower() for n in seen.values()), seen  # no dashboard, no agent serving one
+    if CAN_WATCH:
+        assert {"gcs_server", "raylet"} <= set(seen.values()), seen  # the sockets of Ray's servers were seen
+        assert {a: n for a, n in seen.items() if not _loopback(a)} == {}
+        assert not any("dashboard" in n.lower() for n in seen.values()), seen  # no dashboard, no agent serving one
     assert main(["sweep", *GRID, "--models", user, "--out", str(tmp_path / "local")]) == 0
     rows = store_rows(out)
     assert len(rows) == 18 and rows == {**store_rows(tiny_sweep), **store_rows(tmp_path / "local")}

@@ -101,7 +101,7 @@ def test_tiny_budget_sweep_without_validation(tmp_path):
 
 def test_ablation_change_is_paired_by_seed_against_the_recipe():
     from mnistlab.report.results import ablation_table
-    from mnistlab.stats import aggregate
+    from mnistlab.stats import aggregate, mean_ci
 
     rows = [stored_row("cnn", 100, s, v, best_val_acc=acc)
             for v, accs in (("recipe", [0.98, 0.97, 0.99]), ("no-augmentation", [0.96, 0.96, 0.97]),
@@ -110,7 +110,10 @@ def test_ablation_change_is_paired_by_seed_against_the_recipe():
     table = {line.split(" | ")[0].strip("| "): line for line in ablation_table(summary, rows)[-1].splitlines()}
     change = {variant: line.split(" | ")[5] for variant, line in table.items() if variant in ("recipe", "plain",
                                                                                          "no-augmentation")}
-    assert change["no-augmentation"].startswith("-1.67 \\[") and change["plain"].startswith("-7.00 \\[")
+    drop = mean_ci([-0.02, -0.01, -0.02])  # no-augmentation minus the recipe, seed by seed
+    assert drop["ci_high"] < 0 and change["no-augmentation"] == (
+        f"{100 * drop['mean']:+.2f} \\[{100 * drop['ci_low']:+.2f}, {100 * drop['ci_high']:+.2f}\\]")
+    assert change["plain"].startswith("-7.00 \\[")
     assert change["recipe"] == "–"  # the recipe against itself: no change
 
 

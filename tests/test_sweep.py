@@ -254,3 +254,18 @@ def test_one_spec_builder_for_cli_and_api_takes_a_studys_own_budgets_unless_give
     given = make_spec(RunConfig(), ["cnn"], budgets=[100, 10, 10], seeds=[2, 0], study="semi")
     assert given.budgets == [10, 100] and given.seeds == [0, 2]
     assert make_spec(RunConfig(), ["cnn"]).budgets == SweepSpec().budgets == [50, 100, 300, 1000]
+
+
+def test_a_stored_spec_may_name_a_setting_of_a_model_registered_elsewhere(tmp_path):
+    """A sweep of a model registered in the user's own code reads back (report, results) where that model is
+    unknown; a registered model's setting out of its range does not."""
+    from mnistlab.config import RunConfig
+    from mnistlab.errors import SweepError
+    from mnistlab.sweeps.grid import SweepSpec, base_config, load_spec, save_spec
+
+    base = base_config(RunConfig())
+    save_spec(tmp_path, SweepSpec(base={**base, "wide_mlp_width": 1024}, models=["wide_mlp"]))
+    assert load_spec(tmp_path).base["wide_mlp_width"] == 1024
+    save_spec(tmp_path, SweepSpec(base={**base, "mlp_hidden": 0}))
+    with pytest.raises(SweepError, match="unreadable sweep spec \\(--mlp-hidden 0: must be an integer from 1"):
+        load_spec(tmp_path)

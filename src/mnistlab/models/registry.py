@@ -90,13 +90,17 @@ def model_settings() -> list[tuple[str, ModelSpec, Setting]]:
             for short, setting in spec.settings.items()]
 
 
-def check_model_args(cfg: RunConfig) -> RunConfig:
+def check_model_args(cfg: RunConfig, unregistered_ok: bool = False) -> RunConfig:
     """A config whose model settings are each a registered model's and in its range, those at their default
-    dropped (so they never enter a key); a one-line ConfigError naming the flag otherwise."""
+    dropped (so they never enter a key); a one-line ConfigError naming the flag otherwise. unregistered_ok: a
+    setting no model of this process declares passes (a stored sweep may name a model registered in the user's
+    own code; its jobs check it when they are made)."""
     from mnistlab.config import flag_of
 
     declared = {stored: setting for stored, _, setting in model_settings()}
     for name, value in cfg.model_args:
+        if name not in declared and unregistered_ok:
+            continue
         if name not in declared:
             raise ConfigError(f"{name!r}: neither a config field{near_field(name)} nor a registered model's setting "
                               f"({', '.join(declared) or 'none'})")
@@ -117,7 +121,10 @@ def config_of(**values) -> RunConfig:
     their default left out."""
     from dataclasses import fields
 
-    given = dict(values.pop("model_args", ()))
+    try:
+        given = dict(values.pop("model_args", ()))
+    except (TypeError, ValueError):
+        raise ConfigError("model_args: give a mapping of settings, e.g. {'mlp_hidden': 128}") from None
     names = {f.name for f in fields(RunConfig)}
     given.update({k: values.pop(k) for k in list(values) if k not in names})
     return RunConfig(**values, model_args=_without_defaults(given))

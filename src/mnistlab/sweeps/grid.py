@@ -83,7 +83,7 @@ def load_spec(folder: Path) -> SweepSpec | None:
         spec = SweepSpec(**json.loads(path.read_text()))
         _check_types(spec)
         spec.base = {**base_config(RunConfig()), **spec.base}  # fields added since it was written: at default
-        check_model_args(validate(RunConfig.from_dict(spec.base)))
+        check_model_args(validate(RunConfig.from_dict(spec.base)), unregistered_ok=True)
     except (ValueError, TypeError, ConfigError) as e:
         raise SweepError(f"{path}: unreadable sweep spec ({e}); use another --out") from None
     return spec
