@@ -51,6 +51,7 @@ def test_specs_are_consistent():
 def test_mnist_matches_its_spec(mnist):
     assert mnist.name == "mnist" and mnist.spec is get_dataset("mnist")
     assert torch.bincount(mnist.train_labels).tolist() == list(mnist.spec.train_class_counts)
+    assert (1, *mnist.train_images.shape[1:]) == mnist.spec.input_shape  # what a model is built for
     x = torch.ones(2)
     assert torch.equal(normalize(x), normalize(x, spec=mnist.spec))
     assert torch.equal(normalize(x, spec=FASHION), (x - FASHION.mean) / FASHION.std)
@@ -90,6 +91,7 @@ def test_fashion_mnist_from_debian(fashion, debian_folder):
     assert fashion.train_images.shape == (60000, 28, 28) and fashion.train_images.dtype == torch.uint8
     assert fashion.test_images.shape == (10000, 28, 28) and fashion.test_labels.shape == (10000,)
     assert torch.bincount(fashion.train_labels).tolist() == [6000] * 10
+    assert (1, *fashion.train_images.shape[1:]) == FASHION.input_shape and FASHION.num_classes == 10
     pixels = fashion.train_images.double() / 255  # the spec's constants are these, rounded to 4 places
     assert abs(pixels.mean().item() - FASHION.mean) < 5e-5 and abs(pixels.std().item() - FASHION.std) < 5e-5
 

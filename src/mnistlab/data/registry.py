@@ -57,6 +57,7 @@ class DatasetSpec:
     cache_subdir: str                     # below cache_dir(); "" is the cache itself
     torchvision_dir: str                  # torchvision's layout: <folder>/<this>/raw/
     fix_hint: str                         # the last resort a failed fetch suggests
+    input_shape: tuple[int, int, int] = (1, 28, 28)  # one image as a model reads it: every dataset here is MNIST-format
 
     @property
     def num_classes(self) -> int:

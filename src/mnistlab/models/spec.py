@@ -34,6 +34,11 @@ def num_classes(cfg: RunConfig) -> int:
     return get_dataset(cfg.dataset).num_classes
 
 
+def input_shape(cfg: RunConfig) -> tuple[int, int, int]:
+    """One image of the dataset a config names, as a model reads it: (channels, height, width)."""
+    return get_dataset(cfg.dataset).input_shape
+
+
 def last_of(kind: type[nn.Module]) -> Callable[[nn.Module], nn.Module | None]:
     """A finder for the last submodule of a type (the default embedding and Grad-CAM layers)."""
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 
 from mnistlab.errors import ConfigError
-from mnistlab.models.spec import ModelSpec, num_classes
+from mnistlab.models.spec import ModelSpec, input_shape, num_classes
 
 NUM_CLASSES = 10  # a model is probed with MNIST's shapes when it is resolved, before a dataset is chosen
 INPUT_SHAPE = (1, 28, 28)
@@ -201,9 +201,9 @@ def from_entry_point(ep: EntryPoint, reload: bool = False) -> ModelSpec:
     return from_object(what, ep.name, obj, f"entry point {ep.value}{dist}", getattr(module, "__file__", None) or "")
 
 
-def _call(obj, classes: int = NUM_CLASSES):
+def _call(obj, classes: int = NUM_CLASSES, shape: tuple = INPUT_SHAPE):
     """obj(**the keyword arguments its signature accepts among num_classes and input_shape)."""
-    offered = {"num_classes": classes, "input_shape": INPUT_SHAPE}
+    offered = {"num_classes": classes, "input_shape": shape}
     if inspect.isclass(obj) and obj.__init__ is nn.Module.__init__:  # its **kwargs accept nothing
         return obj()
     try:
@@ -224,7 +224,7 @@ def from_object(spec_name: str, name: str, obj, source: str, source_file: str) -
                           f"{type(obj).__name__})")
 
     def builder(cfg=None) -> nn.Module:
-        model = _call(obj) if cfg is None else _call(obj, num_classes(cfg))
+        model = _call(obj) if cfg is None else _call(obj, num_classes(cfg), input_shape(cfg))
         if not isinstance(model, nn.Module):
             raise ConfigError(f"--models {spec_name}: {getattr(obj, '__name__', 'it')}() returned an object of type "
                               f"{type(model).__name__}, not an nn.Module")

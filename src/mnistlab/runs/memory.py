@@ -16,6 +16,7 @@ import torch
 from mnistlab.config import RunConfig, class_counts, flag_of
 from mnistlab.errors import ConfigError
 from mnistlab.models.registry import get_spec
+from mnistlab.models.spec import input_shape
 
 FLOAT = 4               # bytes of a float32
 TRAINING_COPIES = 5     # weights, gradients, Adam's exp_avg and exp_avg_sq, the best epoch's weights
@@ -57,7 +58,7 @@ def _shape_numbers(cfg: RunConfig) -> tuple[int, int] | None:
         hooks = [m.register_forward_hook(count) for m in leaves]
         try:
             with torch.no_grad():
-                model.eval()(torch.zeros(1, 1, 28, 28, device=device))
+                model.eval()(torch.zeros(1, *input_shape(cfg), device=device))
         finally:
             for hook in hooks:
                 hook.remove()
