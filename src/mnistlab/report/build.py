@@ -26,16 +26,21 @@ def _pct(value: float, lang: str) -> str:
 
 # ---------------------------------------------------------------- content from a run or a sweep
 
-def _dataset_of(models: dict):
-    """The DatasetSpec the runs name (its class names label the confusion matrices), None when unknown here."""
+def known_dataset(name):
+    """The DatasetSpec of a dataset name a folder recorded, or None when this mnistlab does not know it."""
     from mnistlab.data.registry import get_dataset
     from mnistlab.errors import DataError
 
-    names = {str(r.config.get("dataset", "mnist")) for r in models.values()}
     try:
-        return get_dataset(names.pop()) if len(names) == 1 else None
+        return get_dataset(str(name))
     except DataError:
         return None
+
+
+def _dataset_of(models: dict):
+    """The DatasetSpec the runs name (its class names label the confusion matrices), None when unknown here."""
+    names = {str(r.config.get("dataset", "mnist")) for r in models.values()}
+    return known_dataset(names.pop()) if len(names) == 1 else None
 
 
 def run_content(folder: Path, out: Path, lang: str) -> dict:
@@ -113,14 +118,10 @@ def how_it_trained(label: str, r, lang: str) -> str:
 
 
 def heading(labels: list[str], dataset: str, lang: str) -> str:
-    """The report's title from what it holds: its models' labels and its dataset."""
-    from mnistlab.data.registry import get_dataset
-    from mnistlab.errors import DataError
-
-    try:
-        shown = get_dataset(dataset).label
-    except DataError:  # a dataset this mnistlab does not know: its name as recorded
-        shown = str(dataset)
+    """The report's title from what it holds: its models' labels and its dataset (its name as recorded when this
+    mnistlab does not know it)."""
+    spec = known_dataset(dataset)
+    shown = spec.label if spec is not None else str(dataset)
     return t("report_title", lang, models=t("versus", lang).join(labels), dataset=shown)
 
 

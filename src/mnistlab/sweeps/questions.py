@@ -31,6 +31,14 @@ def _by_cell(pairs):
     return cells
 
 
+def _by_variant(pairs) -> dict:
+    """(model, budget) -> variant -> seed -> result: the cells a paired comparison of variants reads."""
+    by: dict = defaultdict(lambda: defaultdict(dict))
+    for r, res in pairs:
+        by[(r.model, r.samples_per_class)][r.variant][r.seed] = res
+    return by
+
+
 def per_variant(question, pairs, models: list[str]) -> list[dict]:
     """A question asked of each variant's runs on their own (the notebook's method first), its records tagged."""
     variants = sorted({r.variant for r, _ in pairs}, key=lambda v: (v != "base", v))
@@ -124,9 +132,7 @@ def corruption_study(pairs, models: list[str], kind: str) -> list[dict]:
     corruption level; the t-test p-values of one model and budget's levels are Holm-adjusted together."""
     base, *others = [label for label, _ in STUDIES[kind][0]]  # the study's reference variant first
     out = []
-    by: dict = defaultdict(lambda: defaultdict(dict))  # (model, budget) -> variant -> seed -> result
-    for r, res in pairs:
-        by[(r.model, r.samples_per_class)][r.variant][r.seed] = res
+    by = _by_variant(pairs)
     order = {m: i for i, m in enumerate(models)}
     for (model, budget), variants in sorted(by.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1])):
         if base not in variants:
@@ -158,9 +164,7 @@ def _rarest_recall(res: ModelResult) -> float | None:
 def imbalance_study(pairs, models: list[str]) -> list[dict]:
     """Per remedy: balanced accuracy and the rarest class's recall minus those with no remedy, paired by seed."""
     out = []
-    by: dict = defaultdict(lambda: defaultdict(dict))
-    for r, res in pairs:
-        by[(r.model, r.samples_per_class)][r.variant][r.seed] = res
+    by = _by_variant(pairs)
     for (model, budget), variants in sorted(by.items(), key=lambda kv: str(kv[0])):
         if IMBALANCE_BASE not in variants:
             continue
@@ -181,9 +185,7 @@ def variant_gains(pairs, models: list[str], value=lambda res: res.test_acc,
     """Each variant's value (test accuracy) minus each reference variant's (the recipe, then the notebook's plain
     method), paired by seed, per model and budget: how much a study's change is worth. A reference is measured
     only against the references after it (the recipe against plain, not plain against the recipe)."""
-    by: dict = defaultdict(lambda: defaultdict(dict))  # (model, budget) -> variant -> seed -> result
-    for r, res in pairs:
-        by[(r.model, r.samples_per_class)][r.variant][r.seed] = res
+    by = _by_variant(pairs)
     order = {m: i for i, m in enumerate(models)}
     rank = {ref: i for i, ref in enumerate(references)}
     gains = []
@@ -202,12 +204,8 @@ def semi_study(pairs, models: list[str]) -> dict:
     """The semi-supervised study: which variants learn from unlabelled images (their gains are variant_gains'),
     the CNN-minus-MLP gap under every variant, and the mean share of unlabelled images above the confidence
     threshold (pseudo-label coverage) over training steps."""
-    by: dict = defaultdict(lambda: defaultdict(dict))  # (model, budget) -> variant -> seed -> result
-    semi = set()
-    for r, res in pairs:
-        by[(r.model, r.samples_per_class)][r.variant][r.seed] = res
-        if res.config.get("unlabeled"):
-            semi.add(r.variant)
+    by = _by_variant(pairs)
+    semi = {r.variant for r, res in pairs if res.config.get("unlabeled")}
     if not semi:
         return {}
     order = {m: i for i, m in enumerate(models)}
