@@ -7,6 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# The suite runs on two or more processes (pyproject: pytest-xdist), each with torch's two threads: OpenMP
+# threads that sleep when idle instead of spinning leave the cores to the other process (set before torch loads).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 import torch
 
