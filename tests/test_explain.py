@@ -1,3 +1,5 @@
+import contextlib
+import io
 import json
 
 import pytest
@@ -7,13 +9,22 @@ from mnistlab.cli.main import main
 
 
 @pytest.fixture(scope="module")
-def trained_run(tiny_run, tmp_path_factory):
-    return copied(tiny_run, tmp_path_factory.mktemp("explain") / "run")  # explain writes into the folder
+def explained(tiny_run, tmp_path_factory):
+    """A copy of the shared run, explained once (600 points, English): (folder, what explain printed). Tests read
+    it in any order; one that explains again works on its own copy."""
+    folder = copied(tiny_run, tmp_path_factory.mktemp("explain") / "run")
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert main(["explain", str(folder), "--max-points", "600", "--lang", "en"]) == 0
+    return folder, out.getvalue()
 
 
-def test_explain_writes_figures_and_numbers(trained_run, capsys):
-    assert main(["explain", str(trained_run), "--max-points", "600", "--lang", "en"]) == 0
-    out = capsys.readouterr().out
+@pytest.fixture
+def trained_run(explained):
+    return explained[0]
+
+
+def test_explain_writes_figures_and_numbers(explained):
+    trained_run, out = explained
     assert "10-NN accuracy in feature space" in out and "Grad-CAM mass" in out
     figures = trained_run / "figures"
     for name in ("tsne_mlp", "tsne_cnn", "gradcam_cnn", "saliency_mlp", "misclassified_mlp", "misclassified_cnn"):
@@ -38,7 +49,8 @@ def test_png_is_not_blank(trained_run):
     assert img.shape[0] > 100 and img[..., :3].std() > 0.05
 
 
-def test_explain_only_gradcam_keeps_tsne_numbers(trained_run):
+def test_explain_only_gradcam_keeps_tsne_numbers(trained_run, tmp_path):
+    trained_run = copied(trained_run, tmp_path / "run")
     before = json.loads((trained_run / "explain.json").read_text())
     assert main(["explain", str(trained_run), "--gradcam"]) == 0
     after = json.loads((trained_run / "explain.json").read_text())

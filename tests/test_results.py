@@ -10,7 +10,8 @@ from mnistlab.cli.main import main
 
 @pytest.fixture(scope="module")
 def sweep(tiny_sweep, tmp_path_factory):
-    return copied(tiny_sweep, tmp_path_factory.mktemp("results") / "main")  # summarize rewrites its summary
+    """The shared sweep with its English summary, read by this module's tests in any order (none writes into it)."""
+    return copied(tiny_sweep, tmp_path_factory.mktemp("results") / "main")
 
 
 def test_summary_answers_every_question_and_calibration(sweep):
@@ -38,6 +39,7 @@ def test_last_epoch_test_accuracy_is_recorded(sweep):
 
 
 def test_portuguese_findings_and_nothing_but_portuguese(sweep, tmp_path, capsys):
+    sweep = copied(sweep, tmp_path / "pt")  # summarize rewrites summary.json: the module's copy stays English
     assert main(["summarize", str(sweep), "--lang", "pt"]) == 0
     shown = capsys.readouterr().out
     assert "acurácia de teste sobre as sementes" in shown and "tabelas, figuras e CSV escritos em" in shown
