@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import kernel_probe
 import mnistlab
 from mnistlab.kernels import build, fused
 
@@ -44,11 +45,10 @@ print(json.dumps([fused.status(), same and close, maps]))
 
 
 def probe(cache, umask=None, **env):
-    code = (f"import os; os.umask({umask})\n" if umask is not None else "") + PROBE.format(tests=TESTS)
-    env = {**os.environ, "PYTHONPATH": SRC, "XDG_CACHE_HOME": str(cache), **env}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """Status, agreement and mapped libraries of a new process whose kernel cache is `cache`."""
+    out = kernel_probe.run(PROBE.format(tests=TESTS), umask, {"PYTHONPATH": SRC, "XDG_CACHE_HOME": str(cache), **env},
+                           Path(cache).parent / f".probe-{Path(cache).name}.out")
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def kernels(cache):
