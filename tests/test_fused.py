@@ -1,11 +1,10 @@
 """The fused kernels: pool_relu bit-identical to torch, conv_pool_relu equal within rounding; clean fallbacks."""
-import subprocess
-import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+import kernel_probe
 from mnistlab.config import RunConfig
 from mnistlab.data.resident import Split
 from mnistlab.kernels import fused
@@ -192,10 +191,9 @@ def test_under_bf16_autocast_the_first_layer_stays_float32_and_trains():
     assert torch.isfinite(conv.weight.grad).all()
 
 
-def test_mnistlab_fused_0_turns_it_off():
+def test_mnistlab_fused_0_turns_it_off(tmp_path):
     code = "from mnistlab.kernels import fused; print(fused.status())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**__import__("os").environ, "MNISTLAB_FUSED": "0"}).stdout.strip()
+    out = kernel_probe.run(code, None, {"MNISTLAB_FUSED": "0"}, tmp_path / "out").strip()
     assert out == "off (MNISTLAB_FUSED=0)"
 
 
@@ -203,9 +201,8 @@ def test_no_compiler_falls_back_with_the_reason(tmp_path):
     code = ("from mnistlab.kernels import fused; import torch; "
             "x = torch.randn(2, 3, 4, 4).contiguous(memory_format=torch.channels_last); "
             "y = fused.pool_relu(x); print(fused.status())")
-    env = {**__import__("os").environ, "PATH": str(tmp_path), "CC": str(tmp_path / "no-such-cc"),
-           "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    env = {"PATH": str(tmp_path), "CC": str(tmp_path / "no-such-cc"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    out = kernel_probe.run(code, None, env, tmp_path / "out")
     assert out.startswith("unavailable (")
 
 
