@@ -34,7 +34,11 @@ def _descendants(pid: int) -> set:
     while todo:
         p = todo.pop()
         found.add(p)
-        for task in os.listdir(f"/proc/{p}/task") if os.path.isdir(f"/proc/{p}/task") else []:
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue  # it ended meanwhile
+        for task in tasks:
             try:
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo += [int(c) for c in f.read().split()]
