@@ -12,9 +12,6 @@ from pathlib import Path
 
 TEX = ("latexmk", "pdflatex")
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
-FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-                 "t10k-labels-idx1-ubyte.gz")
-FASHION_DEBIAN = Path("/usr/share/datasets/fashion-mnist")  # where Debian's dataset-fashion-mnist puts them
 
 
 def mnist_state(folder: Path) -> str:
@@ -33,11 +30,13 @@ def mnist_state(folder: Path) -> str:
 
 
 def fashion_state() -> str:
-    """Whether the Debian package's Fashion-MNIST files are on this machine (present, not verified here)."""
-    for folder in [FASHION_DEBIAN] if FASHION_DEBIAN.is_dir() else []:  # where Debian puts it; doctor runs nothing
-        if all((Path(folder) / name).is_file() for name in FASHION_FILES):
-            return f"Debian files present in {folder}"
-    return "Debian files absent (apt install dataset-fashion-mnist)"
+    """Whether the Debian package's Fashion-MNIST files lie where it puts them (present, not verified here: doctor
+    runs nothing, so not dpkg either)."""
+    from mnistlab.data.fashion_mnist import DEBIAN_FOLDER, DEBIAN_PACKAGE, SPEC
+
+    if all((DEBIAN_FOLDER / f"{f.name}.gz").is_file() for f in SPEC.files):
+        return f"Debian files present in {DEBIAN_FOLDER}"
+    return f"Debian files absent (apt install {DEBIAN_PACKAGE})"
 
 
 def kernel_state() -> list[tuple[str, str]]:
