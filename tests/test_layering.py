@@ -8,7 +8,7 @@ PACKAGE = Path(mnistlab.__file__).parent
 # Lowest first. A module may import its own layer and any below it.
 LAYERS = [
     {"mnistlab.errors", "mnistlab.version", "mnistlab.config", "mnistlab.atomic", "mnistlab.i18n", "mnistlab.stats",
-     "mnistlab.calibration", "mnistlab.names"},
+     "mnistlab.calibration", "mnistlab.names", "mnistlab.registry"},
     {"mnistlab.kernels"},
     {"mnistlab.data"},
     {"mnistlab.models"},

@@ -183,6 +183,20 @@ def summarize_sweep(folder: str | Path, *, lang: str = "pt") -> dict:
     return summarize(Path(folder), lang)
 
 
+def forecast(folder: str | Path, *, targets: Sequence[float] = (), models: Sequence[str] | None = None,
+             variants: Sequence[str] | None = None, resamples: int = 200, holdout: int | None = None,
+             out: str | Path | None = None, lang: str = "pt", log=lambda msg: None):
+    """How many labels are needed: the learning curve of every model x variant of a sweep folder, forecast from its
+    store alone (no training, nothing imported from the folder). Returns a StoreForecast: the typed Forecast (per
+    cell: the form its backtest chose, the error it and last1 made on the held-out budgets, the fitted ceiling, the
+    gain of the next doubling, the budget per class for each target, bootstrap intervals over whole seeds), the
+    sentences, and the files written under `out` (default FOLDER/forecast)."""
+    from mnistlab.sweeps.forecast.store import forecast_store
+
+    return forecast_store(Path(folder), targets=targets, models=models, variants=variants, resamples=resamples,
+                          holdout=holdout, out=Path(out) if out is not None else None, lang=lang, log=log)
+
+
 def write_results(folders: Mapping[str, str | Path | Sequence[str | Path]], out: str | Path,
                   command: str = "") -> Path:
     """docs/results.md (or `out`) from named sweep folders (main, recipe, ablation, tiny, semi, fashion); a name may

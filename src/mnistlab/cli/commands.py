@@ -188,6 +188,24 @@ def cmd_results(args) -> int:
     return 0
 
 
+def cmd_forecast(args) -> int:
+    from mnistlab.api import forecast
+    from mnistlab.atomic import to_json
+
+    out = args.out if args.out is not None else args.folder / "forecast"
+    check_out_writable(out)  # before any work: a forecast that cannot be written is refused first
+    with writing(out):
+        result = forecast(args.folder, targets=args.target or (), models=args.models, variants=args.variants,
+                          resamples=args.resamples, holdout=args.holdout, out=out, lang=args.lang, log=log)
+    if args.json:
+        print(to_json(result.forecast.to_dict()))
+    else:
+        for line in result.lines:
+            print("• " + line)
+        print(t("written_under", args.lang, folder=out))
+    return 0
+
+
 # ---------------------------------------------------------------- mnistlab models
 
 def cmd_models(args) -> int:

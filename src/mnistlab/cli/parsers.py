@@ -123,6 +123,30 @@ def register(sub, settings: bool = True) -> None:
     p.add_argument("--out", type=Path, default=Path("docs/results.md"), help="the document (default docs/results.md)")
     p.set_defaults(handler=commands.cmd_results)
 
+    p = sub.add_parser("forecast", help="how many labels are needed: the learning curve extrapolated, backtested, "
+                       "with intervals", description="Fit learning-curve forms (pow3, pow4, mmf4, wbl4 on the test "
+                       "error) to a sweep's per-seed accuracies, choose the form by a backtest (fit on all but the "
+                       "largest budgets, predict those) and keep it only if it beats last1 (the last measured mean "
+                       "carried forward); then the fitted ceiling, the gain of the next doubling and, with --target, "
+                       "the budget per class that reaches it, with 95%% intervals from a bootstrap over whole seeds. "
+                       "Reads the store only; writes forecast.json and one figure per variant under --out.")
+    p.add_argument("folder", type=Path, help="sweep folder (holding store.sqlite) with at least 4 budgets per cell")
+    p.add_argument("--target", type=float, nargs="+", default=None, metavar="ACC",
+                   help="test accuracies to reach, as fractions (e.g. 0.99 0.995); no default, since what is "
+                   "reachable depends on the dataset")
+    p.add_argument("--models", nargs="+", default=None, metavar="M", help="only these models (default: every one "
+                   "in the store)")
+    p.add_argument("--variants", nargs="+", default=None, metavar="V", help="only these variants (default: all)")
+    p.add_argument("--resamples", type=int, default=200, help="bootstrap resamples of whole seeds; 0 for no interval "
+                   "(default 200)")
+    p.add_argument("--holdout", type=int, default=None, metavar="K", help="largest budgets the backtest holds out "
+                   "(default: a third of the budgets, at least 1)")
+    p.add_argument("--out", type=Path, default=None, help="where forecast.json and the figures go (default "
+                   "FOLDER/forecast)")
+    p.add_argument("--json", action="store_true", help="print the numbers as JSON instead of sentences")
+    add_lang_arg(p, "the sentences and figures")
+    p.set_defaults(handler=commands.cmd_forecast)
+
     p = sub.add_parser("models", help="list the registered models with their parameter counts",
                        description="Every model `--models` accepts by name (mnistlab's own and those installed "
                        "packages add through the entry-point group mnistlab.models), with its label, parameter "

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import MISSING, dataclass, field, fields
 
-from mnistlab.models.registry import list_models
+from mnistlab.models.registry import label_of, list_models
 from mnistlab.names import name_problem
 from mnistlab.runs.outcome import ModelResult
 
@@ -200,3 +200,12 @@ def checked_row(row) -> tuple[SweepRow | None, str | None]:
     if differ:
         return None, f"its {', '.join(differ)} column and its result disagree"
     return typed(ModelResult.from_dict(result)), None
+
+
+def run_labels(rows: list[SweepRow]) -> dict[str, str]:
+    """Each model's display label: as recorded with its runs, else the registry's."""
+    labels: dict[str, str] = {}
+    for r in rows:
+        recorded = r.result.label if r.result is not None else None  # checked: text
+        labels[r.model] = recorded or labels.get(r.model) or label_of(r.model)  # label_of imports nothing
+    return labels

@@ -10,13 +10,15 @@ from pathlib import Path
 from mnistlab.atomic import to_json, write_atomic
 from mnistlab.errors import StoreError, SummaryError
 from mnistlab.i18n import t
-from mnistlab.models.registry import label_of, model_order
+from mnistlab.models.registry import model_order
 from mnistlab.runs import store
 from mnistlab.runs.folder import RESULTADOS_COLUMNS
-from mnistlab.runs.rows import SweepRow
+from mnistlab.runs.rows import SweepRow, run_labels
 from mnistlab.stats import aggregate, paired_comparisons
 from mnistlab.sweeps import calibrated
 from mnistlab.sweeps.findings import describe_comparison, describe_questions
+from mnistlab.sweeps.forecast.store import budget_label, forecast_figures, forecast_or_none
+from mnistlab.sweeps.forecast.words import describe as describe_forecast
 from mnistlab.sweeps.questions import answer_all
 from mnistlab.sweeps.tables import aggregate_table, latex_table
 
@@ -30,15 +32,6 @@ def _csv(header, rows) -> str:
     w.writerow(header)
     w.writerows(rows)
     return buf.getvalue()
-
-
-def run_labels(rows: list[SweepRow]) -> dict[str, str]:
-    """Each model's display label: as recorded with its runs, else the registry's."""
-    labels: dict[str, str] = {}
-    for r in rows:
-        recorded = r.result.label if r.result is not None else None  # checked: text
-        labels[r.model] = recorded or labels.get(r.model) or label_of(r.model)  # label_of imports nothing
-    return labels
 
 
 def mixed_note(rows: list[SweepRow], marked: bool, lang: str) -> str | None:
@@ -131,9 +124,14 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None)
     paths += coverage_figures(answers["semi"], labels, figures, lang)
     findings = [describe_comparison(c, labels, lang) for c in comparisons] + describe_questions(answers, labels, lang)
     findings += calibrated.describe(answers["calibration"], labels, lang)
+    forecast = forecast_or_none(rows, models)  # None: no cell has enough budgets to forecast
+    answers["forecast"] = forecast.to_dict() if forecast is not None else None
+    forecast_lines = describe_forecast(forecast, labels, lang) if forecast is not None else []
+    if forecast is not None:
+        paths += forecast_figures(forecast, labels, budget_label(rows, lang), figures, lang)
     summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "mixed": mixed, "models": models,
                "labels": labels, "aggregates": aggregates, "comparisons": comparisons, "questions": answers,
-               "findings": findings, "left_out": left_out}
+               "findings": findings, "forecast": forecast_lines, "left_out": left_out}
     stored = {**summary, "aggregates": [a.to_dict() for a in aggregates]}
     paths.append(write_atomic(out / "summary.json", to_json(stored)))
     summary["paths"] = paths

@@ -1,6 +1,8 @@
 """One message catalog for figures, tables and reports: Portuguese (the notebook's) and English."""
 from __future__ import annotations
 
+from mnistlab.i18n.forecast import MESSAGES as FORECAST_MESSAGES
+
 LANGS = ("pt", "en")
 
 CATALOG = {
@@ -255,6 +257,7 @@ CATALOG = {
     "note_early": ("Restaurada − última: acurácia de teste dos pesos da melhor época menos a dos da última, em pp.",
                    "Restored − last: test accuracy of the best epoch's weights minus the last epoch's, in pp."),
     "note_holds_zero": ("* o intervalo contém zero: não conclusivo.", "* the interval holds zero: not conclusive."),
+    **FORECAST_MESSAGES,  # the forecast's words, in their own file
 }
 
 

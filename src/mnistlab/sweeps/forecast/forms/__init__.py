@@ -1,0 +1,1 @@
+"""The learning-curve forms, one file each; form.forms() imports every module here."""
