@@ -143,5 +143,19 @@ def configs_from_args(args) -> list[RunConfig]:
 
     # Resolved before any work: an unknown name or a broken user model is one line; a file spec is named by
     # its absolute path from here on, so every later step (and a resume from elsewhere) finds the same file.
-    models = [get_spec(model).name for model in args.models]
-    return [config_of(**{**values, "model": model}) for model in dict.fromkeys(models)]
+    specs = {spec.name: spec for spec in (get_spec(model) for model in args.models)}
+    return [config_of(**{**values, "model": name, "model_args": own_settings(values["model_args"], spec, specs)})
+            for name, spec in specs.items()]
+
+
+def own_settings(given: dict, spec, specs: dict) -> dict:
+    """The model settings of `given` that are `spec`'s own: another model's setting must not enter this model's key,
+    and a setting of no model being trained is refused (it would change a key and nothing else)."""
+    from mnistlab.models.registry import model_settings
+
+    owners = {stored: owner.name for stored, owner, _ in model_settings()}
+    for stored, value in given.items():
+        if owners.get(stored) not in specs:
+            raise ConfigError(f"--{stored.replace('_', '-')} {value}: a setting of the model {owners.get(stored)}, "
+                              f"which is not in --models ({' '.join(specs)}); add it or drop the flag")
+    return {stored: value for stored, value in given.items() if owners[stored] == spec.name}

@@ -80,6 +80,7 @@ def cmd_run(args) -> int:
         from mnistlab.figures.tensorboard import require_tensorboard
 
         require_tensorboard()
+        check_out_writable(args.tensorboard, "--tensorboard")  # before training: not after the run folder is written
     out = args.out or default_run_folder(configs, args.recipe)
     setup_torch(args)
     check_out_writable(out)
@@ -183,6 +184,16 @@ def cmd_results(args) -> int:
         if not sep or not folder:
             raise UsageError(f"--sweep {item!r}: give NAME=FOLDER, e.g. main=runs/sweep")
         folders.setdefault(name, []).append(Path(folder))  # a section named twice holds both stores, in order
+    given = [Path(f.partition("=")[2]).resolve() for f in args.sweep]
+    twice = next((f for f in given if given.count(f) > 1), None)
+    if twice is not None:
+        raise UsageError(f"--sweep {twice}: given twice; each store is shown once (a section may hold several "
+                         "different stores)")
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out}: is a folder; give the Markdown file to write, e.g. {args.out}/results.md")
+    check_out_writable(args.out.parent, "--out")
+    for folder in dict.fromkeys(given):  # each store's report/ is rewritten: checked before anything is
+        check_out_writable(folder / "report", "--sweep")
     command = "mnistlab results " + " ".join(f"--sweep {shlex.quote(i)}" for i in args.sweep) + f" --out {args.out}"
     print(f"written: {write_results(folders, args.out, command)}")
     return 0

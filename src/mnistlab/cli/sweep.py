@@ -52,11 +52,12 @@ def check_study_flags(args, base: dict) -> None:
                          f"{setting[0]!r}, so its variants would collapse into one; drop --recipe")
     defaults = RunConfig().to_dict()
     for label, overrides in variants:
-        for name, value in overrides.items():
-            if name in base and base[name] != defaults.get(name) and base[name] != value:
+        for name, value in overrides.items():  # even at the variant's own value: the others would take it too
+            if name in base and base[name] != defaults.get(name):
                 shown = " ".join(map(str, base[name])) if isinstance(base[name], list) else base[name]
-                raise UsageError(f"{flag_of(name)} {shown}: --study {args.study} sets {name} = {value} in its variant "
-                                 f"{label!r}, which would win over the flag; drop the flag or use --study main")
+                raise UsageError(f"{flag_of(name)} {shown}: --study {args.study} sets {name} per variant ({value} in "
+                                 f"{label!r}), so the flag would change the other variants or be overridden; drop the "
+                                 "flag or use --study main")
 
 
 def spec_from_args(args, stored):
@@ -100,6 +101,7 @@ def cmd_sweep(args) -> int:
         from mnistlab.figures.tensorboard import require_tensorboard, write_scalars
 
         require_tensorboard()
+        check_out_writable(args.tensorboard, "--tensorboard")  # before any run: not after the sweep has trained
     spec = spec_from_args(args, load_spec(out))
     plan_size = len(spec.plan())
     setup_torch(args)

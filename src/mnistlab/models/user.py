@@ -15,6 +15,7 @@ import inspect
 import os
 import re
 import sys
+from contextlib import contextmanager
 from importlib.metadata import EntryPoint
 
 import torch
@@ -119,6 +120,18 @@ def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
 
 
+@contextmanager
+def user_code(what: str):
+    """Run a user's code: whatever it raises or exits with (SystemExit too: `sys.exit()` at import must not end
+    mnistlab silently) becomes one ConfigError line, `what: Type: message`. Ctrl-C and our own errors pass."""
+    try:
+        yield
+    except (KeyboardInterrupt, ConfigError):
+        raise
+    except BaseException as e:  # noqa: BLE001 - the user's code: its own message, first line
+        raise ConfigError(f"{what}: {_first_line(e)}") from None
+
+
 def _import_file(spec_name: str, path: str, reload: bool, flag: str = "--models"):
     """Import a .py file under a module name of its own (from its path's hash), its folder on sys.path meanwhile."""
     if not os.path.isfile(path):
@@ -134,12 +147,11 @@ def _import_file(spec_name: str, path: str, reload: bool, flag: str = "--models"
     folder = os.path.dirname(path)
     sys.path.insert(0, folder)  # its own helper modules beside it import as they would in a script
     try:
-        spec.loader.exec_module(module)
-    except BaseException as e:
+        with user_code(f"{flag} {spec_name}: importing {path} failed"):
+            spec.loader.exec_module(module)
+    except BaseException:
         sys.modules.pop(module_name, None)
-        if isinstance(e, KeyboardInterrupt):
-            raise
-        raise ConfigError(f"{flag} {spec_name}: importing {path} failed: {_first_line(e)}") from None
+        raise
     finally:
         sys.path.remove(folder)
     return module
@@ -153,10 +165,9 @@ def _import_module(spec_name: str, module_name: str, reload: bool, flag: str = "
     if added:  # a module of the project the command runs in, as `python -m` would find it
         sys.path.append(os.getcwd())
     try:
-        module = importlib.import_module(module_name)
-        return importlib.reload(module) if reload else module
-    except Exception as e:  # noqa: BLE001 - the module's own error, first line
-        raise ConfigError(f"{flag} {spec_name}: importing {module_name} failed: {_first_line(e)}") from None
+        with user_code(f"{flag} {spec_name}: importing {module_name} failed"):
+            module = importlib.import_module(module_name)
+            return importlib.reload(module) if reload else module
     finally:
         if added:
             sys.path.remove(os.getcwd())
@@ -232,12 +243,8 @@ def from_object(spec_name: str, name: str, obj, source: str, source_file: str) -
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        try:
+        with user_code(f"--models {spec_name}: building it failed"):
             model = builder()
-        except ConfigError:
-            raise
-        except Exception as e:  # noqa: BLE001 - the user's constructor: its own message
-            raise ConfigError(f"--models {spec_name}: building it failed: {_first_line(e)}") from None
         check_output(spec_name, model)
         stackable = getattr(obj, "stackable", None)
         if not isinstance(stackable, bool):
@@ -257,11 +264,9 @@ def check_output(spec_name: str, model: nn.Module) -> None:
         raise ConfigError(f"--models {spec_name}: has no trainable parameters")
     was_training = model.training
     try:
-        with torch.no_grad():
+        with user_code(f"--models {spec_name}: forward pass on a batch of 2 images of shape {INPUT_SHAPE} failed"), \
+                torch.no_grad():
             out = model.eval()(torch.zeros(2, *INPUT_SHAPE))
-    except Exception as e:  # noqa: BLE001 - the user's forward: its own message
-        raise ConfigError(f"--models {spec_name}: forward pass on a batch of 2 images of shape {INPUT_SHAPE} "
-                          f"failed: {_first_line(e)}") from None
     finally:
         model.train(was_training)
     if not isinstance(out, torch.Tensor):

@@ -96,7 +96,7 @@ def _uratio(cfg: RunConfig) -> float:
     try:
         return resolve_settings(get_method(cfg.semi_method), cfg.semi_options)["uratio"]
     except ConfigError:  # named when the job is made; here only the size matters
-        return COMMON["uratio"]
+        return COMMON["uratio"].default
 
 
 def data_bytes(cfg: RunConfig) -> int:

@@ -12,7 +12,8 @@ import json
 import math
 from dataclasses import MISSING, dataclass, field, fields
 
-from mnistlab.models.registry import label_of, list_models
+from mnistlab.config import V1_MODEL_ARGS, RunConfig
+from mnistlab.models.registry import label_of, list_models, model_settings
 from mnistlab.names import name_problem
 from mnistlab.runs.outcome import ModelResult
 
@@ -27,6 +28,7 @@ RESULT_NUMBERS = ("params", "best_epoch", "epochs_run", "test_acc", "test_loss",
                   "best_val_acc", "gap_at_best", "balanced_acc", "macro_f1", "train_seconds", "eval_seconds",
                   "last_test_acc")
 LOSS_CURVES = ("train_loss", "val_loss")
+CONFIG_FIELDS = frozenset(f.name for f in fields(RunConfig))  # a stored config names these and nothing else
 RESULT_FIELDS = tuple(f.name for f in fields(ModelResult) if f.default is MISSING and f.default_factory is MISSING)
 
 
@@ -76,7 +78,11 @@ def _history_problem(history) -> str | None:
         return f"its history lacks {' and '.join(LOSS_CURVES)}"
     for name, values in history.items():
         if not (isinstance(values, list) and all(v is None or _number(v) for v in values)):
-            return f"its history {name!r} is not a list of numbers"
+            return f"its history {str(name)[:20]!r} is not a list of numbers"
+    lengths = {name: len(values) for name, values in history.items()}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{str(k)[:20]} {n}" for k, n in lengths.items())
+        return f"its history's records differ in length ({shown}): one entry per logged epoch or interval each"
     return None
 
 
@@ -130,6 +136,19 @@ def _calibration_problem(stored) -> str | None:
     return None
 
 
+def config_problem(config: dict, model) -> str | None:
+    """A stored config names RunConfig's fields and settings of models (any registered one's: stores written before
+    each model kept only its own; a model this process has not loaded may have settings of its own prefix)."""
+    settings = model_settings()
+    declared = {stored for stored, _, _ in settings} | set(V1_MODEL_ARGS)
+    loaded = {spec.name for _, spec, _ in settings}
+    own = f"{str(model).replace('-', '_')}_"
+    for name in config:
+        if not (name in CONFIG_FIELDS or name in declared or (str(name).startswith(own) and model not in loaded)):
+            return f"config names {str(name)[:40]!r}, which is neither a setting of mnistlab nor of {str(model)[:40]}"
+    return None
+
+
 def result_problem(result) -> str | None:
     """Why a finished run's result cannot be used, or None."""
     if not isinstance(result, dict):
@@ -146,7 +165,14 @@ def result_problem(result) -> str | None:
     if not (isinstance(config, dict) and _number(config.get("epochs", 1))
             and isinstance(config.get("early_stopping", True), bool)):
         return "its recorded config is not a run's config"
-    return (_history_problem(result.get("history")) or _robustness_problem(result.get("robustness"))
+    problem = config_problem(config, result.get("model"))
+    if problem:
+        return f"its recorded {problem}"
+    history = result.get("history")
+    if _history_problem(history) is None and len(next(iter(history.values()))) != result["epochs_run"]:
+        return (f"its history holds {len(next(iter(history.values())))} records for its {result['epochs_run']} "
+                "epochs run")
+    return (_history_problem(history) or _robustness_problem(result.get("robustness"))
             or _per_class_problem(result) or _calibration_problem(result.get("calibration")))
 
 
@@ -193,6 +219,9 @@ def checked_row(row) -> tuple[SweepRow | None, str | None]:
         return None, "it has no result"
     if "imbalance" not in decoded["config"]:
         return None, "its result or config lacks what a finished run records"
+    problem = config_problem(decoded["config"], row["model"])
+    if problem:
+        return None, f"its {problem}"
     problem = result_problem(result)
     if problem:
         return None, problem

@@ -3,10 +3,13 @@ user's own, `path/to/file.py:attr` or `package.module:attr`, resolved with the s
 its file's SHA-256 enters the key of every run of it."""
 from __future__ import annotations
 
+import torch
+
 import mnistlab.training.semi.fixmatch  # noqa: F401 - registers itself
 import mnistlab.training.semi.pseudolabel  # noqa: F401 - registers itself
 from mnistlab.errors import ConfigError
-from mnistlab.training.semi.registry import METHODS, MethodSpec, is_number
+from mnistlab.models.user import user_code
+from mnistlab.training.semi.registry import METHODS, MethodSpec, SemiBatch, is_number
 
 FLAG = "--semi-method"
 
@@ -52,3 +55,24 @@ def _resolve(name: str, key: str, reload: bool) -> MethodSpec:
     label = label if isinstance(label, str) and label else attr
     return MethodSpec(key, label, fn, dict(settings), source=where, source_file=source_file,
                       source_sha256=user.sha256_of(source_file) if source_file else "")
+
+
+def method_step(method: MethodSpec, batch: SemiBatch, settings: dict) -> tuple[torch.Tensor, dict]:
+    """One step's (loss, stats) of a method; a user's method is held to the contract, each breach one line (the run
+    fails with it, the sweep goes on): what it raises or exits with, and a result that is not (scalar loss, dict)."""
+    if method.source == "mnistlab":
+        return method.fn(batch, settings)
+    what = f"{FLAG} {method.name}"
+    with user_code(f"{what}: step {batch.step} failed"):
+        out = method.fn(batch, settings)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise ConfigError(f"{what}: returned {type(out).__name__}, expected a (loss, stats) pair")
+    loss, stats = out
+    if not (isinstance(loss, torch.Tensor) and loss.dim() == 0 and loss.is_floating_point()):
+        shown = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        raise ConfigError(f"{what}: its loss is {shown}, expected a scalar float tensor (the batch's mean)")
+    if not loss.requires_grad:
+        raise ConfigError(f"{what}: its loss does not depend on the model's parameters (no gradient)")
+    if not isinstance(stats, dict):
+        raise ConfigError(f"{what}: its stats are {type(stats).__name__}, expected a dict (e.g. {{'mask_rate': ...}})")
+    return loss, stats

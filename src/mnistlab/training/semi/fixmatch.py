@@ -11,7 +11,7 @@ import torch
 
 from mnistlab.data.augment import strong_view
 from mnistlab.training.semi.losses import confident_labels, masked_cross_entropy, supervised
-from mnistlab.training.semi.registry import SemiBatch, register_method
+from mnistlab.training.semi.registry import Number, SemiBatch, register_method
 
 ALIGN_MOMENTUM = 0.999  # the running mean of predictions spans ~1,000 batches
 
@@ -25,8 +25,9 @@ def aligned(probs: torch.Tensor, state: dict) -> torch.Tensor:
     return out / out.sum(1, keepdim=True)
 
 
-@register_method("fixmatch", label="FixMatch", settings={"threshold": 0.95, "lambda_u": 1.0, "teacher": 0.0,
-                                                         "align": 0.0, "cutout": 12.0})
+@register_method("fixmatch", label="FixMatch", settings={
+    "threshold": Number(0.95, 0.0, 1.0), "lambda_u": Number(1.0, 0.0), "teacher": Number(0.0, switch=True),
+    "align": Number(0.0, switch=True), "cutout": Number(12.0, 0.0, 28.0)})
 def fixmatch(batch: SemiBatch, settings: dict) -> tuple[torch.Tensor, dict]:
     supervised_loss, logits_l = supervised(batch)
     judge = batch.teacher if settings["teacher"] else batch.model

@@ -18,7 +18,7 @@ from mnistlab.data.resident import Split
 from mnistlab.errors import ConfigError
 from mnistlab.training.engine import EpochBook, EpochRecord, FitResult, OnEpoch
 from mnistlab.training.optim import make_adam, set_lr
-from mnistlab.training.semi.catalog import get_method
+from mnistlab.training.semi.catalog import get_method, method_step
 from mnistlab.training.semi.registry import SemiBatch, resolve_settings
 
 LOG_EVERY = 100  # steps per history record (the semi run's "epoch")
@@ -98,7 +98,7 @@ def fit_semi(model: nn.Module, split: Split, cfg: RunConfig, on_epoch: OnEpoch |
             li = torch.randint(len(labelled_y), (bs,), generator=draws, device=device)
             batch = SemiBatch(model, ema.model, labelled_x[li], labelled_y[li], unlabelled_batch(), views,
                               split.normalize, step, cfg.steps, cfg.label_smoothing, state)
-            loss, stats = method.fn(batch, settings)
+            loss, stats = method_step(method, batch, settings)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -7,10 +7,11 @@ import torch
 
 from mnistlab.data.augment import weak_view
 from mnistlab.training.semi.losses import confident_labels, masked_cross_entropy, supervised
-from mnistlab.training.semi.registry import SemiBatch, register_method
+from mnistlab.training.semi.registry import Number, SemiBatch, register_method
 
 
-@register_method("pseudolabel", label="Pseudo-label", settings={"threshold": 0.95, "lambda_u": 1.0, "rampup": 0.2})
+@register_method("pseudolabel", label="Pseudo-label", settings={
+    "threshold": Number(0.95, 0.0, 1.0), "lambda_u": Number(1.0, 0.0), "rampup": Number(0.2, 0.0, 1.0)})
 def pseudolabel(batch: SemiBatch, settings: dict) -> tuple[torch.Tensor, dict]:
     supervised_loss, logits_l = supervised(batch)
     pseudo, mask = confident_labels(batch.model, batch, settings["threshold"])

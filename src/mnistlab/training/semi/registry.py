@@ -39,9 +39,46 @@ class SemiBatch:
 
 
 MethodFn = Callable[[SemiBatch, dict], tuple[torch.Tensor, dict]]
+
+
+@dataclass(frozen=True)
+class Number:
+    """A method's setting, declared once: its default and the interval it must lie in (each end closed unless
+    said open). A user's method declaring a bare number gets any finite value."""
+
+    default: float
+    low: float = -math.inf
+    high: float = math.inf
+    open_low: bool = False
+    open_high: bool = False
+    switch: bool = False  # off (0) or on (1), nothing between
+
+    def accepts(self, value: float) -> bool:
+        if self.switch:
+            return value in (0.0, 1.0)
+        above = value > self.low if self.open_low else value >= self.low
+        below = value < self.high if self.open_high else value <= self.high
+        return math.isfinite(value) and above and below
+
+    @property
+    def allowed(self) -> str:
+        if self.switch:
+            return "0 (off) or 1 (on)"
+        if self.low == -math.inf and self.high == math.inf:
+            return "any finite number"
+        if self.high == math.inf:
+            return f"a number {'>' if self.open_low else '>='} {self.low:g}"
+        return f"in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}{')' if self.open_high else ']'}"
+
+
 # Settings every method has: the unlabelled batch is `uratio` x the labelled batch; `ema` is the decay of the
 # weights that are saved and measured (0 keeps the last weights).
-COMMON = {"uratio": 3.0, "ema": 0.999}
+COMMON = {"uratio": Number(3.0, 0.0, 64.0, open_low=True), "ema": Number(0.999, 0.0, 1.0, open_high=True)}
+
+
+def declared(settings: dict) -> dict[str, Number]:
+    """Settings as declarations: a bare number (a user's method) becomes an unbounded Number."""
+    return {k: v if isinstance(v, Number) else Number(float(v)) for k, v in settings.items()}
 
 
 @dataclass(frozen=True)
@@ -49,14 +86,18 @@ class MethodSpec:
     name: str
     label: str
     fn: MethodFn
-    settings: dict = field(default_factory=dict)   # name -> default (numbers)
+    settings: dict[str, Number] = field(default_factory=dict)   # name -> its declaration
     source: str = "mnistlab"
     source_file: str = ""
     source_sha256: str = ""
 
     @property
-    def defaults(self) -> dict:
+    def declarations(self) -> dict[str, Number]:
         return {**COMMON, **self.settings}
+
+    @property
+    def defaults(self) -> dict[str, float]:
+        return {k: v.default for k, v in self.declarations.items()}
 
 
 METHODS: dict[str, MethodSpec] = {}
@@ -66,7 +107,7 @@ def register_method(name: str, *, label: str, settings: dict | None = None, sour
     def wrap(fn: MethodFn) -> MethodFn:
         if name in METHODS:
             raise ValueError(f"semi-supervised method {name!r} is already registered")
-        METHODS[name] = MethodSpec(name, label, fn, dict(settings or {}), source)
+        METHODS[name] = MethodSpec(name, label, fn, declared(settings or {}), source)
         return fn
 
     return wrap
@@ -98,12 +139,11 @@ def resolve_settings(spec: MethodSpec, options: str) -> dict[str, float]:
     if unknown:
         raise ConfigError(f"--semi-options {unknown[0]!r}: {spec.name} has no such setting; it has "
                           f"{', '.join(sorted(spec.defaults))}")
-    settings = {**spec.defaults, **given}
-    if not 0 <= settings["ema"] < 1:
-        raise ConfigError(f"--semi-options ema={settings['ema']}: must be in [0, 1)")
-    if not 0 < settings["uratio"] <= 64:
-        raise ConfigError(f"--semi-options uratio={settings['uratio']}: must be in (0, 64]")
-    return settings
+    for name, value in given.items():
+        rule = spec.declarations[name]
+        if not rule.accepts(value):
+            raise ConfigError(f"--semi-options {name}={value:g}: {spec.name}'s {name} must be {rule.allowed}")
+    return {**spec.defaults, **given}
 
 
 def canonical_options(spec: MethodSpec, options: str) -> str:
