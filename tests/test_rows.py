@@ -97,7 +97,29 @@ HOSTILE = {
     "gap as text": (("gap_at_best",), "x"),
     "label a number": (("label",), 12345),
     "label a list": (("label",), ["a"]),
+    "one history record longer than the others": (("history", "train_loss"), [0.5] * 6),
+    "more step values than mask rates": (("history", "step"), [100, 200, 300]),
+    "a config name no release has": (("config", "turbo_mode"), 1),
 }
+
+
+def test_a_history_three_times_as_long_as_its_epochs_is_left_out(tmp_path):
+    folder = sweep_copy(tmp_path, keep=4)
+    key = first_key(folder)
+    conn = sqlite3.connect(folder / "store.sqlite")
+    history = json.loads(conn.execute("SELECT result FROM runs WHERE key = ?", (key,)).fetchone()[0])["history"]
+    conn.close()
+    set_result_field(folder, key, ("history",), {name: values * 3 for name, values in history.items()})
+    status, err = cli(["summarize", "sweep"], tmp_path)
+    assert status == 0 and f"run {key} (" in err and "records for its 2 epochs run" in err
+
+
+def test_a_stored_config_column_with_a_name_no_release_has_is_left_out(tmp_path):
+    folder = sweep_copy(tmp_path, keep=4)
+    key = first_key(folder)
+    sql(folder, "UPDATE runs SET config = json_set(config, '$.turbo_mode', 1) WHERE key = ?", (key,))
+    status, err = cli(["summarize", "sweep"], tmp_path)
+    assert status == 0 and "'turbo_mode', which is neither a setting of mnistlab" in err
 
 
 @pytest.mark.parametrize("damage", HOSTILE, ids=list(HOSTILE))
