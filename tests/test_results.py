@@ -1,6 +1,7 @@
 """End to end on real MNIST: tiny budgets, findings and calibration in a sweep's summary, docs/results.md."""
 import csv
 import json
+import shutil
 
 import pytest
 
@@ -133,7 +134,8 @@ def test_a_budget_axis_says_when_no_image_went_to_validation():
 
 def test_results_findings_are_tables_and_a_section_may_hold_two_stores(sweep, tmp_path):
     out = tmp_path / "results.md"
-    assert main(["results", "--sweep", f"main={sweep}", "--sweep", f"main={sweep}", "--out", str(out)]) == 0
+    other = shutil.copytree(sweep, tmp_path / "other")  # two different stores; the same one twice is refused
+    assert main(["results", "--sweep", f"main={sweep}", "--sweep", f"main={other}", "--out", str(out)]) == 0
     text = out.read_text()
     assert text.count("**Models compared**") == 2 and text.count("**Overfitting**") == 2
     assert text.count("With 3 pairs Wilcoxon cannot go below p=0.25.") == 2  # once under each store's table

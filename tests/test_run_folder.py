@@ -22,7 +22,7 @@ from mnistlab.runs.outcome import environment
 
 LEGACY = Path(__file__).parent / "fixtures" / "legacy_run"
 SMALL = dict(samples_per_class=20, epochs=1, mlp_hidden=8, cnn_fc=8)  # tiny files: quick to write many times
-TINY = ["--samples-per-class", "20", "--epochs", "2", "--mlp-hidden", "8", "--cnn-fc", "8", "--quiet"]
+TINY = ["--samples-per-class", "20", "--epochs", "2", "--mlp-hidden", "8", "--quiet"]  # runs the MLP alone too
 
 
 @pytest.fixture(scope="module")

@@ -169,9 +169,9 @@ def result_problem(result) -> str | None:
     if problem:
         return f"its recorded {problem}"
     history = result.get("history")
-    if _history_problem(history) is None and len(next(iter(history.values()))) != result["epochs_run"]:
+    if _history_problem(history) is None and len(next(iter(history.values()))) > result["epochs_run"]:
         return (f"its history holds {len(next(iter(history.values())))} records for its {result['epochs_run']} "
-                "epochs run")
+                "epochs run")  # fewer is allowed: a run stopped by divergence records its epochs run, not the last
     return (_history_problem(history) or _robustness_problem(result.get("robustness"))
             or _per_class_problem(result) or _calibration_problem(result.get("calibration")))
 

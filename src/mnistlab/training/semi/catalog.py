@@ -9,7 +9,7 @@ import mnistlab.training.semi.fixmatch  # noqa: F401 - registers itself
 import mnistlab.training.semi.pseudolabel  # noqa: F401 - registers itself
 from mnistlab.errors import ConfigError
 from mnistlab.models.user import user_code
-from mnistlab.training.semi.registry import METHODS, MethodSpec, SemiBatch, is_number
+from mnistlab.training.semi.registry import METHODS, MethodSpec, SemiBatch, declared, is_number
 
 FLAG = "--semi-method"
 
@@ -53,7 +53,7 @@ def _resolve(name: str, key: str, reload: bool) -> MethodSpec:
         raise ConfigError(f"{FLAG} {name}: its `settings` must be a dict of names to numbers")
     label = getattr(fn, "label", None)
     label = label if isinstance(label, str) and label else attr
-    return MethodSpec(key, label, fn, dict(settings), source=where, source_file=source_file,
+    return MethodSpec(key, label, fn, declared(settings), source=where, source_file=source_file,
                       source_sha256=user.sha256_of(source_file) if source_file else "")
 
 
