@@ -169,10 +169,11 @@ def result_problem(result) -> str | None:
     if problem:
         return f"its recorded {problem}"
     history = result.get("history")
-    if _history_problem(history) is None and len(next(iter(history.values()))) > result["epochs_run"]:
-        return (f"its history holds {len(next(iter(history.values())))} records for its {result['epochs_run']} "
-                "epochs run")  # fewer is allowed: a run stopped by divergence records its epochs run, not the last
-    return (_history_problem(history) or _robustness_problem(result.get("robustness"))
+    problem = _history_problem(history)
+    records = len(next(iter(history.values()))) if problem is None and isinstance(history, dict) else 0
+    if records > result["epochs_run"]:  # fewer is allowed: a diverged run records its epochs run, not the last
+        return f"its history holds {records} records for its {result['epochs_run']} epochs run"
+    return (problem or _robustness_problem(result.get("robustness"))
             or _per_class_problem(result) or _calibration_problem(result.get("calibration")))
 
 
