@@ -9,10 +9,11 @@ def _pct(value: float | None, lang: str) -> str:
     return f"{number(100 * value, lang)}%" if value is not None else "–"
 
 
-def _pct_ci(e: Estimate, lang: str, scale: float = 100, unit: str = "%") -> str:
+def _pct_ci(e: Estimate, lang: str) -> str:
+    """An estimate's interval in percent (or points), empty without resamples."""
     if e.ci_low is None or e.ci_high is None:
         return ""
-    return interval(scale * e.ci_low, scale * e.ci_high, lang) + ("" if unit == "%" else "")
+    return interval(100 * e.ci_low, 100 * e.ci_high, lang)
 
 
 def _budget_ci(goal: TargetBudget, lang: str) -> str:
