@@ -52,3 +52,25 @@ def test_stored_logits_round_trip_in_float16():
     back, back_labels, t = calibration.decode(calibration.encode(logits, labels, 1.7))
     assert back.shape == logits.shape and t == 1.7 and (back_labels == labels).all()
     assert np.abs(back - logits).max() < 0.01  # float16 keeps logits of this size to ~3 decimals
+
+
+def test_every_variant_of_a_study_gets_its_calibration_and_one_without_validation_its_ece_as_trained():
+    from helpers import stored_row
+    from mnistlab.calibration import encode
+    from mnistlab.sweeps.calibrated import answer, describe
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 200)
+    logits = rng.normal(size=(200, 10)) + 3 * np.eye(10)[labels]
+    rows = [stored_row(model, 10, seed, variant=variant, calibration=encode(logits, labels, temperature))
+            for variant, temperature in (("plain", 1.3), ("recipe", 1.1), ("fixmatch", None))
+            for model in ("mlp", "cnn") for seed in range(2)]
+    records = answer(rows, ["mlp", "cnn"])
+    assert [(r["variant"], r["model"]) for r in records] == [
+        ("plain", "mlp"), ("plain", "cnn"), ("fixmatch", "mlp"), ("fixmatch", "cnn"), ("recipe", "mlp"),
+        ("recipe", "cnn")]
+    fixmatch = [r for r in records if r["variant"] == "fixmatch"]
+    assert all(r["ece"]["n"] == 2 and r["ece_scaled"] is None and r["temperature"] is None for r in fixmatch)
+    assert all(r["ece_scaled"] is not None for r in records if r["variant"] != "fixmatch")
+    text = describe(records, {"mlp": "MLP", "cnn": "CNN"}, "en")
+    assert any(line.startswith("Calibration, CNN (fixmatch)") for line in text), text

@@ -32,7 +32,9 @@ def reliability_figures(records: list[dict], labels: dict[str, str], folder: Pat
         ax.set_ylim(0, 1)
         ax.set_xlabel(t("confidence", lang))
         ax.set_ylabel(t("accuracy", lang))
-        ax.set_title(t("reliability_title", lang, label=labels[rec["model"]], spc=rec["samples_per_class"]))
+        variant = rec.get("variant", "base")  # checked when its row was read: a safe name
+        tag, prefix = ("", "") if variant == "base" else (f" ({variant})", f"{variant}_")
+        ax.set_title(t("reliability_title", lang, label=labels[rec["model"]] + tag, spc=rec["samples_per_class"]))
         ax.legend(fontsize=8, loc="upper left")
-        paths += save(fig, folder / f"reliability_{file_stem(rec['model'])}_spc{rec['samples_per_class']}")
+        paths += save(fig, folder / f"reliability_{prefix}{file_stem(rec['model'])}_spc{rec['samples_per_class']}")
     return paths

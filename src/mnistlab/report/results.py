@@ -230,14 +230,16 @@ def calibration_table(summary: dict) -> list[str]:
     def value(ci, scale=100, digits=2):
         return "–" if not ci else f"{scale * ci['mean']:.{digits}f}"
 
-    rows = [[summary["labels"][c["model"]], c["samples_per_class"], c["n"], value(c["ece"]), value(c["ece_scaled"]),
+    rows = [[c.get("variant", "base"), summary["labels"][c["model"]], c["samples_per_class"], c["n"], value(c["ece"]),
+             value(c["ece_scaled"]),
              value(c["nll"], 1, 3), value(c["nll_scaled"], 1, 3), value(c["temperature"], 1),
              f"{100 * c['overconfidence']:+.2f}"] for c in summary["questions"].get("calibration", [])]
     if not rows:
         return ["No calibration here: these runs were made by a release that did not yet store test logits.", ""]
-    return ["Calibration on the test set (15 bins); the temperature is fitted on each run's validation split.", "",
-            _table(["model", "per class", "n", "ECE %", "ECE % (T)", "NLL", "NLL (T)", "T", "confidence − acc pp"],
-                   rows)]
+    return ["Calibration on the test set (15 bins), every variant; the temperature is fitted on each run's validation "
+            "split (none without one: –).", "",
+            _table(["variant", "model", "per class", "n", "ECE %", "ECE % (T)", "NLL", "NLL (T)", "T",
+                    "confidence − acc pp"], rows)]
 
 
 TITLES = {"main": "The notebook's question: MLP vs CNN as labelled data shrinks",
