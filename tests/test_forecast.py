@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from helpers import stored_row
+from mnistlab.api import make_report
 from mnistlab.cli.main import main
 from mnistlab.errors import ConfigError
+from mnistlab.report.glance import forecast as glance_forecast
 from mnistlab.sweeps.forecast.answer import forecast
 from mnistlab.sweeps.forecast.fit import fit_form
 from mnistlab.sweeps.forecast.form import forms
@@ -184,3 +186,8 @@ def test_a_summary_holds_the_forecast_where_a_cell_has_enough_budgets(tmp_path):
     assert {c["model"] for c in cells} == {"mlp", "cnn"} and all(c["variant"] == "base" for c in cells)
     assert any("fitted ceiling" in line for line in summary["forecast"])
     assert (tmp_path / "sweep" / "figures" / "forecast.png").is_file()
+    line = glance_forecast(summary, "main")
+    assert line.startswith("main, forecast: the CNN's fitted ceiling is ") and "held-out error" in line
+    report = make_report(tmp_path / "sweep", lang="en", compile=False)
+    figures = {p.stem for p in (tmp_path / "sweep" / "report" / "figures").iterdir()}
+    assert "fitted ceiling" in Path(report["tex"]).read_text() and "forecast" in figures

@@ -28,5 +28,9 @@ MESSAGES = {
                      "form chosen by a backtest on the largest budgets."),
     "fc_title": ("Previsão da curva de aprendizado ({variant})", "Learning-curve forecast ({variant})"),
     "fc_fit": ("ajuste {form}", "{form} fit"),
+    "cap_forecast": ("Previsão da curva de aprendizado: médias observadas com IC 95%, a forma escolhida pelo "
+                     "backtest e sua banda bootstrap até 10× o maior orçamento.",
+                     "Learning-curve forecast: observed means with 95% CIs, the form chosen by the backtest and its "
+                     "bootstrap band to 10x the largest budget."),
     "fc_target": ("alvo {target}", "target {target}"),
 }

@@ -159,7 +159,7 @@ def sweep_content(folder: Path, out: Path, lang: str, allow_partial: bool) -> di
     answers = [{"title": a.title, "header": a.table.header, "rows": a.table.rows, "notes": a.notes}
                for a in answer_tables(summary, lang, with_gains=not spec or spec.study != "ablation")]
     findings = other_findings(summary, summary["labels"], lang) + calibrated.describe(
-        summary["questions"]["calibration"], summary["labels"], lang)  # what no table shows, in words
+        summary["questions"]["calibration"], summary["labels"], lang) + summary["forecast"]  # what no table shows
     figures = []
     first = ("learning_curve", "gap_vs_budget", "stop_epoch_vs_budget")  # the study's main answer first
     for path in sorted((out / "figures").glob("*.pdf"), key=lambda p: (not p.stem.startswith(first), p.stem)):

@@ -79,7 +79,9 @@ def validation_vs_test(summary: dict) -> str | None:
 
 
 def calibration(summary: dict) -> str | None:
-    recs = [r for r in summary["questions"].get("calibration", []) if r["model"] == SECOND and r.get("ece_scaled")]
+    # The headline is the notebook's method (base or plain): a choice of what to show, every variant is answered
+    recs = [r for r in summary["questions"].get("calibration", []) if r["model"] == SECOND and r.get("ece_scaled")
+            and r.get("variant", "base") in ("base", "plain")]
     if not recs:
         return None
     r = min(recs, key=lambda r: r["samples_per_class"])
@@ -111,6 +113,30 @@ def semi_gain(summary: dict) -> str | None:
             f"{g['samples_per_class']} labelled per class is {_pp(g['diff'])} (paired by seed).")
 
 
+def forecast(summary: dict, what: str) -> str | None:
+    """The CNN's forecast on the notebook's method (base or plain: a choice of what to show; summary.json holds
+    every variant's): its fitted ceiling and the gain of the next doubling, or why it gives none."""
+    cells = [c for c in (summary["questions"].get("forecast") or {}).get("cells", [])
+             if c["model"] == SECOND and c["variant"] in ("base", "plain")]
+    if not cells:
+        return None
+    c, test = cells[0], cells[0]["backtest"]
+    errors = test["errors_pp"]
+    if c["form"] is None:
+        return (f"{what}, forecast: not enough curve to extrapolate for the {_label(summary, SECOND)} (no form beat "
+                f"last1's {number(errors['last1'], 'en')} pp on the held-out budgets).")
+    largest = c["observed"][-1]["budget"]
+
+    def shown(e: dict, unit: str) -> str:
+        ci = f" {interval(100 * e['ci_low'], 100 * e['ci_high'], 'en')}" if e["ci_low"] is not None else ""
+        return number(100 * e["value"], "en") + unit + ci
+
+    return (f"{what}, forecast: the {_label(summary, SECOND)}'s fitted ceiling is {shown(c['ceiling'], '%')}; "
+            f"doubling {largest} per class gains {shown(c['next_doubling'], ' pp')} ({c['form']}, held-out error "
+            f"{number(errors[c['form']], 'en')} pp vs last1's {number(errors['last1'], 'en')} pp; `mnistlab forecast` "
+            "gives the budget for a target).")
+
+
 def glance(loaded: dict[str, tuple[dict, list]]) -> list[str]:
     """The 'Answers at a glance' section from each loaded section's (summary, finished rows)."""
     lines = []
@@ -124,6 +150,7 @@ def glance(loaded: dict[str, tuple[dict, list]]) -> list[str]:
         lines.append(semi_gain(loaded["semi"][0]))
     if "fashion" in loaded:
         lines.append(model_gap(loaded["fashion"][0], "Fashion-MNIST"))
+    lines += [forecast(summary, name) for name, (summary, _) in loaded.items()]
     found = [line for line in lines if line]
     if not found:
         return []
