@@ -215,6 +215,9 @@ CASES = [
                                                       "    return F.cross_entropy(b.model(b.normalize(b.labelled_x)), "
                                                       "b.labelled_y)\n")),
     run("tensorboard-a-file", ["--tensorboard", "{tmp}/file"], "--tensorboard", setup=write("file", "x")),
+    sweep("ray-address-nothing-there", ["--executor", "ray", "--ray-address", "127.0.0.1:9"],
+          "--ray-address 127.0.0.1:9"),
+    sweep("ray-address-no-port", ["--executor", "ray", "--ray-address", "headnode"], "--ray-address headnode"),
     Case("sweep-semi-study-unlabeled-all", ["sweep", "--study", "semi", "--unlabeled", "all", "--out", "{tmp}/sw"],
          "--unlabeled all"),
     sweep("tensorboard-a-file", ["--tensorboard", "{tmp}/file"], "--tensorboard", setup=write("file", "x")),

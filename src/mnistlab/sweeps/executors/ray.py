@@ -82,11 +82,36 @@ def check_shares(gpus_per_run: float, cpus_per_run: int) -> None:
         raise ExecutorError(f"--gpus-per-run {gpus_per_run}: use 0 (no GPU), a fraction in (0, 1] or a whole number")
 
 
+REACH_SECONDS = 10.0
+
+
+def check_reachable(address: str, timeout: float = REACH_SECONDS) -> None:
+    """A HOST:PORT where something accepts a connection within `timeout`, else a one-line ExecutorError ('auto' and
+    ray:// addresses are left to Ray)."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if address == "auto" or "://" in address:
+        return
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ExecutorError(f"--ray-address {address}: give HOST:PORT of the cluster's head (e.g. 10.0.0.1:6379), "
+                            "or auto")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as e:
+        why = f"nothing answered within {timeout:g} s" if isinstance(e, TimeoutError) else (e.strerror or str(e))
+        raise ExecutorError(f"--ray-address {address}: no Ray head there ({why}); start one with "
+                            f"`ray start --head --port {port}` or check the address") from None
+
+
 def ray_executor(address: str | None = None, gpus_per_run: float = 0.0, cpus_per_run: int = 1,
                  threads: int | None = None, max_retries: int = 2, device: str = "auto",
                  log=lambda msg: None) -> RayExecutor:
     """An executor that runs each job as a Ray task (see RayExecutor)."""
     check_shares(gpus_per_run, cpus_per_run)
+    if address not in (None, "local"):
+        check_reachable(address)  # before any run; Ray itself waits for minutes on an address where nothing listens
     try:
         import ray
     except ImportError:
