@@ -1,0 +1,55 @@
+"""User code that misbehaves is one line: hypothesis draws how it fails (an exception or an exit, sys.exit(0)
+included), where (at import, in its constructor, in its first forward pass) and how it is named (file.py:Net or
+module:Net); each run is refused before anything is created, with exit 2 and no traceback."""
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from contextlib import redirect_stderr, redirect_stdout
+from io import StringIO
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mnistlab.cli.main import main
+
+FAILURES = ["import sys; sys.exit(0)", "import sys; sys.exit(3)", "raise SystemExit('bye')",
+            "raise RuntimeError('boom')", "raise KeyError('k')", "import no_such_module_for_mnistlab",
+            "raise KeyboardInterrupt.__mro__[1]('base')"]  # a bare BaseException
+PLACES = ["import", "init", "forward"]
+COUNTER = itertools.count()
+
+
+def source(failure: str, place: str) -> str:
+    """A model file that fails in `place` with `failure`, and is a fine model otherwise."""
+    pad = {"import": "", "init": "        ", "forward": "        "}[place]
+    body = "\n".join(pad + line for line in failure.split("; "))
+    return ("import torch\n" + (body + "\n" if place == "import" else "")
+            + "class Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            + "        self.fc = torch.nn.Linear(784, 10)\n" + (body + "\n" if place == "init" else "")
+            + "    def forward(self, x):\n" + (body + "\n" if place == "forward" else "")
+            + "        return self.fc(x.flatten(1))\n")
+
+
+@settings(max_examples=14, derandomize=True, deadline=None)
+@given(failure=st.sampled_from(FAILURES), place=st.sampled_from(PLACES), as_module=st.booleans())
+def test_user_code_that_fails_is_one_line_and_nothing_is_created(failure, place, as_module):
+    with tempfile.TemporaryDirectory() as tmp:
+        name = f"user_net_{next(COUNTER)}"
+        (Path(tmp) / f"{name}.py").write_text(source(failure, place))
+        spec = f"{name}:Net" if as_module else f"{tmp}/{name}.py:Net"
+        out, err = Path(tmp) / "out", StringIO()
+        previous = os.getcwd()
+        os.chdir(tmp)  # a module by name is found in the current folder
+        try:
+            with redirect_stderr(err), redirect_stdout(StringIO()):
+                status = main(["run", "--models", spec, "--samples-per-class", "5", "--out", str(out), "--quiet"])
+        finally:
+            os.chdir(previous)
+        text = err.getvalue()
+        assert status == 2 and text.count("\n") == 1 and text.startswith("mnistlab: error: --models "), text
+        assert "Traceback" not in text and not out.exists()
+        assert sorted(p.name for p in Path(tmp).iterdir()) == sorted([f"{name}.py", *(
+            ["__pycache__"] if (Path(tmp) / "__pycache__").exists() else [])])
