@@ -71,3 +71,27 @@ def test_sweep_batched_executor_fills_the_store(tmp_path):
     rows = sqlite3.connect(out / "store.sqlite").execute("SELECT status, result FROM runs").fetchall()
     assert len(rows) == 6 and {r[0] for r in rows} == {"done"}
     assert all(json.loads(r[1])["epochs_run"] == 3 for r in rows)
+
+
+def _other(value):
+    """A value of the same type as `value`, different from it."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    if isinstance(value, tuple):
+        return (0.5,)
+    return f"{value}x"
+
+
+def test_every_field_the_stacked_trainer_does_not_honour_trains_alone():
+    from dataclasses import fields
+
+    from mnistlab.training.stacked import HONOURED
+
+    plain = RunConfig()
+    assert batchable(plain)
+    for f in fields(RunConfig):
+        value = (("mlp_hidden", 64),) if f.name == "model_args" else _other(getattr(plain, f.name))
+        changed = plain.with_(**{f.name: value})
+        assert batchable(changed) == (f.name in HONOURED), f.name

@@ -8,10 +8,10 @@ PACKAGE = Path(mnistlab.__file__).parent
 # Lowest first. A module may import its own layer and any below it.
 LAYERS = [
     {"mnistlab.errors", "mnistlab.version", "mnistlab.config", "mnistlab.atomic", "mnistlab.i18n", "mnistlab.stats",
-     "mnistlab.calibration", "mnistlab.names", "mnistlab.registry"},
+     "mnistlab.calibration", "mnistlab.names", "mnistlab.registry", "mnistlab.usercode"},
     {"mnistlab.kernels"},
     {"mnistlab.data"},
-    {"mnistlab.models"},
+    {"mnistlab.models", "mnistlab.selection"},
     {"mnistlab.training"},
     {"mnistlab.runs"},
     {"mnistlab.figures"},

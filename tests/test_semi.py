@@ -61,7 +61,7 @@ def test_labels_outside_the_labelled_draw_are_never_read(mnist, monkeypatch):
     garbled = mnist.train_labels.clone()
     garbled[torch.from_numpy(outside)] = (garbled[torch.from_numpy(outside)] + 1 + torch.arange(len(outside)) % 9) % 10
     assert int((garbled != mnist.train_labels).sum()) == len(outside)
-    monkeypatch.setattr("mnistlab.data.resident.split_indices", lambda labels, c, n=10: draw)
+    monkeypatch.setattr("mnistlab.data.resident.split_indices", lambda labels, c, n=10, chosen=None: draw)
 
     def trained(data):
         model = build_model(cfg)

@@ -17,8 +17,9 @@ from mnistlab.config import RunConfig
 from mnistlab.errors import ConfigError
 from mnistlab.models import count_params, get_model, get_spec, list_models
 from mnistlab.models.registry import build_model, label_of, unregister_model
-from mnistlab.models.user import canonical, is_spec, vmaps
+from mnistlab.models.user import vmaps
 from mnistlab.runs.job import Job
+from mnistlab.usercode import canonical, is_spec
 
 TINY = ["--samples-per-class", "10", "--epochs", "1", "--quiet"]
 

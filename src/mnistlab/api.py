@@ -249,6 +249,13 @@ def method_catalog() -> list[MethodSpec]:
     return [get_method(name) for name in list_methods()]
 
 
+def rule_catalog() -> list:
+    """Every registered selection rule (name, label, whether it reads labels, the most it can pick)."""
+    from mnistlab.selection.catalog import list_rules
+
+    return list_rules()
+
+
 def machine_report() -> list[tuple[str, str]]:
     """What this machine will use, as (name, value) rows: data, kernels, threads, device, memory, report tools.
     It only looks: nothing is fetched or written."""

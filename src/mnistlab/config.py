@@ -128,6 +128,12 @@ class RunConfig:
                                "each method's)", group="semi", metavar="NAME=VALUE,...")
     steps: int = option(3000, "optimizer steps of a semi-supervised run (its fixed schedule)",
                         allowed="an integer from 1 to 10000000", check=_int_in(1, 10_000_000), group="semi")
+    # Which training images get labels (a registered rule, mnistlab.selection): `random` is the notebook's balanced
+    # draw; any other rule picks samples_per_class x classes images without reading a label.
+    select: str = option("random", "which training images get labels: random (the notebook's balanced per-class "
+                         "draw), random-any (the same total, any class), typical (TypiClust: the most typical image "
+                         "of each cluster), or path/to/file.py:function; `mnistlab rules` lists them",
+                         metavar="RULE")
     # Filled in when a job is made: a user model's code is part of its runs' key ("" for mnistlab's own).
     model_source: str = option("", "SHA-256 of a user model's source file (set by mnistlab)", flag=None,
                                allowed="a SHA-256 hex digest, or empty for mnistlab's own models",
@@ -135,6 +141,9 @@ class RunConfig:
     semi_source: str = option("", "SHA-256 of a user semi-supervised method's source file (set by mnistlab)",
                               flag=None, allowed="a SHA-256 hex digest, or empty for mnistlab's own methods",
                               check=lambda v: isinstance(v, str) and re.fullmatch("(?:[0-9a-f]{64})?", v) is not None)
+    select_source: str = option("", "SHA-256 of a user selection rule's source file (set by mnistlab)", flag=None,
+                                allowed="a SHA-256 hex digest, or empty for mnistlab's own rules",
+                                check=lambda v: isinstance(v, str) and re.fullmatch("(?:[0-9a-f]{64})?", v) is not None)
 
     def __post_init__(self):
         args = self.model_args.items() if isinstance(self.model_args, dict) else self.model_args
@@ -289,6 +298,9 @@ def validate(cfg: RunConfig) -> RunConfig:
         _check(isinstance(name, str) and MODEL_ARG_NAME.match(name) is not None,
                f"{name!r}: neither a config field{near_field(name)} nor a model's setting (<model>_<setting>)")
     counts = class_counts(cfg)  # also checks the imbalance spec
+    _check(isinstance(cfg.select, str) and bool(cfg.select), f"--select {cfg.select!r}: give a rule's name")
+    _check(cfg.select == "random" or not cfg.imbalance, f"--select {cfg.select} with --imbalance {cfg.imbalance!r}: "
+           "a rule picks without reading labels, so it cannot make the imbalance asked for; use one or the other")
     _check_semi(cfg)
     if not cfg.early_stopping:
         return cfg  # the whole pool trains: no validation split to check

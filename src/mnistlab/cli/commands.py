@@ -58,6 +58,11 @@ def default_run_folder(configs, recipe: str = "plain") -> Path:
     if recipe != "plain":
         parts.append(f"recipe-{recipe}")
     said = {"model", "samples_per_class", "seed", "dataset", "model_source", "semi_source"}
+    if cfg.select != defaults.select:
+        from mnistlab.selection.rule import RULES
+
+        parts.append(f"select-{cfg.select if cfg.select in RULES else 'user'}")
+        said |= {"select", "select_source"}
     if cfg.unlabeled:
         from mnistlab.training.semi.catalog import list_methods
 
@@ -109,8 +114,26 @@ def cmd_run(args) -> int:
         print(f"TensorBoard: tensorboard --logdir {args.tensorboard}")
     if not args.quiet:
         print_run_summary(results, args.lang)
+        for line in chosen_lines(results, args.lang):
+            print(line)
     print(t("results_in", args.lang, out=out))
     return 1 if any(r.status == "diverged" for r in results) else 0
+
+
+def chosen_lines(results, lang: str) -> list[str]:
+    """For runs whose labels a rule chose: how many images of each class it got, and which classes got none."""
+    from mnistlab.selection.catalog import DEFAULT, get_rule
+
+    lines = []
+    for r in results:
+        rule = r.config.get("select", DEFAULT)
+        if rule == DEFAULT or not r.train_counts:
+            continue
+        missing = [str(c) for c, n in enumerate(r.train_counts) if n == 0]
+        line = t("sel_chosen", lang, label=r.label, rule=get_rule(rule).label, total=sum(r.train_counts),
+                 counts=" ".join(str(n) for n in r.train_counts))
+        lines.append(line + (t("sel_missing", lang, classes=", ".join(missing)) if missing else ""))
+    return lines
 
 
 # ---------------------------------------------------------------- mnistlab explain
@@ -228,6 +251,18 @@ def cmd_models(args) -> int:
             continue
         print(f"{m.name:10s} {m.label:10s} {m.params:>9,} params  from {m.source}")
     print("also: --models path/to/file.py:Class or package.module:Class (see README, 'Bring your own model')")
+    return 0
+
+
+def cmd_rules(args) -> int:
+    from mnistlab.api import rule_catalog
+
+    for rule in rule_catalog():
+        reads = "reads labels to balance classes" if rule.uses_labels else "label-free"
+        most = f", at most {rule.max_count:,} images" if rule.max_count else ""
+        print(f"{rule.name:12s} {rule.label:22s} {reads}{most}")
+    print("also: --select path/to/file.py:function or package.module:function, given the images only (see "
+          "docs/selection.md)")
     return 0
 
 

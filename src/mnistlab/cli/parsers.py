@@ -158,6 +158,12 @@ def register(sub, settings: bool = True) -> None:
                        "defaults (--semi-options NAME=VALUE,... overrides them).")
     p.set_defaults(handler=commands.cmd_methods)
 
+    p = sub.add_parser("rules", help="list the selection rules --select accepts",
+                       description="Every rule --select accepts by name: which training images get labels. Only "
+                       "`random` (the notebook's balanced draw, the default) reads labels; every other rule is given "
+                       "the images alone and picks --samples-per-class x classes of them.")
+    p.set_defaults(handler=commands.cmd_rules)
+
     p = sub.add_parser("summarize", help="tables, statistics and figures of a sweep, from its store (no training)",
                        description="Recompute runs.csv, resultados/, summary.json, tables/aggregate.tex and "
                        "figures/ of a sweep folder from its SQLite store alone.")

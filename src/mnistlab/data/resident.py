@@ -31,15 +31,21 @@ class Split:
         return normalize(x, self.mean, self.std)
 
 
-def split_indices(labels: np.ndarray, cfg: RunConfig, num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(labels: np.ndarray, cfg: RunConfig, num_classes: int = 10,
+                  chosen: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Training and validation indices of a config, as the notebook draws them; without early stopping the
     whole pool trains and there is no validation. A split that leaves a class with no training image, or no
-    validation at all, is refused: such a run could not learn that class, nor stop early."""
-    chosen = balanced_subset(labels, class_counts(cfg), cfg.seed)
+    validation at all, is refused: such a run could not learn that class, nor stop early.
+
+    `chosen`: the labelled images a selection rule picked instead of the balanced draw; a rule cannot balance
+    classes, so a class it missed is what its run records, not a refusal."""
+    picked_by_rule = chosen is not None
+    if chosen is None:
+        chosen = balanced_subset(labels, class_counts(cfg), cfg.seed)
     if not cfg.early_stopping:
         return chosen, chosen[:0]
     train_idx, val_idx = split_train_val(chosen, labels, cfg.val_split, cfg.seed, stratified=bool(cfg.imbalance))
-    missing = sorted(set(range(num_classes)) - set(labels[train_idx].tolist()))
+    missing = [] if picked_by_rule else sorted(set(range(num_classes)) - set(labels[train_idx].tolist()))
     if missing or len(val_idx) == 0:
         why = (f"leaves class {missing[0]} with no training image" if missing else "leaves no validation image")
         raise ConfigError(f"--samples-per-class {cfg.samples_per_class}: the --val-split {cfg.val_split} of seed "
@@ -51,7 +57,8 @@ def split_indices(labels: np.ndarray, cfg: RunConfig, num_classes: int = 10) -> 
 def check_splits(mnist: LoadedDataset, cfgs) -> None:
     """ConfigError for the first config whose split cannot train (see split_indices), before any run starts."""
     labels = mnist.train_labels.numpy()
-    draws = {(c.samples_per_class, c.seed, c.val_split, c.imbalance, c.early_stopping): c for c in cfgs}
+    draws = {(c.samples_per_class, c.seed, c.val_split, c.imbalance, c.early_stopping): c for c in cfgs
+             if c.select == "random"}  # a rule's pick is checked when its run draws it (its count, by the job)
     for cfg in draws.values():  # the models of one cell share their draw
         split_indices(labels, cfg, mnist.spec.num_classes)
 
@@ -78,8 +85,9 @@ class ResidentData:
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return normalize(x, spec=self.spec)
 
-    def split(self, cfg: RunConfig) -> Split:
-        train_idx, val_idx = split_indices(self._labels_np, cfg, self.spec.num_classes)
+    def split(self, cfg: RunConfig, chosen: np.ndarray | None = None) -> Split:
+        """The config's split, of `chosen` (a selection rule's labelled images) where given."""
+        train_idx, val_idx = split_indices(self._labels_np, cfg, self.spec.num_classes, chosen)
         images, labels = self.mnist.train_images, self.mnist.train_labels
         as_t = torch.from_numpy
         unlabelled = None

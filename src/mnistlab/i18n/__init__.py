@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from mnistlab.i18n.forecast import MESSAGES as FORECAST_MESSAGES
+from mnistlab.i18n.selection import MESSAGES as SELECTION_MESSAGES
 
 LANGS = ("pt", "en")
 
@@ -258,6 +259,7 @@ CATALOG = {
                    "Restored − last: test accuracy of the best epoch's weights minus the last epoch's, in pp."),
     "note_holds_zero": ("* o intervalo contém zero: não conclusivo.", "* the interval holds zero: not conclusive."),
     **FORECAST_MESSAGES,  # the forecast's words, in their own file
+    **SELECTION_MESSAGES,
 }
 
 

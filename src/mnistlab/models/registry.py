@@ -19,6 +19,7 @@ from collections.abc import Callable
 import torch.nn as nn
 
 import mnistlab.models.user as user
+import mnistlab.usercode as usercode
 from mnistlab.config import MODEL_ARG_NAME, V1_MODEL_ARGS, RunConfig, near_field
 from mnistlab.errors import ConfigError
 from mnistlab.models.spec import ModelSpec, Setting, last_of  # noqa: F401 - part of the registry's API
@@ -60,22 +61,22 @@ def list_models() -> list[str]:
 
 def resolved_spec(name: str) -> ModelSpec | None:
     """The spec of a model already registered or resolved in this process, or None; never imports anything."""
-    return _REGISTRY.get(user.canonical(name))
+    return _REGISTRY.get(usercode.canonical(name))
 
 
 def get_spec(name: str) -> ModelSpec:
     """The spec of a model name or user-model spec, or a one-line ConfigError saying what is wrong.
 
     A user model is re-read when its file changed since it was resolved, so its hash is always the file's."""
-    key = user.canonical(name)
+    key = usercode.canonical(name)
     spec = _REGISTRY.get(key)
-    if spec is not None and not (spec.source_file and user.changed(spec)):
+    if spec is not None and not (spec.source_file and usercode.changed(spec)):
         return spec
     reload = spec is not None  # its file changed: import it afresh
     points = user.entry_points()
     if key in points:
         spec = user.from_entry_point(points[key], reload=reload)
-    elif user.is_spec(key):
+    elif usercode.is_spec(key):
         spec = user.resolve(name, reload=reload)
     else:
         raise ConfigError(f"--models {name!r}: unknown model; choose from {', '.join(list_models())}, or give "
@@ -152,10 +153,10 @@ def label_of(name: str) -> str:
 
     A model resolved in this process (built-ins, models given on the command line) has its own label; any
     other name shows its attribute name (a spec) or its capitals."""
-    spec = _REGISTRY.get(user.canonical(name))
+    spec = _REGISTRY.get(usercode.canonical(name))
     if spec is not None:
         return spec.label
-    if user.is_spec(name):
+    if usercode.is_spec(name):
         return name.rpartition(":")[2]
     return name.upper()
 
@@ -175,7 +176,7 @@ def file_stem(name: str) -> str:
 
 def is_model_name(name: str) -> bool:
     """Whether `name` names a model get_spec may resolve (without resolving it)."""
-    return name in list_models() or user.is_spec(name)
+    return name in list_models() or usercode.is_spec(name)
 
 
 def model_order(names) -> list[str]:

@@ -8,14 +8,10 @@ source_sha256 (the file's bytes; for a module, its file's) enters the key of eve
 from __future__ import annotations
 
 import copy
-import hashlib
-import importlib
-import importlib.util
 import inspect
 import os
 import re
 import sys
-from contextlib import contextmanager
 from importlib.metadata import EntryPoint
 
 import torch
@@ -23,57 +19,22 @@ import torch.nn as nn
 
 from mnistlab.errors import ConfigError
 from mnistlab.models.spec import ModelSpec, input_shape, num_classes
+from mnistlab.usercode import (
+    MODULE_NAME,
+    attribute,
+    canonical,
+    import_file,
+    import_module,
+    is_file,
+    module_file,
+    sha256_of,
+    user_code,
+)
 
 NUM_CLASSES = 10  # a model is probed with MNIST's shapes when it is resolved, before a dataset is chosen
 INPUT_SHAPE = (1, 28, 28)
 GROUP = "mnistlab.models"
-_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 _entry_points_cache: dict[tuple, dict[str, EntryPoint]] = {}
-
-
-def is_spec(name: str) -> bool:
-    """Whether `name` has the form of a user-model spec: a file or module, a colon, a (dotted) attribute."""
-    where, _, attr = name.rpartition(":")
-    return bool(where) and _MODULE_NAME.match(attr) is not None
-
-
-def _is_file(where: str) -> bool:
-    return where.endswith(".py") or "/" in where or "\\" in where
-
-
-def canonical(name: str) -> str:
-    """The name a model is registered and stored under: a file spec with its absolute path, else `name`."""
-    where, _, attr = name.rpartition(":")
-    if not (where and attr and _is_file(where)) or re.match(r"[A-Za-z]:[\\/]", where):
-        return name  # not a file spec, or a Windows path already absolute
-    return f"{os.path.abspath(where)}:{attr}"
-
-
-def sha256_of(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def changed(spec: ModelSpec) -> bool:
-    """Whether a user model's source file is no longer the one it was resolved from."""
-    try:
-        return sha256_of(spec.source_file) != spec.source_sha256
-    except OSError:
-        return True
-
-
-def _module_file(module_name: str) -> str | None:
-    """The file a module name resolves to, found without running any code (no parent package is imported)."""
-    from importlib.machinery import PathFinder
-
-    search: list[str] | None = [*sys.path, os.getcwd()]
-    found = None
-    for part in module_name.split("."):
-        found = PathFinder.find_spec(part, search)
-        if found is None:
-            return None
-        search = list(found.submodule_search_locations or [])
-    return found.origin if found is not None and found.has_location else None
 
 
 def check_recorded(name: str, digest: str) -> None:
@@ -81,12 +42,12 @@ def check_recorded(name: str, digest: str) -> None:
 
     A folder from elsewhere is data: nothing it names runs unless it is the very code the run was made with."""
     where = name.rpartition(":")[0]
-    if _is_file(where):
+    if is_file(where):
         if not (os.path.isabs(where) or re.match(r"[A-Za-z]:[\\/]", where)):
             raise ConfigError(f"model {name!r}: a recorded model file must be an absolute path; it is not imported")
         path: str | None = where
     else:
-        path = _module_file(where) if _MODULE_NAME.match(where) else None
+        path = module_file(where) if MODULE_NAME.match(where) else None
         if path is None:
             raise ConfigError(f"model {name!r}: no module {where!r} is installed; it is not imported")
     if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
@@ -115,99 +76,25 @@ def entry_points() -> dict[str, EntryPoint]:
     return _entry_points_cache[key]
 
 
-def _first_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
-
-
-@contextmanager
-def user_code(what: str):
-    """Run a user's code: whatever it raises or exits with (SystemExit too: `sys.exit()` at import must not end
-    mnistlab silently) becomes one ConfigError line, `what: Type: message`. Ctrl-C and our own errors pass."""
-    try:
-        yield
-    except (KeyboardInterrupt, ConfigError):
-        raise
-    except BaseException as e:  # noqa: BLE001 - the user's code: its own message, first line
-        raise ConfigError(f"{what}: {_first_line(e)}") from None
-
-
-def _import_file(spec_name: str, path: str, reload: bool, flag: str = "--models"):
-    """Import a .py file under a module name of its own (from its path's hash), its folder on sys.path meanwhile."""
-    if not os.path.isfile(path):
-        raise ConfigError(f"{flag} {spec_name}: no such file {path}")
-    module_name = "mnistlab_user_" + hashlib.sha256(path.encode()).hexdigest()[:16]
-    if module_name in sys.modules and not reload:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ConfigError(f"{flag} {spec_name}: {path} cannot be imported as Python source")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses and pickle look the module up while it runs
-    folder = os.path.dirname(path)
-    sys.path.insert(0, folder)  # its own helper modules beside it import as they would in a script
-    try:
-        with user_code(f"{flag} {spec_name}: importing {path} failed"):
-            spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(module_name, None)
-        raise
-    finally:
-        sys.path.remove(folder)
-    return module
-
-
-def _import_module(spec_name: str, module_name: str, reload: bool, flag: str = "--models"):
-    if not _MODULE_NAME.match(module_name):
-        raise ConfigError(f"{flag} {spec_name}: {module_name!r} is neither a .py file nor a module name; "
-                          "give path/to/file.py:Class or package.module:Class")
-    added = os.getcwd() not in sys.path and "" not in sys.path
-    if added:  # a module of the project the command runs in, as `python -m` would find it
-        sys.path.append(os.getcwd())
-    try:
-        with user_code(f"{flag} {spec_name}: importing {module_name} failed"):
-            module = importlib.import_module(module_name)
-            return importlib.reload(module) if reload else module
-    finally:
-        if added:
-            sys.path.remove(os.getcwd())
-
-
-def _attribute(spec_name: str, module, attr: str, where: str, flag: str = "--models"):
-    obj = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            defined = sorted(n for n, v in vars(module).items()
-                             if inspect.isclass(v) and issubclass(v, nn.Module) and v.__module__ == module.__name__)
-            hint = f" (it defines {', '.join(defined)})" if defined else ""
-            raise ConfigError(f"{flag} {spec_name}: {where} has no attribute {attr!r}{hint}")
-        obj = getattr(obj, part)
-    return obj
-
-
-# The same import rules serve user semi-supervised methods (training.semi.registry).
-is_file, import_file, import_module, attribute = _is_file, _import_file, _import_module, _attribute
-
-
 def resolve(name: str, reload: bool = False) -> ModelSpec:
     """The ModelSpec of `path/to/file.py:attr` or `package.module:attr`, checked; registered by the registry."""
     key = canonical(name)
     where, _, attr = key.rpartition(":")
-    if _is_file(where):
-        module = _import_file(name, where, reload)
+    if is_file(where):
+        module = import_file(name, where, reload)
         source, source_file = where, where
     else:
-        module = _import_module(name, where, reload)
+        module = import_module(name, where, reload)
         source, source_file = where, getattr(module, "__file__", None) or ""
-    return from_object(name, key, _attribute(name, module, attr, where), source, source_file)
+    return from_object(name, key, attribute(name, module, attr, where), source, source_file)
 
 
 def from_entry_point(ep: EntryPoint, reload: bool = False) -> ModelSpec:
     """The ModelSpec of an installed package's model (entry-point group `mnistlab.models`)."""
     module_name, _, attr = ep.value.partition(":")
     what = f"{ep.name} (entry point {ep.value})"
-    module = _import_module(what, module_name.strip(), reload)
-    obj = _attribute(what, module, attr.strip(), module_name) if attr.strip() else module
+    module = import_module(what, module_name.strip(), reload)
+    obj = attribute(what, module, attr.strip(), module_name) if attr.strip() else module
     dist = f" from {ep.dist.name} {ep.dist.version}" if ep.dist is not None else ""
     return from_object(what, ep.name, obj, f"entry point {ep.value}{dist}", getattr(module, "__file__", None) or "")
 

@@ -101,7 +101,7 @@ def _shown_config(config: dict) -> dict:
     from mnistlab.config import SEMI_FIELDS
 
     semi = {*SEMI_FIELDS, "unlabeled", "semi_source"}
-    hidden = {"model", "model_source"} | (set() if config.get("unlabeled") else semi)
+    hidden = {"model", "model_source", "select_source"} | (set() if config.get("unlabeled") else semi)
     return {k: v for k, v in config.items() if k not in hidden}
 
 

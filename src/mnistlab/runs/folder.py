@@ -16,9 +16,10 @@ from mnistlab.atomic import check_writable, to_json, write_atomic
 from mnistlab.config import RunConfig, validate
 from mnistlab.errors import ConfigError, RunDirError
 from mnistlab.models.registry import build_model, check_model_args, file_stem, is_model_name, label_of, list_models
-from mnistlab.models.user import check_recorded, is_spec
+from mnistlab.models.user import check_recorded
 from mnistlab.runs.swap import COMPLETE_MARK, recover, replacing
 from mnistlab.training.engine import HISTORY_KEYS
+from mnistlab.usercode import is_spec
 
 RESULTADOS_COLUMNS = ["modelo", "best_val_loss", "final_val_acc", "test_acc", "params"]  # the notebook's
 SCHEMA = 1

@@ -23,10 +23,23 @@ def check(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"--samples-per-class {cfg.samples_per_class}: must be an integer from 1 to "
                           f"{dataset.max_per_class} (the smallest class of {dataset.label} has "
                           f"{dataset.max_per_class:,} training images)")
+    cfg = resolve_selection(cfg, sum(dataset.train_class_counts))
     if cfg.unlabeled:
         return resolve_semi(cfg, sum(dataset.train_class_counts) - sum(class_counts(cfg)))
     defaults = RunConfig()  # a supervised run ignores the semi settings (a study's shared --steps): not in its key
     return cfg.with_(**{name: getattr(defaults, name) for name in SEMI_FIELDS})
+
+
+def resolve_selection(cfg: RunConfig, pool: int) -> RunConfig:
+    """The selection rule by its canonical name with its source's hash (a user's file), and the count it must
+    pick checked against what the rule can do, before any work."""
+    from mnistlab.selection.catalog import DEFAULT, check_count, get_rule
+
+    if cfg.select == DEFAULT:
+        return cfg.with_(select_source="")
+    rule = get_rule(cfg.select)
+    check_count(rule, sum(class_counts(cfg)), pool)
+    return cfg.with_(select=rule.name, select_source=rule.source_sha256)
 
 
 def resolve_semi(cfg: RunConfig, pool: int) -> RunConfig:

@@ -7,25 +7,47 @@ import time
 import torch
 
 from mnistlab.calibration import encode, fit_temperature
+from mnistlab.config import class_counts
 from mnistlab.data.corrupt import fixed_shift, salt_and_pepper
 from mnistlab.data.resident import ResidentData, Split
+from mnistlab.errors import ConfigError
 from mnistlab.models.registry import build_model, count_params, get_spec
 from mnistlab.runs.job import Job
 from mnistlab.runs.metrics import classification_metrics
 from mnistlab.runs.outcome import ModelResult, Outcome
+from mnistlab.selection.catalog import DEFAULT as DEFAULT_RULE
+from mnistlab.selection.catalog import get_rule, select
 from mnistlab.training.engine import FitResult, OnEpoch
 from mnistlab.training.solo import evaluate, fit
 
 
+def split_of(job: Job, data: ResidentData) -> tuple[Split, float]:
+    """The job's labelled split, drawn by its selection rule (the notebook's balanced draw by default), and the
+    seconds the rule took (a run's time includes them). A rule is given the training images, never the labels."""
+    cfg = job.config
+    if cfg.select == DEFAULT_RULE:
+        return data.split(cfg), 0.0
+    start = time.perf_counter()
+    chosen = select(cfg.select, data.mnist.train_images.numpy(), sum(class_counts(cfg)), cfg.seed)
+    if cfg.select_source and cfg.select_source != get_rule(cfg.select).source_sha256:
+        raise ConfigError(f"--select {cfg.select}: its file changed since the run was set up; restore that version "
+                          "or start a new run")
+    return data.split(cfg, chosen), time.perf_counter() - start
+
+
 def train(job: Job, data: ResidentData, on_epoch: OnEpoch | None = None) -> tuple[torch.nn.Module, FitResult, Split]:
-    """Fit the model a job describes; the model comes back holding the weights the engine kept."""
-    split = data.split(job.config)
+    """Fit the model a job describes; the model comes back holding the weights the engine kept. Its train_seconds
+    include the selection of its labelled images."""
+    split, selecting = split_of(job, data)
     model = build_model(job.config).to(data.device)
     if job.config.unlabeled:
         from mnistlab.training.semi.loop import fit_semi
 
-        return model, fit_semi(model, split, job.config, on_epoch), split
-    return model, fit(model, split, job.config, on_epoch), split
+        fitted = fit_semi(model, split, job.config, on_epoch)
+    else:
+        fitted = fit(model, split, job.config, on_epoch)
+    fitted.train_seconds += selecting
+    return model, fitted, split
 
 
 def _last_epoch_accuracy(model: torch.nn.Module, fitted: FitResult, data: ResidentData, precision: str,

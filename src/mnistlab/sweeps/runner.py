@@ -147,7 +147,8 @@ def check_folder_models(folder: Path, models: list) -> None:
     recorded (the store's model_sources); one the user named in this process was resolved already."""
     from mnistlab.errors import ConfigError, StoreError
     from mnistlab.models.registry import resolved_spec
-    from mnistlab.models.user import check_recorded, is_spec
+    from mnistlab.models.user import check_recorded
+    from mnistlab.usercode import is_spec
 
     named = [m for m in models if isinstance(m, str) and is_spec(m) and resolved_spec(m) is None]
     if not named:

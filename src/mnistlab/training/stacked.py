@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import fields
 
 import torch
 import torch.nn as nn
@@ -32,12 +33,20 @@ def cell_key(cfg: RunConfig) -> tuple:
     return tuple((k, str(v)) for k, v in sorted(d.items()) if k not in BATCHABLE_EXCEPT)
 
 
+# What the stacked step honours: the data drawn (split, budget, selection, dataset, imbalance without remedy), the
+# model, the plain method's loop (Adam at lr, batches, epochs, early stopping), precision and what is evaluated.
+# Any other field away from its default trains alone, so a field added later can never be silently ignored here.
+HONOURED = frozenset({"model", "model_args", "model_source", "samples_per_class", "val_split", "epochs", "patience",
+                      "min_delta", "batch_size", "lr", "seed", "precision", "imbalance", "eval_noise", "eval_shift",
+                      "dataset", "select", "select_source"})
+
+
 def batchable(cfg: RunConfig) -> bool:
-    """Random augmentation and oversampling draw per-model random numbers inside the step, and the stacked
-    trainer runs only the notebook's plain method: anything else trains alone."""
-    return (cfg.noise == 0 and cfg.shift == 0 and cfg.scale == 0 and cfg.rotate == 0 and cfg.remedy == "none"
-            and cfg.early_stopping and cfg.dropout == 0 and cfg.weight_decay == 0 and cfg.label_smoothing == 0
-            and cfg.schedule == "constant")
+    """Whether the stacked trainer can train this config: every field it does not honour is at its default (random
+    augmentation, dropout and oversampling draw per-model random numbers inside the step; semi runs have their own
+    loop)."""
+    defaults = RunConfig()
+    return all(getattr(cfg, f.name) == getattr(defaults, f.name) for f in fields(RunConfig) if f.name not in HONOURED)
 
 
 def _select(tensors: dict, keep: torch.Tensor, grad: bool) -> dict:

@@ -8,7 +8,7 @@ from mnistlab.data.resident import ResidentData
 from mnistlab.models.registry import build_model, get_spec
 from mnistlab.runs.job import Job
 from mnistlab.runs.outcome import Outcome, environment
-from mnistlab.runs.pipeline import assess
+from mnistlab.runs.pipeline import assess, split_of
 from mnistlab.sweeps.executors.base import OnJobEpoch, OnStart, failed
 from mnistlab.sweeps.executors.local import LocalExecutor
 from mnistlab.training.stacked import batchable, cell_key, fit_stacked
@@ -32,7 +32,7 @@ class StackedExecutor:
                 if on_start:
                     on_start(job)
             try:
-                splits = [data.split(job.config) for job in group]
+                splits = [split_of(job, data)[0] for job in group]
                 models = [build_model(job.config).to(data.device) for job in group]
                 callback = (lambda i, rec, group=group: on_epoch(group[i], rec)) if on_epoch else None
                 fitted = fit_stacked(models, splits, [job.config for job in group], callback)

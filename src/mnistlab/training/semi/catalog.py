@@ -7,8 +7,8 @@ import torch
 
 import mnistlab.training.semi.fixmatch  # noqa: F401 - registers itself
 import mnistlab.training.semi.pseudolabel  # noqa: F401 - registers itself
+import mnistlab.usercode as usercode
 from mnistlab.errors import ConfigError
-from mnistlab.models.user import user_code
 from mnistlab.training.semi.registry import METHODS, MethodSpec, SemiBatch, declared, is_number
 
 FLAG = "--semi-method"
@@ -20,13 +20,11 @@ def list_methods() -> list[str]:
 
 def get_method(name: str) -> MethodSpec:
     """The spec of a method name or `file.py:attr` / `module:attr`, or a one-line ConfigError."""
-    from mnistlab.models import user
-
-    key = user.canonical(name)
+    key = usercode.canonical(name)
     spec = METHODS.get(key)
-    if spec is not None and not (spec.source_file and user.changed(spec)):  # type: ignore[arg-type]
+    if spec is not None and not (spec.source_file and usercode.changed(spec)):
         return spec
-    if not user.is_spec(key):
+    if not usercode.is_spec(key):
         raise ConfigError(f"{FLAG} {name!r}: unknown method; choose from {', '.join(list_methods())}, or give "
                           "path/to/file.py:function or package.module:function")
     spec = _resolve(name, key, reload=spec is not None)
@@ -36,16 +34,14 @@ def get_method(name: str) -> MethodSpec:
 
 def _resolve(name: str, key: str, reload: bool) -> MethodSpec:
     """A user's method: a function (batch, settings) -> (loss, stats), with optional `label` and `settings`."""
-    from mnistlab.models import user
-
     where, _, attr = key.rpartition(":")
-    if user.is_file(where):
-        module = user.import_file(name, where, reload, flag=FLAG)
+    if usercode.is_file(where):
+        module = usercode.import_file(name, where, reload, flag=FLAG)
         source_file = where
     else:
-        module = user.import_module(name, where, reload, flag=FLAG)
+        module = usercode.import_module(name, where, reload, flag=FLAG)
         source_file = getattr(module, "__file__", None) or ""
-    fn = user.attribute(name, module, attr, where, flag=FLAG)
+    fn = usercode.attribute(name, module, attr, where, flag=FLAG)
     if not callable(fn):
         raise ConfigError(f"{FLAG} {name}: {attr} is not a function (it is of type {type(fn).__name__})")
     settings = getattr(fn, "settings", {})
@@ -54,7 +50,7 @@ def _resolve(name: str, key: str, reload: bool) -> MethodSpec:
     label = getattr(fn, "label", None)
     label = label if isinstance(label, str) and label else attr
     return MethodSpec(key, label, fn, declared(settings), source=where, source_file=source_file,
-                      source_sha256=user.sha256_of(source_file) if source_file else "")
+                      source_sha256=usercode.sha256_of(source_file) if source_file else "")
 
 
 def method_step(method: MethodSpec, batch: SemiBatch, settings: dict) -> tuple[torch.Tensor, dict]:
@@ -63,7 +59,7 @@ def method_step(method: MethodSpec, batch: SemiBatch, settings: dict) -> tuple[t
     if method.source == "mnistlab":
         return method.fn(batch, settings)
     what = f"{FLAG} {method.name}"
-    with user_code(f"{what}: step {batch.step} failed"):
+    with usercode.user_code(f"{what}: step {batch.step} failed"):
         out = method.fn(batch, settings)
     if not (isinstance(out, tuple) and len(out) == 2):
         raise ConfigError(f"{what}: returned {type(out).__name__}, expected a (loss, stats) pair")

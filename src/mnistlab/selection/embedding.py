@@ -1,0 +1,54 @@
+"""The label-free embedding the clustering rules work in: each image deskewed, then the pool reduced by PCA to 50
+dimensions. Computed from the images alone, once per (pool, seed) in a process: a sweep's models of one cell
+share it.
+
+Deskewing (shear each digit so that its principal axis is upright, from its own second moments; the classic
+MNIST preprocessing) is what makes k-means clusters follow digits: measured on the 60,000 MNIST training images
+(TypiClust, 10 clusters): purity 0.72 against 0.58 on raw pixels, 8 of 10 digits among the 10 picks against 7;
+with 20 picks, 10 of 10 against 9 (k-means seeds 0 and 1 agree)."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mnistlab.data.augment import sampling_grid
+
+DIMENSIONS = 50
+CHUNK = 10_000  # images deskewed at once (bounds the grid's memory)
+_cache: dict[tuple[bytes, int], np.ndarray] = {}
+
+
+def deskewed(images: torch.Tensor) -> torch.Tensor:
+    """float [N, 1, H, W] images in [0, 1], each sheared along x by its own cov(x, y) / var(y) about its centre of
+    mass, so that its principal axis is upright; bilinear, black fill."""
+    n, _, h, w = images.shape
+    ys = torch.arange(h, dtype=images.dtype).view(1, h, 1)
+    xs = torch.arange(w, dtype=images.dtype).view(1, 1, w)
+    img = images[:, 0]
+    mass = img.sum((1, 2)).clamp_min(1e-8)
+    my, mx = (img * ys).sum((1, 2)) / mass, (img * xs).sum((1, 2)) / mass
+    cov = (img * (xs - mx.view(-1, 1, 1)) * (ys - my.view(-1, 1, 1))).sum((1, 2)) / mass
+    var = (img * (ys - my.view(-1, 1, 1)) ** 2).sum((1, 2)) / mass
+    alpha = cov / var.clamp_min(1e-8)
+    theta = torch.zeros(n, 2, 3, dtype=images.dtype)
+    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 1] = 1, alpha, 1  # input x = x + alpha (y - centre's y)
+    theta[:, 0, 2] = -alpha * ((2 * my + 1) / h - 1)  # the same pixel scale on both axes (square images)
+    return F.grid_sample(images, sampling_grid(theta, h, w), mode="bilinear", padding_mode="zeros",
+                         align_corners=False)
+
+
+def embed(images: np.ndarray, seed: int) -> np.ndarray:
+    """float32 [N, DIMENSIONS] features of uint8 images [N, 28, 28]."""
+    from sklearn.decomposition import PCA
+
+    key = (hashlib.sha256(np.ascontiguousarray(images).data).digest(), seed)
+    if key not in _cache:
+        pixels = torch.from_numpy(np.ascontiguousarray(images))
+        flat = torch.cat([deskewed(pixels[i:i + CHUNK].unsqueeze(1).float().div_(255.0)).flatten(1)
+                          for i in range(0, len(pixels), CHUNK)]).numpy()
+        _cache.clear()  # one pool at a time: a sweep keeps its dataset
+        _cache[key] = PCA(DIMENSIONS, random_state=seed).fit_transform(flat).astype(np.float32)
+    return _cache[key]

@@ -1,0 +1,33 @@
+"""TypiClust (Hacohen et al., ICML 2022): cluster an embedding of the pool into as many clusters as images to pick
+and label the most typical image of each, typicality being the inverse mean distance to its 20 nearest neighbours
+within its cluster. No label is read; the embedding is the pool's own (selection/embedding.py)."""
+from __future__ import annotations
+
+import numpy as np
+
+from mnistlab.selection.embedding import embed
+from mnistlab.selection.rule import Pool, register_rule
+
+NEIGHBOURS = 20  # the paper's k for typicality
+MAX_PICKS = 2000  # k-means with more clusters than this costs minutes on 2 cores
+
+
+@register_rule("typical", label="typical (TypiClust)", max_count=MAX_PICKS)
+def typical(pool: Pool) -> np.ndarray:
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.neighbors import NearestNeighbors
+
+    features = embed(pool.images, pool.seed)
+    clusters = (KMeans(pool.count, n_init=3, random_state=pool.seed) if pool.count <= 50
+                else MiniBatchKMeans(pool.count, n_init=3, random_state=pool.seed, batch_size=4096))
+    assignment = clusters.fit_predict(features)
+    picked: list[int] = []
+    for c in range(pool.count):
+        members = np.flatnonzero(assignment == c)
+        if len(members) == 0:  # an empty cluster (rare with k-means++): the most typical image not yet picked
+            members = np.setdiff1d(np.arange(len(features)), picked)
+        k = min(NEIGHBOURS + 1, len(members))
+        distances, _ = NearestNeighbors(n_neighbors=k).fit(features[members]).kneighbors(features[members])
+        typicality = 1.0 / (distances[:, 1:].mean(1) + 1e-12) if k > 1 else np.ones(len(members))
+        picked.append(int(members[np.argmax(typicality)]))
+    return np.array(picked, dtype=np.int64)

@@ -1,0 +1,134 @@
+"""A user's own code, named `path/to/file.py:attr` or `package.module:attr`: the one owner of how such a name is
+read, imported and hashed, for every kind a user brings (models, semi-supervised methods, selection rules).
+
+Whatever the code raises or exits with while it runs under `user_code` is one ConfigError line naming the flag."""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import os
+import re
+import sys
+from contextlib import contextmanager
+
+from mnistlab.errors import ConfigError
+
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+
+
+def is_spec(name: str) -> bool:
+    """Whether `name` has the form of a user-model spec: a file or module, a colon, a (dotted) attribute."""
+    where, _, attr = name.rpartition(":")
+    return bool(where) and MODULE_NAME.match(attr) is not None
+
+
+def is_file(where: str) -> bool:
+    return where.endswith(".py") or "/" in where or "\\" in where
+
+
+def canonical(name: str) -> str:
+    """The name a model is registered and stored under: a file spec with its absolute path, else `name`."""
+    where, _, attr = name.rpartition(":")
+    if not (where and attr and is_file(where)) or re.match(r"[A-Za-z]:[\\/]", where):
+        return name  # not a file spec, or a Windows path already absolute
+    return f"{os.path.abspath(where)}:{attr}"
+
+
+def sha256_of(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def changed(spec) -> bool:
+    """Whether a spec's source file (any kind with source_file and source_sha256) is no longer the one it was
+    resolved from."""
+    try:
+        return sha256_of(spec.source_file) != spec.source_sha256
+    except OSError:
+        return True
+
+
+def module_file(module_name: str) -> str | None:
+    """The file a module name resolves to, found without running any code (no parent package is imported)."""
+    from importlib.machinery import PathFinder
+
+    search: list[str] | None = [*sys.path, os.getcwd()]
+    found = None
+    for part in module_name.split("."):
+        found = PathFinder.find_spec(part, search)
+        if found is None:
+            return None
+        search = list(found.submodule_search_locations or [])
+    return found.origin if found is not None and found.has_location else None
+
+
+def first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
+
+
+@contextmanager
+def user_code(what: str):
+    """Run a user's code: whatever it raises or exits with (SystemExit too: `sys.exit()` at import must not end
+    mnistlab silently) becomes one ConfigError line, `what: Type: message`. Ctrl-C and our own errors pass."""
+    try:
+        yield
+    except (KeyboardInterrupt, ConfigError):
+        raise
+    except BaseException as e:  # noqa: BLE001 - the user's code: its own message, first line
+        raise ConfigError(f"{what}: {first_line(e)}") from None
+
+
+def import_file(spec_name: str, path: str, reload: bool, flag: str = "--models"):
+    """Import a .py file under a module name of its own (from its path's hash), its folder on sys.path meanwhile."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"{flag} {spec_name}: no such file {path}")
+    module_name = "mnistlab_user_" + hashlib.sha256(path.encode()).hexdigest()[:16]
+    if module_name in sys.modules and not reload:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{flag} {spec_name}: {path} cannot be imported as Python source")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickle look the module up while it runs
+    folder = os.path.dirname(path)
+    sys.path.insert(0, folder)  # its own helper modules beside it import as they would in a script
+    try:
+        with user_code(f"{flag} {spec_name}: importing {path} failed"):
+            spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    finally:
+        sys.path.remove(folder)
+    return module
+
+
+def import_module(spec_name: str, module_name: str, reload: bool, flag: str = "--models"):
+    if not MODULE_NAME.match(module_name):
+        raise ConfigError(f"{flag} {spec_name}: {module_name!r} is neither a .py file nor a module name; "
+                          "give path/to/file.py:Class or package.module:Class")
+    added = os.getcwd() not in sys.path and "" not in sys.path
+    if added:  # a module of the project the command runs in, as `python -m` would find it
+        sys.path.append(os.getcwd())
+    try:
+        with user_code(f"{flag} {spec_name}: importing {module_name} failed"):
+            module = importlib.import_module(module_name)
+            return importlib.reload(module) if reload else module
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
+
+
+def attribute(spec_name: str, module, attr: str, where: str, flag: str = "--models"):
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            defined = sorted(n for n, v in vars(module).items() if not n.startswith("_") and
+                             (inspect.isclass(v) or inspect.isfunction(v)) and v.__module__ == module.__name__)
+            hint = f" (it defines {', '.join(defined)})" if defined else ""
+            raise ConfigError(f"{flag} {spec_name}: {where} has no attribute {attr!r}{hint}")
+        obj = getattr(obj, part)
+    return obj

@@ -1,0 +1,119 @@
+"""Selection rules: which training images get labels. Label-free rules are given images only (garbled labels give
+the same pick), the balanced draw is the notebook's, a run records the class counts it got, keys move only away
+from `random`, a user's rule is held to its contract."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from mnistlab.config import RunConfig
+from mnistlab.data.resident import ResidentData, split_indices
+from mnistlab.errors import ConfigError
+from mnistlab.runs.job import Job
+from mnistlab.runs.pipeline import split_of
+from mnistlab.selection.catalog import get_rule, list_rules, select
+
+POOL = 3000  # the first training images: enough for clusters, quick to embed
+
+
+@pytest.fixture(scope="module")
+def small(mnist):
+    """The first POOL training images of MNIST as a dataset of their own."""
+    return replace(mnist, train_images=mnist.train_images[:POOL].clone(),
+                   train_labels=mnist.train_labels[:POOL].clone())
+
+
+@pytest.mark.parametrize("rule", ["typical", "random-any"])
+def test_a_label_free_rule_picks_the_same_images_whatever_the_labels(small, rule):
+    cfg = RunConfig(samples_per_class=2, select=rule, unlabeled=0, early_stopping=False)
+    job = Job.of(cfg)
+    shuffle = torch.randperm(POOL, generator=torch.Generator().manual_seed(1))
+    garbled = replace(small, train_labels=small.train_labels[shuffle])
+    picks = [split_of(job, ResidentData(d, torch.device("cpu")))[0].train_idx for d in (small, garbled)]
+    assert len(picks[0]) == 20 and len(set(picks[0].tolist())) == 20
+    np.testing.assert_array_equal(picks[0], picks[1])
+
+
+def test_only_the_balanced_draw_receives_labels():
+    seen = []
+    rules = {r.name: r for r in list_rules()}
+    assert rules["random"].uses_labels and not any(r.uses_labels for n, r in rules.items() if n != "random")
+    from mnistlab.selection.rule import RULES, Pool, SelectionRule, checked_indices
+
+    probe = SelectionRule("probe", "probe", lambda pool: seen.append(pool.labels) or np.arange(pool.count))
+    pool = Pool(np.zeros((50, 28, 28), np.uint8), 5, 0)
+    checked_indices(probe, probe.pick(pool), pool)
+    assert seen == [None] and "probe" not in RULES
+
+
+def test_the_default_draw_is_the_notebooks_and_keys_do_not_move(small):
+    cfg = RunConfig(samples_per_class=30)
+    labels = small.train_labels.numpy()
+    default = split_indices(labels, cfg)
+    assert split_indices(labels, cfg.with_(select="random"))[0].tolist() == default[0].tolist()
+    # (tests/test_config.py pins the first release's keys: the new field leaves them as they were)
+    keys = {Job.of(cfg.with_(select=rule)).key for rule in ("random", "random-any", "typical")}
+    assert len(keys) == 3
+
+
+def test_a_rules_run_records_its_class_counts_and_may_miss_a_class(small):
+    from mnistlab.cli.commands import chosen_lines
+
+    data = ResidentData(small, torch.device("cpu"))
+    cfg = RunConfig(samples_per_class=1, select="random-any", early_stopping=False, seed=3)
+    split, _ = split_of(Job.of(cfg), data)
+    counts = torch.bincount(split.train_y, minlength=10).tolist()
+    assert sum(counts) == 10
+
+    class Result:  # what chosen_lines reads of a ModelResult
+        label, config, train_counts = "CNN", cfg.to_dict(), counts
+    line = chosen_lines([Result()], "en")[0]
+    assert "labels chosen by random (any class): 10 images" in line
+    missing = [str(c) for c, n in enumerate(counts) if n == 0]
+    assert ("none of class " + ", ".join(missing)) in line if missing else "none of" not in line
+
+
+def test_typical_picks_one_image_per_cluster_and_covers_more_digits_than_chance(small):
+    images, labels = small.train_images.numpy(), small.train_labels.numpy()
+    picked = select("typical", images, 20, seed=0)
+    assert len(set(picked.tolist())) == 20
+    assert len(set(labels[picked].tolist())) >= 8  # k-means clusters follow digits in part
+
+
+def write_rule(tmp_path, body: str) -> str:
+    path = tmp_path / "rule.py"
+    path.write_text("import numpy as np\n\n\ndef pick(pool):\n" + body)
+    return f"{path}:pick"
+
+
+def test_a_users_rule_is_given_images_and_keyed_by_its_file(tmp_path, small):
+    spec = write_rule(tmp_path, "    assert pool.labels is None\n    return np.arange(pool.count)[::-1]\n")
+    job = Job.of(RunConfig(samples_per_class=1, select=spec, early_stopping=False))
+    assert job.config.select_source == get_rule(spec).source_sha256 != ""
+    split, _ = split_of(job, ResidentData(small, torch.device("cpu")))
+    assert sorted(split.train_idx.tolist()) == list(range(10))
+    again = write_rule(tmp_path, "    return np.arange(pool.count)\n")
+    assert Job.of(RunConfig(samples_per_class=1, select=again, early_stopping=False)).key != job.key
+
+
+@pytest.mark.parametrize("body, message", [
+    ("    return np.arange(pool.count - 1)\n", "picked 9 images, expected 10"),
+    ("    return np.zeros(pool.count, dtype=int)\n", "more than once"),
+    ("    return np.arange(pool.count) + 10**7\n", "outside the pool"),
+    ("    return 'all of them'\n", "expected a 1-D array of integer indices"),
+    ("    raise SystemExit(0)\n", "selecting failed: SystemExit"),
+])
+def test_a_users_rule_that_breaks_its_contract_is_one_line(tmp_path, small, body, message):
+    spec = write_rule(tmp_path, body)
+    with pytest.raises(ConfigError, match=message):
+        select(spec, small.train_images.numpy(), 10, 0)
+
+
+def test_bad_selection_input_is_named():
+    with pytest.raises(ConfigError, match="--select 'best': unknown selection rule; known: random, random-any"):
+        Job.of(RunConfig(select="best"))
+    with pytest.raises(ConfigError, match="--select typical: picks at most 2,000 images"):
+        Job.of(RunConfig(select="typical", samples_per_class=300))
+    with pytest.raises(ConfigError, match="cannot make the imbalance"):
+        Job.of(RunConfig(select="random-any", imbalance="longtail:0.1"))
