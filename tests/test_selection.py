@@ -81,6 +81,16 @@ def test_typical_picks_one_image_per_cluster_and_covers_more_digits_than_chance(
     assert len(set(labels[picked].tolist())) >= 8  # k-means clusters follow digits in part
 
 
+def test_the_tsne_map_is_seeded_and_its_picks_cover_the_digits(small):
+    from mnistlab.selection import catalog, embedding
+
+    images, labels = small.train_images.numpy()[:1000], small.train_labels.numpy()[:1000]
+    picked = select("typical-tsne", images, 10, seed=0)
+    catalog._picked.clear(), embedding._cache.clear()  # drawn afresh, not remembered
+    assert picked.tolist() == select("typical-tsne", images, 10, seed=0).tolist()
+    assert len(set(labels[picked].tolist())) >= 8  # 10 of 10 on the whole pool (docs/selection.md)
+
+
 def write_rule(tmp_path, body: str) -> str:
     path = tmp_path / "rule.py"
     path.write_text("import numpy as np\n\n\ndef pick(pool):\n" + body)

@@ -249,7 +249,8 @@ def test_one_spec_builder_for_cli_and_api_takes_a_studys_own_budgets_unless_give
     from mnistlab.sweeps.grid import SweepSpec, make_spec
 
     semi = make_spec(RunConfig(), ["mlp", "cnn"], study="semi")
-    assert semi.budgets == [1, 10, 100] and semi.seeds == SweepSpec().seeds and semi.base["early_stopping"] is False
+    assert semi.budgets == [1, 2, 5, 10, 100] and semi.seeds == SweepSpec().seeds
+    assert semi.base["early_stopping"] is False
     assert [v["label"] for v in semi.variants][:3] == ["plain", "recipe", "fixmatch"]
     given = make_spec(RunConfig(), ["cnn"], budgets=[100, 10, 10], seeds=[2, 0], study="semi")
     assert given.budgets == [10, 100] and given.seeds == [0, 2]

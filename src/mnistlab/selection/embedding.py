@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from mnistlab.data.augment import sampling_grid
+from mnistlab.errors import ConfigError
 
 DIMENSIONS = 50
 CHUNK = 10_000  # images deskewed at once (bounds the grid's memory)
@@ -49,6 +50,21 @@ def embed(images: np.ndarray, seed: int) -> np.ndarray:
         pixels = torch.from_numpy(np.ascontiguousarray(images))
         flat = torch.cat([deskewed(pixels[i:i + CHUNK].unsqueeze(1).float().div_(255.0)).flatten(1)
                           for i in range(0, len(pixels), CHUNK)]).numpy()
-        _cache.clear()  # one pool at a time: a sweep keeps its dataset
+        _cache.clear()  # one pool at a time (its features and its map): a sweep keeps its dataset
         _cache[key] = PCA(DIMENSIONS, random_state=seed).fit_transform(flat).astype(np.float32)
+    return _cache[key]
+
+
+def tsne_map(images: np.ndarray, seed: int) -> np.ndarray:
+    """A 2-D openTSNE map of the deskewed PCA features (openTSNE: the `extras`); seeded, so the same map."""
+    try:
+        from openTSNE import TSNE
+    except ImportError:
+        raise ConfigError("--select typical-tsne needs openTSNE: install it with `python -m pip install -e "
+                          "'.[extras]'`, or use --select typical") from None
+    key = (hashlib.sha256(np.ascontiguousarray(images).data).digest(), -1 - seed)
+    if key not in _cache:
+        features = embed(images, seed)
+        _cache[key] = np.asarray(TSNE(n_components=2, n_jobs=torch.get_num_threads(), random_state=seed)
+                                 .fit(features), dtype=np.float32)
     return _cache[key]

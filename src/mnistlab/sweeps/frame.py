@@ -7,7 +7,7 @@ from mnistlab.errors import SummaryError
 from mnistlab.runs import store
 
 INTEGERS = ("samples_per_class", "seed", "params", "best_epoch", "epochs_run", "unlabeled", "steps")
-TEXT = ("key", "variant", "model", "label", "dataset", "status", "semi_method", "message")
+TEXT = ("key", "variant", "model", "label", "dataset", "select", "status", "semi_method", "message")
 FLOATS = ("test_acc", "test_loss", "best_val_loss", "final_val_acc", "best_val_acc", "gap_at_best", "balanced_acc",
           "macro_f1", "last_test_acc", "train_seconds", "eval_seconds")
 
@@ -38,10 +38,11 @@ def load_sweep(folder: str | Path):
         semi = bool(config.get("unlabeled"))
         label = row.result.label if row.result is not None else ""
         record.update(label=label or row.model, dataset=config.get("dataset", "mnist"),
+                      select=config.get("select", "random"),
                       unlabeled=int(config.get("unlabeled") or 0), semi_method=config.get("semi_method", "")
                       if semi else "", steps=config.get("steps") if semi else None)
         records.append(record)
-    columns = ("key", "variant", "model", "label", "dataset", "samples_per_class", "seed", "status", *FLOATS,
+    columns = ("key", "variant", "model", "label", "dataset", "select", "samples_per_class", "seed", "status", *FLOATS,
                "params", "best_epoch", "epochs_run", "unlabeled", "semi_method", "steps", "message")
     frame = pandas.DataFrame.from_records(records, columns=list(columns))
     types = {**{c: "Int64" for c in INTEGERS}, **{c: "float64" for c in FLOATS}, **{c: "string" for c in TEXT}}

@@ -19,11 +19,14 @@ STUDIES: dict[str, tuple[list[tuple[str, dict]], dict[str, Any], list[int] | Non
                    ("longtail-oversample", {"imbalance": "longtail:0.1", "remedy": "oversample"})], {}, [300]),
     # The notebook's plain method against the best recipe (docs/results.md), same models, same budgets.
     "recipe": ([("plain", {}), ("recipe", RECIPES["best"])], {}, [10, 100, 300, 1000]),
-    # Labelled images alone (plain, recipe) against labelled + every unlabelled training image, per method; all
-    # with a fixed schedule (no validation split), so budget 1 works.
+    # Labelled images alone (plain, recipe) against labelled + every unlabelled training image, per method, and the
+    # best method with its labels chosen by a label-free rule (and by a label-free random draw, its fair baseline);
+    # all with a fixed schedule (no validation split), so budget 1 works.
     "semi": ([("plain", {}), ("recipe", RECIPES["best"]), ("fixmatch", {"unlabeled": "all"}),
-              ("pseudolabel", {"unlabeled": "all", "semi_method": "pseudolabel"})],
-             {"early_stopping": False}, [1, 10, 100]),
+              ("pseudolabel", {"unlabeled": "all", "semi_method": "pseudolabel"}),
+              ("fixmatch-typical", {"unlabeled": "all", "select": "typical-tsne"}),
+              ("fixmatch-any", {"unlabeled": "all", "select": "random-any"})],
+             {"early_stopping": False}, [1, 2, 5, 10, 100]),
 }
 # Each ingredient of the best recipe taken out on its own (read on validation accuracy, on seeds of its own).
 ABLATIONS: dict[str, dict[str, Any]] = {
