@@ -5,30 +5,31 @@ from __future__ import annotations
 
 import torch
 
-import mnistlab.training.semi.fixmatch  # noqa: F401 - registers itself
-import mnistlab.training.semi.pseudolabel  # noqa: F401 - registers itself
 import mnistlab.usercode as usercode
 from mnistlab.errors import ConfigError
+from mnistlab.registry import load_folder
 from mnistlab.training.semi.registry import METHODS, MethodSpec, SemiBatch, declared, is_number
 
 FLAG = "--semi-method"
+load_folder("mnistlab.training.semi.methods")
+_user_methods: dict[str, MethodSpec] = {}  # a user's own, by canonical spec (re-read when its file changes)
 
 
 def list_methods() -> list[str]:
-    return list(METHODS)
+    return METHODS.names()
 
 
 def get_method(name: str) -> MethodSpec:
     """The spec of a method name or `file.py:attr` / `module:attr`, or a one-line ConfigError."""
+    if name in METHODS:
+        return METHODS.get(name)
     key = usercode.canonical(name)
-    spec = METHODS.get(key)
-    if spec is not None and not (spec.source_file and usercode.changed(spec)):
-        return spec
     if not usercode.is_spec(key):
         raise ConfigError(f"{FLAG} {name!r}: unknown method; choose from {', '.join(list_methods())}, or give "
                           "path/to/file.py:function or package.module:function")
-    spec = _resolve(name, key, reload=spec is not None)
-    METHODS[key] = spec
+    spec = _user_methods.get(key)
+    if spec is None or (spec.source_file and usercode.changed(spec)):
+        spec = _user_methods[key] = _resolve(name, key, reload=spec is not None)
     return spec
 
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 
 from mnistlab.errors import ConfigError
+from mnistlab.registry import Registry
 
 
 @dataclass
@@ -100,14 +101,12 @@ class MethodSpec:
         return {k: v.default for k, v in self.declarations.items()}
 
 
-METHODS: dict[str, MethodSpec] = {}
+METHODS: Registry[MethodSpec] = Registry("semi-supervised method", "--semi-method")
 
 
 def register_method(name: str, *, label: str, settings: dict | None = None, source: str = "mnistlab") -> Callable:
     def wrap(fn: MethodFn) -> MethodFn:
-        if name in METHODS:
-            raise ValueError(f"semi-supervised method {name!r} is already registered")
-        METHODS[name] = MethodSpec(name, label, fn, declared(settings or {}), source)
+        METHODS.register(name, MethodSpec(name, label, fn, declared(settings or {}), source))
         return fn
 
     return wrap
