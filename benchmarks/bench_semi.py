@@ -2,6 +2,7 @@
 
     python benchmarks/bench_semi.py                      # one CNN run at 10/class, every unlabelled image, seed 0
     python benchmarks/bench_semi.py --skip-run --pairs 20
+    python benchmarks/bench_semi.py --budget 1 --run-args --select typical-tsne   # chosen labels, selection timed
 
 1. `mnistlab run --samples-per-class 10 --unlabeled all --models cnn` as a separate process: wall seconds and its
    test accuracy (read from results.json).
@@ -34,10 +35,10 @@ from mnistlab.training.semi.loop import Ema  # noqa: E402
 from mnistlab.training.semi.registry import SemiBatch, resolve_settings  # noqa: E402
 
 
-def whole_run(seed: int, extra: list[str]) -> tuple[float, float]:
+def whole_run(seed: int, extra: list[str], budget: int = 10) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "mnistlab", "run", "--samples-per-class", "10", "--unlabeled", "all", "--models",
-               "cnn", "--seed", str(seed), "--quiet", "--out", f"{tmp}/run", *extra]
+        cmd = [sys.executable, "-m", "mnistlab", "run", "--samples-per-class", str(budget), "--unlabeled", "all",
+               "--models", "cnn", "--seed", str(seed), "--quiet", "--out", f"{tmp}/run", *extra]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - start
@@ -81,6 +82,7 @@ def step_and_views(pairs: int) -> tuple[float, float]:
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0, help="the whole run's seed (default 0)")
+    p.add_argument("--budget", type=int, default=10, help="the whole run's labelled images per class (default 10)")
     p.add_argument("--pairs", type=int, default=50, help="alternated step/views measurements (default 50)")
     p.add_argument("--skip-run", action="store_true", help="only the step and the views, not the whole run")
     p.add_argument("--run-args", nargs=argparse.REMAINDER, default=[], help="more flags for the whole run")
@@ -91,9 +93,10 @@ def main():
     print(f"FixMatch step at batch 128 + 3x128 unlabelled: {1000 * step:.1f} ms; views alone {1000 * views:.1f} ms: "
           f"{100 * views / step:.1f}% of the step (medians of {args.pairs} alternated pairs)")
     if not args.skip_run:
-        wall, acc = whole_run(args.seed, args.run_args)
-        print(f"mnistlab run --samples-per-class 10 --unlabeled all --models cnn --seed {args.seed}: {wall:.1f} s "
-              f"wall, test accuracy {100 * acc:.2f}%")
+        wall, acc = whole_run(args.seed, args.run_args, args.budget)
+        extra = "".join(f" {a}" for a in args.run_args)
+        print(f"mnistlab run --samples-per-class {args.budget} --unlabeled all --models cnn --seed {args.seed}{extra}: "
+              f"{wall:.1f} s wall, test accuracy {100 * acc:.2f}%")
 
 
 if __name__ == "__main__":
