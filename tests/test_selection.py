@@ -127,3 +127,17 @@ def test_bad_selection_input_is_named():
         Job.of(RunConfig(select="typical", samples_per_class=300))
     with pytest.raises(ConfigError, match="cannot make the imbalance"):
         Job.of(RunConfig(select="random-any", imbalance="longtail:0.1"))
+
+
+def test_a_summary_says_which_classes_a_rules_labels_covered_per_seed():
+    from helpers import stored_row
+    from mnistlab.sweeps.chosen import answer, describe
+
+    config = {"select": "typical-tsne", "early_stopping": False}
+    rows = [stored_row("cnn", 1, 1, config=config, train_counts=[1, 2, 1, 1, 1, 1, 1, 0, 2, 0], test_acc=0.69),
+            stored_row("cnn", 1, 0, config=config, train_counts=[1] * 10, test_acc=0.97),
+            stored_row("cnn", 1, 0, variant="plain", train_counts=[1] * 10)]  # the balanced draw: not a rule's
+    (record,) = answer(rows)
+    assert record["seeds"] == [0, 1] and record["covered"] == [10, 8] and record["missing"] == [[], [7, 9]]
+    (line,) = describe([record], {"cnn": "CNN"}, "en")
+    assert "labels chosen by typical-tsne: classes covered per seed 0: 10, 1: 8; worst seed 1 at 69.00%" in line

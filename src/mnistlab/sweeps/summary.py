@@ -15,7 +15,7 @@ from mnistlab.runs import store
 from mnistlab.runs.folder import RESULTADOS_COLUMNS
 from mnistlab.runs.rows import SweepRow, run_labels
 from mnistlab.stats import aggregate, paired_comparisons
-from mnistlab.sweeps import calibrated
+from mnistlab.sweeps import calibrated, chosen
 from mnistlab.sweeps.findings import describe_comparison, describe_questions
 from mnistlab.sweeps.forecast.store import budget_label, forecast_figures, forecast_or_none
 from mnistlab.sweeps.forecast.words import describe as describe_forecast
@@ -124,6 +124,8 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None)
     paths += coverage_figures(answers["semi"], labels, figures, lang)
     findings = [describe_comparison(c, labels, lang) for c in comparisons] + describe_questions(answers, labels, lang)
     findings += calibrated.describe(answers["calibration"], labels, lang)
+    answers["chosen"] = chosen.answer(rows)
+    findings += chosen.describe(answers["chosen"], labels, lang)
     forecast = forecast_or_none(rows, models)  # None: no cell has enough budgets to forecast
     answers["forecast"] = forecast.to_dict() if forecast is not None else None
     forecast_lines = describe_forecast(forecast, labels, lang) if forecast is not None else []
