@@ -24,13 +24,20 @@ def small(mnist):
                    train_labels=mnist.train_labels[:POOL].clone())
 
 
-@pytest.mark.parametrize("rule", ["typical", "random-any"])
+@pytest.mark.parametrize("rule", ["typical", "random-any", "central-tsne"])
 def test_a_label_free_rule_picks_the_same_images_whatever_the_labels(small, rule):
     cfg = RunConfig(samples_per_class=2, select=rule, unlabeled=0, early_stopping=False)
     job = Job.of(cfg)
-    shuffle = torch.randperm(POOL, generator=torch.Generator().manual_seed(1))
+    n = 1000 if rule.endswith("-tsne") else POOL  # a t-SNE map costs seconds per thousand images
+    small = replace(small, train_images=small.train_images[:n], train_labels=small.train_labels[:n])
+    shuffle = torch.randperm(n, generator=torch.Generator().manual_seed(1))
     garbled = replace(small, train_labels=small.train_labels[shuffle])
-    picks = [split_of(job, ResidentData(d, torch.device("cpu")))[0].train_idx for d in (small, garbled)]
+    from mnistlab.selection import catalog, embedding
+
+    picks = []
+    for d in (small, garbled):
+        catalog._picked.clear(), embedding._cache.clear()  # each pick drawn afresh, not remembered
+        picks.append(split_of(job, ResidentData(d, torch.device("cpu")))[0].train_idx)
     assert len(picks[0]) == 20 and len(set(picks[0].tolist())) == 20
     np.testing.assert_array_equal(picks[0], picks[1])
 
@@ -81,14 +88,11 @@ def test_typical_picks_one_image_per_cluster_and_covers_more_digits_than_chance(
     assert len(set(labels[picked].tolist())) >= 8  # k-means clusters follow digits in part
 
 
-def test_the_tsne_map_is_seeded_and_its_picks_cover_the_digits(small):
-    from mnistlab.selection import catalog, embedding
-
+def test_picks_on_the_tsne_map_cover_the_digits(small):
+    """(Seeded: the label-blind test above draws central-tsne twice afresh and gets the same picks.)"""
     images, labels = small.train_images.numpy()[:1000], small.train_labels.numpy()[:1000]
     picked = select("typical-tsne", images, 10, seed=0)
-    catalog._picked.clear(), embedding._cache.clear()  # drawn afresh, not remembered
-    assert picked.tolist() == select("typical-tsne", images, 10, seed=0).tolist()
-    assert len(set(labels[picked].tolist())) >= 8  # 10 of 10 on the whole pool (docs/selection.md)
+    assert len(set(labels[picked].tolist())) >= 8  # the whole pool: docs/selection.md
 
 
 def write_rule(tmp_path, body: str) -> str:

@@ -260,7 +260,7 @@ def cmd_rules(args) -> int:
     for rule in rule_catalog():
         reads = "reads labels to balance classes" if rule.uses_labels else "label-free"
         most = f", at most {rule.max_count:,} images" if rule.max_count else ""
-        print(f"{rule.name:12s} {rule.label:22s} {reads}{most}")
+        print(f"{rule.name:13s} {rule.label:38s} {reads}{most}")
     print("also: --select path/to/file.py:function or package.module:function, given the images only (see "
           "docs/selection.md)")
     return 0

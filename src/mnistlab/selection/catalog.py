@@ -4,6 +4,7 @@ function `(pool) -> indices`; it is given images, never labels, and its file's S
 from __future__ import annotations
 
 import hashlib
+import importlib
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from mnistlab.registry import load_folder
 from mnistlab.selection.rule import FLAG, RULES, Pool, SelectionRule, checked_indices
 
 DEFAULT = "random"
+importlib.import_module("mnistlab.selection.rules.random")  # the default and its label-free twin listed first
 load_folder("mnistlab.selection.rules")
 _user_rules: dict[str, SelectionRule] = {}
 _picked: dict[tuple, np.ndarray] = {}

@@ -26,12 +26,9 @@ def typical_on_a_map(pool: Pool) -> np.ndarray:
 
 def most_typical(features: np.ndarray, count: int, seed: int) -> np.ndarray:
     """One image per k-means cluster of `features` (count clusters): the one with the highest typicality."""
-    from sklearn.cluster import KMeans, MiniBatchKMeans
     from sklearn.neighbors import NearestNeighbors
 
-    clusters = (KMeans(count, n_init=3, random_state=seed) if count <= 50
-                else MiniBatchKMeans(count, n_init=3, random_state=seed, batch_size=4096))
-    assignment = clusters.fit_predict(features)
+    assignment, _ = clusters_of(features, count, seed)
     picked: list[int] = []
     for c in range(count):
         members = np.flatnonzero(assignment == c)
@@ -42,3 +39,13 @@ def most_typical(features: np.ndarray, count: int, seed: int) -> np.ndarray:
         typicality = 1.0 / (distances[:, 1:].mean(1) + 1e-12) if k > 1 else np.ones(len(members))
         picked.append(int(members[np.argmax(typicality)]))
     return np.array(picked, dtype=np.int64)
+
+
+def clusters_of(features: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """k-means into `count` clusters (mini-batch beyond 50, where full k-means costs minutes): each image's
+    cluster, and the centres."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    clusters = (KMeans(count, n_init=3, random_state=seed) if count <= 50
+                else MiniBatchKMeans(count, n_init=3, random_state=seed, batch_size=4096))
+    return clusters.fit_predict(features), clusters.cluster_centers_
