@@ -155,7 +155,7 @@ def test_semi_study_resumes_without_retraining(tmp_path, monkeypatch):
     from mnistlab.selection.embedding import embed
 
     # the study's mechanics, not the t-SNE map (minutes on the whole pool; tests/test_selection.py draws one)
-    monkeypatch.setattr("mnistlab.selection.rules.typical.tsne_map", lambda images, seed: embed(images, seed)[:, :2])
+    monkeypatch.setattr("mnistlab.selection.rules.central.tsne_map", lambda images, seed: embed(images, seed)[:, :2])
 
     out = tmp_path / "semi"
     argv = ["sweep", "--study", "semi", "--budgets", "1", "--seeds", "0", "--models", "mlp", "--mlp-hidden", "16",
@@ -165,15 +165,15 @@ def test_semi_study_resumes_without_retraining(tmp_path, monkeypatch):
     rows = {variant: (json.loads(config), status) for variant, config, status in
             conn.execute("SELECT variant, config, status FROM runs")}
     conn.close()
-    assert set(rows) == {"plain", "recipe", "fixmatch", "pseudolabel", "fixmatch-typical", "fixmatch-any"}
+    assert set(rows) == {"plain", "recipe", "fixmatch", "pseudolabel", "fixmatch-central", "fixmatch-any"}
     assert all(status == "done" for _, status in rows.values())
     assert rows["fixmatch"][0]["unlabeled"] == 59_990 and rows["plain"][0]["unlabeled"] == 0
     assert rows["pseudolabel"][0]["semi_method"] == "pseudolabel" and rows["recipe"][0]["epochs"] == 150
-    assert rows["fixmatch-typical"][0]["select"] == "typical-tsne" and rows["fixmatch-any"][0]["select"] == "random-any"
+    assert rows["fixmatch-central"][0]["select"] == "central-tsne" and rows["fixmatch-any"][0]["select"] == "random-any"
     assert "select" not in rows["fixmatch"][0] or rows["fixmatch"][0]["select"] == "random"
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == ["fixmatch", "fixmatch-any", "fixmatch-typical",
+    assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == ["fixmatch", "fixmatch-any", "fixmatch-central",
                                                                    "plain", "pseudolabel", "recipe"]
     events = EventAccumulator(str(tmp_path / "tb" / "fixmatch" / "mlp_spc1_seed0"))
     events.Reload()

@@ -24,7 +24,7 @@ STUDIES: dict[str, tuple[list[tuple[str, dict]], dict[str, Any], list[int] | Non
     # all with a fixed schedule (no validation split), so budget 1 works.
     "semi": ([("plain", {}), ("recipe", RECIPES["best"]), ("fixmatch", {"unlabeled": "all"}),
               ("pseudolabel", {"unlabeled": "all", "semi_method": "pseudolabel"}),
-              ("fixmatch-typical", {"unlabeled": "all", "select": "typical-tsne"}),
+              ("fixmatch-central", {"unlabeled": "all", "select": "central-tsne"}),
               ("fixmatch-any", {"unlabeled": "all", "select": "random-any"})],
              {"early_stopping": False}, [1, 2, 5, 10, 100]),
 }
