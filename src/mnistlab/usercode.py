@@ -132,3 +132,17 @@ def attribute(spec_name: str, module, attr: str, where: str, flag: str = "--mode
             raise ConfigError(f"{flag} {spec_name}: {where} has no attribute {attr!r}{hint}")
         obj = getattr(obj, part)
     return obj
+
+
+def load_function(name: str, key: str, reload: bool, flag: str):
+    """A user's function named by its canonical spec `key` (file or module form): (function, its source file)."""
+    where, _, attr = key.rpartition(":")
+    if is_file(where):
+        module, source_file = import_file(name, where, reload, flag=flag), where
+    else:
+        module = import_module(name, where, reload, flag=flag)
+        source_file = getattr(module, "__file__", None) or ""
+    fn = attribute(name, module, attr, where, flag=flag)
+    if not callable(fn):
+        raise ConfigError(f"{flag} {name}: {attr} is not a function (it is of type {type(fn).__name__})")
+    return fn, source_file

@@ -36,15 +36,8 @@ def get_rule(name: str) -> SelectionRule:
 
 
 def _resolve(name: str, key: str, reload: bool) -> SelectionRule:
-    where, _, attr = key.rpartition(":")
-    if usercode.is_file(where):
-        module, source_file = usercode.import_file(name, where, reload, flag=FLAG), where
-    else:
-        module = usercode.import_module(name, where, reload, flag=FLAG)
-        source_file = getattr(module, "__file__", None) or ""
-    fn = usercode.attribute(name, module, attr, where, flag=FLAG)
-    if not callable(fn):
-        raise ConfigError(f"{FLAG} {name}: {attr} is not a function (it is of type {type(fn).__name__})")
+    attr = key.rpartition(":")[2]
+    fn, source_file = usercode.load_function(name, key, reload, FLAG)
     label = getattr(fn, "label", None)
     return SelectionRule(key, label if isinstance(label, str) and label else attr, fn, uses_labels=False,
                          source_file=source_file, source_sha256=usercode.sha256_of(source_file) if source_file else "")

@@ -36,15 +36,7 @@ def get_method(name: str) -> MethodSpec:
 def _resolve(name: str, key: str, reload: bool) -> MethodSpec:
     """A user's method: a function (batch, settings) -> (loss, stats), with optional `label` and `settings`."""
     where, _, attr = key.rpartition(":")
-    if usercode.is_file(where):
-        module = usercode.import_file(name, where, reload, flag=FLAG)
-        source_file = where
-    else:
-        module = usercode.import_module(name, where, reload, flag=FLAG)
-        source_file = getattr(module, "__file__", None) or ""
-    fn = usercode.attribute(name, module, attr, where, flag=FLAG)
-    if not callable(fn):
-        raise ConfigError(f"{FLAG} {name}: {attr} is not a function (it is of type {type(fn).__name__})")
+    fn, source_file = usercode.load_function(name, key, reload, FLAG)
     settings = getattr(fn, "settings", {})
     if not (isinstance(settings, dict) and all(isinstance(k, str) and is_number(v) for k, v in settings.items())):
         raise ConfigError(f"{FLAG} {name}: its `settings` must be a dict of names to numbers")
