@@ -27,11 +27,11 @@ def split_of(job: Job, data: ResidentData) -> tuple[Split, float]:
     cfg = job.config
     if cfg.select == DEFAULT_RULE:
         return data.split(cfg), 0.0
-    start = time.perf_counter()
-    chosen = select(cfg.select, data.mnist.train_images.numpy(), sum(class_counts(cfg)), cfg.seed)
-    if cfg.select_source and cfg.select_source != get_rule(cfg.select).source_sha256:
+    if cfg.select_source and cfg.select_source != get_rule(cfg.select).source_sha256:  # checked before it runs
         raise ConfigError(f"--select {cfg.select}: its file changed since the run was set up; restore that version "
                           "or start a new run")
+    start = time.perf_counter()
+    chosen = select(cfg.select, data.mnist.train_images.numpy(), sum(class_counts(cfg)), cfg.seed)
     return data.split(cfg, chosen), time.perf_counter() - start
 
 
