@@ -145,3 +145,19 @@ def test_a_summary_says_which_classes_a_rules_labels_covered_per_seed():
     assert record["seeds"] == [0, 1] and record["covered"] == [10, 8] and record["missing"] == [[], [7, 9]]
     (line,) = describe([record], {"cnn": "CNN"}, "en")
     assert "labels chosen by typical-tsne: classes covered per seed 0: 10, 1: 8; worst seed 1 at 69.00%" in line
+
+
+def test_merged_cells_keep_every_island_of_a_map_whatever_its_size(monkeypatch):
+    """Ten islands of 100 to 6,000 points: one pick each (k-means with ten clusters splits the big ones instead)."""
+    import mnistlab.selection.rules.ward as ward
+    from mnistlab.selection.rule import Pool
+
+    rng = np.random.default_rng(0)
+    sizes = [6000, 3000, 1500, 800, 400, 300, 200, 150, 120, 100]
+    angles = 2 * np.pi * np.arange(10) / 10
+    islands = [np.array([100 * np.cos(a), 100 * np.sin(a)]) + rng.normal(0, 8, (n, 2)) for a, n in zip(angles, sizes)]
+    island_of = np.repeat(np.arange(10), sizes)
+    monkeypatch.setattr(ward, "tsne_map", lambda images, seed: np.concatenate(islands).astype(np.float32))
+    for seed in range(3):
+        picked = ward.central_of_merged_cells(Pool(np.zeros((sum(sizes), 28, 28), np.uint8), 10, seed))
+        assert sorted(island_of[picked].tolist()) == list(range(10))

@@ -13,7 +13,7 @@ import re
 import sys
 from contextlib import contextmanager
 
-from mnistlab.errors import ConfigError
+from mnistlab.errors import ConfigError, MnistlabError
 
 MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
@@ -75,7 +75,7 @@ def user_code(what: str):
     mnistlab silently) becomes one ConfigError line, `what: Type: message`. Ctrl-C and our own errors pass."""
     try:
         yield
-    except (KeyboardInterrupt, ConfigError):
+    except (KeyboardInterrupt, MnistlabError):
         raise
     except BaseException as e:  # noqa: BLE001 - the user's code: its own message, first line
         raise ConfigError(f"{what}: {first_line(e)}") from None

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 
 import torch
 
+import mnistlab.usercode as usercode
 from mnistlab.calibration import encode, fit_temperature
 from mnistlab.config import class_counts
 from mnistlab.data.corrupt import fixed_shift, salt_and_pepper
@@ -123,7 +125,11 @@ def method_label(cfg) -> str:
 
 
 def execute(job: Job, data: ResidentData, environment: dict, on_epoch: OnEpoch | None = None) -> Outcome:
-    """Train and assess one job; the Outcome carries the trained model too."""
-    model, fitted, split = train(job, data, on_epoch)
-    result = assess(job, data, model, fitted, split)
+    """Train and assess one job; the Outcome carries the trained model too. A user's model trains under the
+    user-code guard: whatever it raises or exits with after its first forward pass is one line, never a traceback
+    and never the end of a sweep."""
+    name = job.config.model
+    with usercode.user_code(f"--models {name}: training failed") if usercode.is_spec(name) else nullcontext():
+        model, fitted, split = train(job, data, on_epoch)
+        result = assess(job, data, model, fitted, split)
     return Outcome(job, result.status, result, result.message, environment, model)

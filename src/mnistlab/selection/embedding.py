@@ -13,6 +13,7 @@ import hashlib
 import numpy as np
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 
 from mnistlab.data.augment import sampling_grid
 from mnistlab.errors import ConfigError
@@ -54,7 +55,10 @@ def embed(images: np.ndarray, seed: int) -> np.ndarray:
         flat = torch.cat([deskewed(pixels[i:i + CHUNK].unsqueeze(1).float().div_(255.0)).flatten(1)
                           for i in range(0, len(pixels), CHUNK)]).numpy()
         _cache.clear()  # one pool at a time (its features and its map): a sweep keeps its dataset
-        _cache[key] = PCA(DIMENSIONS, random_state=seed).fit_transform(flat).astype(np.float32)
+        # BLAS on one thread: the features, the map made from them and a digit among the picks changed with the
+        # BLAS thread count (one thread against two, same seed: docs/selection.md)
+        with threadpool_limits(limits=1, user_api="blas"):
+            _cache[key] = PCA(DIMENSIONS, random_state=seed).fit_transform(flat).astype(np.float32)
     return _cache[key]
 
 
@@ -67,7 +71,8 @@ def tsne_map(images: np.ndarray, seed: int) -> np.ndarray:
                           "'.[extras]'`, or use --select typical") from None
     key = (hashlib.sha256(np.ascontiguousarray(images).data).digest(), -1 - seed)
     if key not in _cache:
-        features = embed(images, seed)
-        _cache[key] = np.asarray(TSNE(n_components=2, n_jobs=TSNE_JOBS, random_state=seed)
-                                 .fit(features), dtype=np.float32)
+        with threadpool_limits(limits=1, user_api="blas"):  # openTSNE's PCA start, as in embed
+            features = embed(images, seed)
+            _cache[key] = np.asarray(TSNE(n_components=2, n_jobs=TSNE_JOBS, random_state=seed)
+                                     .fit(features), dtype=np.float32)
     return _cache[key]

@@ -35,6 +35,7 @@ def _train_remote(arrays: dict, job: dict, device: str, threads: int):
     from mnistlab.runs.job import Job
     from mnistlab.runs.outcome import environment
     from mnistlab.runs.pipeline import execute
+    from mnistlab.sweeps.executors.base import failed
     from mnistlab.training.device import resolve_device
 
     torch.set_num_threads(threads)
@@ -44,8 +45,11 @@ def _train_remote(arrays: dict, job: dict, device: str, threads: int):
     mnist = LoadedDataset(tensors["train_images"], tensors["train_labels"], tensors["test_images"],
                           tensors["test_labels"], folder=None, checksums=arrays["checksums"], name=arrays["name"])
     torch_device = resolve_device(device)
-    outcome = execute(Job(RunConfig.from_dict(job["config"]), job["key"], job["variant"]),
-                      ResidentData(mnist, torch_device), environment(torch_device))
+    the_job, env = Job(RunConfig.from_dict(job["config"]), job["key"], job["variant"]), environment(torch_device)
+    try:
+        outcome = execute(the_job, ResidentData(mnist, torch_device), env)
+    except Exception as e:  # noqa: BLE001 - recorded as the local executor records it (Ray's error names no line)
+        outcome = failed(the_job, e, env)
     result = outcome.result.to_dict() if outcome.result is not None else None
     return outcome.status, result, outcome.message, outcome.environment
 
