@@ -25,9 +25,11 @@ def store_rows(folder):
     rows = {}
     for r in conn.execute("SELECT * FROM runs"):
         r = {k: r[k] for k in r.keys() if k not in TIMING}
-        result = json.loads(r.pop("result"))
+        stored = r.pop("result")
+        result = json.loads(stored) if stored is not None else None  # a failed run stores no result
         for k in ("train_seconds", "eval_seconds"):
-            result.pop(k)
+            if result is not None:
+                result.pop(k)
         rows[r["key"]] = (r, result)
     conn.close()
     return rows

@@ -131,6 +131,14 @@ class Flat(nn.Module):
 
     def forward(self, x):
         return self.fc(x.flatten(1))
+
+
+class Quits(Flat):
+    def forward(self, x):  # ends its process on a full batch: past the first forward pass, at 20 per class only
+        if self.training and x.shape[0] == 128:
+            import sys
+            sys.exit(3)
+        return self.fc(x.flatten(1))
 """
 
 
@@ -140,11 +148,12 @@ CAN_WATCH = bool(shutil.which("ss")) and os.path.isdir("/proc/self/task")
 
 def test_a_local_instance_listens_on_loopback_only_and_gives_the_same_store_as_local(tiny_sweep, tmp_path):
     """Ray's servers keep to loopback (where ss can watch them); its workers give the local executor's numbers, a
-    user model's (which they import from its file) included."""
+    user model's (which they import from its file) included, and the same one-line failure for a user model that
+    exits mid-training (the sweep goes on)."""
     (tmp_path / "nets.py").write_text(USER_MODEL)
-    user = f"{tmp_path / 'nets.py'}:Flat"
+    user, quits = f"{tmp_path / 'nets.py'}:Flat", f"{tmp_path / 'nets.py'}:Quits"
     out = tmp_path / "s"
-    cmd = [sys.executable, "-m", "mnistlab", "sweep", *GRID, "--models", "mlp", "cnn", user, "--executor", "ray",
+    cmd = [sys.executable, "-m", "mnistlab", "sweep", *GRID, "--models", "mlp", "cnn", user, quits, "--executor", "ray",
            "--out", str(out)]
     env = {k: v for k, v in ENV.items() if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -153,14 +162,17 @@ def test_a_local_instance_listens_on_loopback_only_and_gives_the_same_store_as_l
         seen.update(_listening(_descendants(proc.pid)))
         time.sleep(0.1)
     _, err = proc.communicate()
-    assert proc.returncode == 0, err
+    assert proc.returncode == 1 and "Traceback" not in err, err  # 1: three runs failed, the rest are stored
     if CAN_WATCH:
         assert {"gcs_server", "raylet"} <= set(seen.values()), seen  # the sockets of Ray's servers were seen
         assert {a: n for a, n in seen.items() if not _loopback(a)} == {}
         assert not any("dashboard" in n.lower() for n in seen.values()), seen  # no dashboard, no agent serving one
-    assert main(["sweep", *GRID, "--models", user, "--out", str(tmp_path / "local")]) == 0
+    assert main(["sweep", *GRID, "--models", user, quits, "--out", str(tmp_path / "local")]) == 1
     rows = store_rows(out)
-    assert len(rows) == 18 and rows == {**store_rows(tiny_sweep), **store_rows(tmp_path / "local")}
+    assert len(rows) == 24 and rows == {**store_rows(tiny_sweep), **store_rows(tmp_path / "local")}
+    failures = {r["message"] for r, _ in rows.values() if r["status"] == "failed"}
+    assert failures == {f"ConfigError: --models {quits}: training failed: SystemExit: 3"}, failures
+    assert sum(r["status"] == "failed" for r, _ in rows.values()) == 3  # seeds 0-2 at 20 per class
     env = json.loads(sqlite3.connect(out / "store.sqlite").execute("SELECT environment FROM runs").fetchone()[0])
     assert env["threads"] == 2  # --threads reached the workers (Ray would give them one)
 

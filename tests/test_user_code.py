@@ -1,6 +1,6 @@
 """User code that misbehaves is one line: hypothesis draws how it fails (an exception or an exit, sys.exit(0)
-included), where (at import, in its constructor, in its first forward pass) and how it is named (file.py:Net or
-module:Net); each run is refused before anything is created, with exit 2 and no traceback."""
+included), where (at import, in its constructor, in its first forward pass, in training) and how it is named
+(file.py:Net or module:Net); each run is refused before anything is created, with exit 2 and no traceback."""
 from __future__ import annotations
 
 import itertools
@@ -10,7 +10,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from io import StringIO
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mnistlab.cli.main import main
@@ -18,14 +18,16 @@ from mnistlab.cli.main import main
 FAILURES = ["import sys; sys.exit(0)", "import sys; sys.exit(3)", "raise SystemExit('bye')",
             "raise RuntimeError('boom')", "raise KeyError('k')", "import no_such_module_for_mnistlab",
             "raise KeyboardInterrupt.__mro__[1]('base')"]  # a bare BaseException
-PLACES = ["import", "init", "forward"]
+PLACES = ["import", "init", "forward", "training"]  # training: past the first forward pass (a batch of 2)
 COUNTER = itertools.count()
 
 
 def source(failure: str, place: str) -> str:
     """A model file that fails in `place` with `failure`, and is a fine model otherwise."""
-    pad = {"import": "", "init": "        ", "forward": "        "}[place]
+    pad = {"import": "", "init": "        ", "forward": "        ", "training": "            "}[place]
     body = "\n".join(pad + line for line in failure.split("; "))
+    if place == "training":
+        body, place = "        if x.shape[0] != 2:\n" + body, "forward"
     return ("import torch\n" + (body + "\n" if place == "import" else "")
             + "class Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
             + "        self.fc = torch.nn.Linear(784, 10)\n" + (body + "\n" if place == "init" else "")
@@ -35,6 +37,7 @@ def source(failure: str, place: str) -> str:
 
 @settings(max_examples=14, derandomize=True, deadline=None)
 @given(failure=st.sampled_from(FAILURES), place=st.sampled_from(PLACES), as_module=st.booleans())
+@example(failure="import sys; sys.exit(3)", place="training", as_module=False)  # the run's own loop, whatever is drawn
 def test_user_code_that_fails_is_one_line_and_nothing_is_created(failure, place, as_module):
     with tempfile.TemporaryDirectory() as tmp:
         name = f"user_net_{next(COUNTER)}"

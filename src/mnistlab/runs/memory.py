@@ -62,7 +62,9 @@ def _shape_numbers(cfg: RunConfig) -> tuple[int, int] | None:
         finally:
             for hook in hooks:
                 hook.remove()
-    except Exception:  # noqa: BLE001 - a model that cannot run here is not refused: training says what is wrong
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # noqa: BLE001 - a model that cannot run (or exits) here is not refused: training says why
         return None
     return params, sum(sizes)
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from mnistlab.data.resident import ResidentData
+from mnistlab.errors import MnistlabError
 from mnistlab.runs.job import Job
 from mnistlab.runs.outcome import Outcome
 from mnistlab.training.engine import EpochRecord
@@ -22,6 +23,10 @@ class Executor(Protocol):
 
 
 def failed(job: Job, error: BaseException, environment: dict) -> Outcome:
-    """The Outcome of a job that raised: the error's one-line reason and where it came from."""
-    where = traceback.format_exc(limit=-1).strip().splitlines()
-    return Outcome(job, "failed", None, f"{type(error).__name__}: {error} | {where[-1] if where else ''}", environment)
+    """The Outcome of a job that raised: the error's one-line reason, and where it came from unless it is one of
+    mnistlab's own one-line errors (which name the flag and value themselves)."""
+    reason = f"{type(error).__name__}: {error}"
+    frames = traceback.extract_tb(error.__traceback__)
+    if frames and not isinstance(error, MnistlabError):
+        reason += f" | {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}"
+    return Outcome(job, "failed", None, reason, environment)

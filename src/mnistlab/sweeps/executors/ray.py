@@ -175,7 +175,7 @@ class RayExecutor:
                     reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
                     yield Outcome(job, "failed", None, reason, self.driver_env)
                     continue
-                yield Outcome(job, status, ModelResult.from_dict(result), message, env)
+                yield Outcome(job, status, ModelResult.from_dict(result) if result is not None else None, message, env)
         finally:  # Ctrl-C or an error in the driver: outstanding tasks are cancelled
             for ref in pending:
                 ray.cancel(ref, force=True)
