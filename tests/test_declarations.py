@@ -1,17 +1,19 @@
-"""Every setting and study is checked from its declaration: hypothesis draws values outside and inside each
-declared range of every registered method's settings (a new setting is covered the day it is declared), and every
-study's variants are keyed apart."""
+"""Every setting, flag and study is checked from its declaration: hypothesis draws values outside and inside each
+declared range of every registered method's settings and every model's, values every checked flag refuses (a new
+setting or flag is covered the day it is declared), and every study's variants are keyed apart."""
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mnistlab.cli.main import main
-from mnistlab.config import RunConfig
+from mnistlab.config import RunConfig, flag_of
 from mnistlab.errors import ConfigError
+from mnistlab.models.registry import get_spec, list_models
 from mnistlab.runs.job import Job
 from mnistlab.sweeps.grid import make_spec
 from mnistlab.sweeps.studies import STUDIES
@@ -81,3 +83,39 @@ def test_no_two_variants_of_a_study_share_a_key(study):
     for a in jobs:  # equal configs, equal keys: a key differs only where the configs do
         for b in jobs:
             assert (a.key == b.key) == (a.config == b.config)
+
+
+FLAGGED = [f for f in fields(RunConfig) if f.metadata.get("check") and f.metadata.get("flag") is not None]
+CANDIDATES = [-(2**40), -1, 0, 1, 2**33, -0.5, 0.5, 1.0, 1.5, 14.5, 180.5, 1e9, math.nan, math.inf, -math.inf]
+
+
+@settings(max_examples=12, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_checked_flag_refuses_what_its_check_refuses(data, tmp_path_factory, capsys):
+    """Every RunConfig field with a flag and a check (a new one is covered the day it is declared): a value its
+    check refuses is one line naming the flag, exit 2, nothing created."""
+    spec = data.draw(st.sampled_from(FLAGGED))
+    numeric = st.sampled_from([v for v in CANDIDATES if isinstance(v, int) or not spec.type.startswith("int")])
+    value = data.draw(numeric)
+    assume(not spec.metadata["check"](value))
+    out = tmp_path_factory.mktemp("flag") / "run"
+    status = main(["run", flag_of(spec.name), repr(value) if isinstance(value, float) else str(value),
+                   "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and flag_of(spec.name) in err and not out.exists(), (spec.name, err)
+
+
+MODEL_SETTINGS = [(model, name) for model in list_models() for name in get_spec(model).settings]
+
+
+@settings(max_examples=8, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_model_setting_refuses_a_value_outside_its_declared_range(data, tmp_path_factory, capsys):
+    model, name = data.draw(st.sampled_from(MODEL_SETTINGS))
+    rule = get_spec(model).settings[name]
+    bad = data.draw(st.integers(rule.low - 10**6, rule.low - 1) | st.integers(rule.high + 1, rule.high + 10**6))
+    flag = f"--{model}-{name}".replace("_", "-")
+    out = tmp_path_factory.mktemp("setting") / "run"
+    status = main(["run", "--models", model, flag, str(bad), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and flag in err and str(bad) in err and not out.exists(), err
