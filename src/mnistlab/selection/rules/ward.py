@@ -17,7 +17,7 @@ CELLS_PER_PICK = 10  # 10 per pick kept every digit on the search maps; 20 lost 
 MAX_CELLS = 4000  # Ward linkage holds a cells x cells distance matrix (4000: 128 MB)
 
 
-@register_rule("ward-tsne", label="central (k-means cells merged by Ward, t-SNE map)", max_count=MAX_PICKS)
+@register_rule("ward-tsne", label="central (merged cells, t-SNE map)", max_count=MAX_PICKS)
 def central_of_merged_cells(pool: Pool) -> np.ndarray:
     from sklearn.cluster import AgglomerativeClustering, KMeans
 
