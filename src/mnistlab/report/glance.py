@@ -10,6 +10,9 @@ from mnistlab.i18n import interval, number, signed
 from mnistlab.names import is_safe_name, markdown
 
 FIRST, SECOND = NOTEBOOK_MODELS  # the notebook's question: MLP, then CNN
+# The headline sentence speaks of the notebook's method: "base" (a plain sweep) or "plain" (a study's plain
+# variant). A choice of what to show in one sentence, not a filter: every variant's answers are in the summary.
+HEADLINE_VARIANTS = ("base", "plain")
 # The figures each section shows, those found in its store's report; {low}: the store's smallest budget.
 FIGURES = {"main": ("learning_curve", "model_gap", "gap_vs_budget", "reliability_cnn_spc{low}"),
            "recipe": ("learning_curve_variants", "gain_recipe_vs_plain"), "ablation": ("learning_curve_variants",),
@@ -30,7 +33,7 @@ def _label(summary: dict, model: str) -> str:
 
 def model_gap(summary: dict, what: str) -> str | None:
     """CNN minus MLP on the notebook's method, at the smallest and the largest budget."""
-    recs = sorted((c for c in summary["comparisons"] if c["variant"] in ("base", "plain")
+    recs = sorted((c for c in summary["comparisons"] if c["variant"] in HEADLINE_VARIANTS
                    and {c["a"], c["b"]} == {FIRST, SECOND}), key=lambda c: c["samples_per_class"])
     if not recs:
         return None
@@ -46,7 +49,7 @@ def model_gap(summary: dict, what: str) -> str | None:
 
 
 def overfitting(summary: dict) -> str | None:
-    recs = [r for r in summary["questions"]["overfitting"] if r.get("variant", "base") in ("base", "plain")
+    recs = [r for r in summary["questions"]["overfitting"] if r.get("variant", "base") in HEADLINE_VARIANTS
             and r.get("trend")]
     if not recs:
         return None
@@ -58,7 +61,7 @@ def overfitting(summary: dict) -> str | None:
 
 def early_stopping(summary: dict) -> str | None:
     recs = [r for r in summary["questions"]["early_stopping"] if r.get("restored_minus_last")
-            and r.get("variant", "base") in ("base", "plain")]
+            and r.get("variant", "base") in HEADLINE_VARIANTS]
     if not recs:
         return None
     r = max(recs, key=lambda r: abs(r["restored_minus_last"]["mean"]))
@@ -69,7 +72,7 @@ def early_stopping(summary: dict) -> str | None:
 
 def validation_vs_test(summary: dict) -> str | None:
     recs = sorted((r for r in summary["questions"]["validation_vs_test"] if r["model"] == SECOND
-                   and r.get("variant", "base") in ("base", "plain")), key=lambda r: r["samples_per_class"])
+                   and r.get("variant", "base") in HEADLINE_VARIANTS), key=lambda r: r["samples_per_class"])
     if not recs:
         return None
     low, high = recs[0], recs[-1]
@@ -81,7 +84,7 @@ def validation_vs_test(summary: dict) -> str | None:
 def calibration(summary: dict) -> str | None:
     # The headline is the notebook's method (base or plain): a choice of what to show, every variant is answered
     recs = [r for r in summary["questions"].get("calibration", []) if r["model"] == SECOND and r.get("ece_scaled")
-            and r.get("variant", "base") in ("base", "plain")]
+            and r.get("variant", "base") in HEADLINE_VARIANTS]
     if not recs:
         return None
     r = min(recs, key=lambda r: r["samples_per_class"])
@@ -117,7 +120,7 @@ def forecast(summary: dict, what: str) -> str | None:
     """The CNN's forecast on the notebook's method (base or plain: a choice of what to show; summary.json holds
     every variant's): its fitted ceiling and the gain of the next doubling, or why it gives none."""
     cells = [c for c in (summary["questions"].get("forecast") or {}).get("cells", [])
-             if c["model"] == SECOND and c["variant"] in ("base", "plain")]
+             if c["model"] == SECOND and c["variant"] in HEADLINE_VARIANTS]
     if not cells:
         return None
     c, test = cells[0], cells[0]["backtest"]
