@@ -1,6 +1,6 @@
 """mnistlab: how do an MLP and a CNN compare on MNIST as the training data shrinks?
 
-The Python API in a few names (see README "Python API"):
+The Python API in a few names (see docs/reference/api.md):
     from mnistlab import RunConfig, run, sweep_runs, explain_models, make_report, load_results
     results = run(RunConfig(model="cnn", samples_per_class=100), out="runs/cnn100")
     summary = sweep_runs("runs/small", budgets=[25, 50], seeds=range(3), epochs=10)

@@ -250,7 +250,7 @@ def cmd_models(args) -> int:
             print(f"{m.name:10s} {'-':10s} {'-':>9s}         {m.note}")
             continue
         print(f"{m.name:10s} {m.label:10s} {m.params:>9,} params  from {m.source}")
-    print("also: --models path/to/file.py:Class or package.module:Class (see README, 'Bring your own model')")
+    print("also: --models path/to/file.py:Class or package.module:Class (see docs/tutorials/own-model.md)")
     return 0
 
 
@@ -272,5 +272,5 @@ def cmd_methods(args) -> int:
     for spec in method_catalog():
         settings = ", ".join(f"{k}={v:g}" for k, v in spec.defaults.items())
         print(f"{spec.name:12s} {spec.label:14s} {settings}")
-    print("also: --semi-method path/to/file.py:function or package.module:function (see README, 'Unlabelled images')")
+    print("also: --semi-method path/to/file.py:function or package.module:function (see docs/tutorials/unlabelled.md)")
     return 0

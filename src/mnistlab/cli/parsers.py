@@ -62,7 +62,7 @@ def register(sub, settings: bool = True) -> None:
                    help="preset: main (clean), noise (trained clean vs noisy, tested at noise 0-0.3), shift "
                    "(trained plain vs augmented, tested at shifts 0-4 px), imbalance (long tail, remedies), recipe "
                    "(the notebook's plain method vs --recipe best, budgets 10 100 300 1000), semi (plain, recipe and "
-                   "each semi-supervised method with every unlabelled image, budgets 1 10 100), ablation (the best "
+                   "each semi-supervised method with every unlabelled image, budgets 1 2 5 10 100), ablation (the best "
                    "recipe with each ingredient taken out; budget 100; read its validation accuracy) (default main)")
     add_config_args(p, multi=True, settings=settings)
     p.add_argument("--out", type=Path, default=Path("runs/sweep"), help="sweep folder (default runs/sweep)")
