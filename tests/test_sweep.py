@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -107,16 +108,25 @@ def test_kill_9_at_random_points_then_resume_matches_uninterrupted(tiny_sweep, t
     assert store_rows(out) == store_rows(tiny_sweep)
 
 
+def _done_rows(out) -> int:
+    """Runs a sweep has stored as done so far (0 before its store exists), read while it writes (WAL)."""
+    try:
+        with closing(sqlite3.connect(f"file:{out / 'store.sqlite'}?mode=ro", uri=True, timeout=5)) as conn:
+            return conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'done'").fetchone()[0]
+    except sqlite3.Error:
+        return 0  # not created yet, or its tables not yet
+
+
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tiny_sweep, tmp_path):
     out = tmp_path / "interrupted"
     cmd = [sys.executable, "-m", "mnistlab", "sweep", *GRID, "--no-summary", "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    while time.time() < deadline and not (out / "store.sqlite").exists():
-        time.sleep(0.1)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    while time.time() < deadline and proc.poll() is None and _done_rows(out) < 1:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # after the first stored run, with eleven to go: mid-sweep on any machine
     _, err = proc.communicate(timeout=60)
+    assert _done_rows(out) < 12, "the sweep ended before Ctrl-C reached it"
     assert proc.returncode == 130 and "retome com `mnistlab sweep --out" in err and "Traceback" not in err
     resumed = subprocess.run(cmd, capture_output=True, text=True)
     assert resumed.returncode == 0 and "12 execuções" in resumed.stderr
