@@ -120,7 +120,9 @@ def _done_rows(out) -> int:
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tiny_sweep, tmp_path):
     out = tmp_path / "interrupted"
     cmd = [sys.executable, "-m", "mnistlab", "sweep", *GRID, "--no-summary", "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C's default in the child, whatever this suite inherited (a shell's background job ignores SIGINT)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None and _done_rows(out) < 1:
         time.sleep(0.05)
