@@ -54,7 +54,7 @@ def _cell(text: object) -> str:
 def config_reference() -> str:
     """One row per RunConfig field (its flag, default, allowed values, meaning), then each model's own settings."""
     from mnistlab.cli.args import AUGMENT_KEYS
-    from mnistlab.config import RunConfig
+    from mnistlab.config import RunConfig, flag_of
     from mnistlab.models.registry import model_settings
 
     defaults = RunConfig()
@@ -64,7 +64,7 @@ def config_reference() -> str:
     for f in fields(RunConfig):
         meta = f.metadata
         flag = composite.get(f.name) or (
-            "– (set by mnistlab)" if meta["flag"] is None else f"`{meta['flag'] or '--' + f.name.replace('_', '-')}`")
+            "– (set by mnistlab)" if meta["flag"] is None else f"`{flag_of(f.name)}`")
         allowed = meta["allowed"] or (", ".join(f"`{c}`" for c in meta["choices"]) if meta["choices"] else "–")
         default = getattr(defaults, f.name)
         rows.append(f"| `{f.name}` | {flag} | `{default!r}` | {_cell(allowed)} | {_cell(meta['help'])} |")
@@ -81,7 +81,7 @@ def store_reference() -> str:
     from mnistlab.runs import store
 
     columns = ",\n".join(f"    {line.strip().rstrip(',')}" for line in store.COLUMNS.strip().splitlines())
-    return ("```sql\nCREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    return (f"```sql\nCREATE TABLE meta ({store.META_TABLE});\n"
             f"CREATE TABLE runs (\n{columns}\n);\n```\n\nSchema version: `{store.SCHEMA_VERSION}` "
             "(the meta row `schema`).\n")
 

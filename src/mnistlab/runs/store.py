@@ -50,6 +50,7 @@ METRICS = ("params", "test_acc", "test_loss", "best_val_loss", "final_val_acc", 
            "epochs_run", "gap_at_best", "balanced_acc", "macro_f1", "train_seconds", "eval_seconds")
 RUN_COLUMNS = tuple(line.split()[0] for line in COLUMNS.strip().splitlines())
 META_COLUMNS = ("name", "value")
+META_TABLE = "name TEXT PRIMARY KEY, value TEXT NOT NULL"  # the meta table's columns, as created
 
 
 def _tables(conn) -> dict[str, set]:
@@ -108,7 +109,7 @@ def connect(folder: Path, data_md5: dict | None = None) -> sqlite3.Connection:
                              "use a new --out folder")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS meta ({META_TABLE})")
         conn.execute(f"CREATE TABLE IF NOT EXISTS runs ({COLUMNS})")
         if "schema" not in meta:
             with conn:
