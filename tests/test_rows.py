@@ -217,7 +217,7 @@ COMMANDS = {"summarize": ["summarize", "sweep"], "report": ["report", "sweep", "
             "results": ["results", "--sweep", "main=sweep", "--out", "results.md"]}
 
 
-@settings(max_examples=16, derandomize=True, deadline=None, database=None,
+@settings(max_examples=8, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(damage=DAMAGE, command=st.sampled_from(sorted(COMMANDS)))
 def test_fuzz_damaged_store_rows(damage, command):
