@@ -1,7 +1,8 @@
 """A user's own code, named `path/to/file.py:attr` or `package.module:attr`: the one owner of how such a name is
 read, imported and hashed, for every kind a user brings (models, semi-supervised methods, selection rules).
 
-Whatever the code raises or exits with while it runs under `user_code` is one ConfigError line naming the flag."""
+Whatever the code raises or exits with while it runs under `user_code` is one ConfigError line naming the flag.
+On another machine (a Ray worker) the files travel with the task: `ship` keeps a copy and every read here takes it."""
 from __future__ import annotations
 
 import hashlib
@@ -12,10 +13,12 @@ import os
 import re
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 from mnistlab.errors import ConfigError, MnistlabError
 
 MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+_shipped: dict[str, str] = {}  # a path on the driver's machine -> this machine's copy of the bytes it had there
 
 
 def is_spec(name: str) -> bool:
@@ -37,8 +40,40 @@ def canonical(name: str) -> str:
 
 
 def sha256_of(path: str) -> str:
-    with open(path, "rb") as f:
+    with open(local_path(path), "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def local_path(path: str) -> str:
+    """Where this machine reads the user file named `path`: its shipped copy, if one came with the task."""
+    return _shipped.get(path, path)
+
+
+def file_sources(names) -> dict[str, bytes]:
+    """The bytes of every user file that these canonical names (`/abs/file.py:attr`) read: what a task ships.
+    Module names (`package.module:attr`) are not shipped: such code is installed on every machine."""
+    files = {}
+    for name in names:
+        where = name.rpartition(":")[0]
+        if is_spec(name) and is_file(where) and where not in files:
+            try:
+                with open(local_path(where), "rb") as f:
+                    files[where] = f.read()
+            except OSError as e:
+                raise ConfigError(f"{name}: cannot read {where} ({e.strerror or e})") from None
+    return files
+
+
+def ship(files: dict[str, bytes], folder: str) -> None:
+    """On a worker: keep a copy of each file (under `folder`, by content) and read it wherever its driver's path
+    is named. The copies' hashes are still checked against the run's, as for a file on this machine."""
+    from mnistlab.atomic import write_atomic
+
+    for path, data in files.items():
+        copy = os.path.join(folder, hashlib.sha256(data).hexdigest()[:32], os.path.basename(path))
+        if not os.path.isfile(copy):
+            write_atomic(Path(copy), data)
+        _shipped[path] = copy
 
 
 def changed(spec) -> bool:
@@ -83,17 +118,17 @@ def user_code(what: str):
 
 def import_file(spec_name: str, path: str, reload: bool, flag: str = "--models"):
     """Import a .py file under a module name of its own (from its path's hash), its folder on sys.path meanwhile."""
-    if not os.path.isfile(path):
+    if not os.path.isfile(local_path(path)):
         raise ConfigError(f"{flag} {spec_name}: no such file {path}")
     module_name = "mnistlab_user_" + hashlib.sha256(path.encode()).hexdigest()[:16]
     if module_name in sys.modules and not reload:
         return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, path)
+    spec = importlib.util.spec_from_file_location(module_name, local_path(path))
     if spec is None or spec.loader is None:
         raise ConfigError(f"{flag} {spec_name}: {path} cannot be imported as Python source")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses and pickle look the module up while it runs
-    folder = os.path.dirname(path)
+    folder = os.path.dirname(local_path(path))
     sys.path.insert(0, folder)  # its own helper modules beside it import as they would in a script
     try:
         with user_code(f"{flag} {spec_name}: importing {path} failed"):

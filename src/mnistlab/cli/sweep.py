@@ -94,7 +94,7 @@ def cmd_sweep(args) -> int:
     from mnistlab.sweeps.runner import run_line
 
     out = args.out
-    from mnistlab.sweeps.executors.ray import check_shares
+    from mnistlab.sweeps.executors.ray_cluster import check_shares
 
     check_shares(args.gpus_per_run, args.cpus_per_run)  # the executor's own rule, checked before anything starts
     if args.tensorboard is not None:
@@ -175,6 +175,8 @@ def print_summary(folder: Path, lang: str) -> None:
         console.print("• " + line)
     if summary.get("mixed"):
         console.print(f"[bold]{t('sweep_mixed_label', lang)}[/bold]: {summary['mixed']}")
+    if summary["nodes"] > 1:
+        console.print(t("sweep_nodes", lang, n=summary["nodes"]), markup=False)
     if not summary["complete"]:
         console.print(t("sweep_partial", lang, counts=summary["counts"]), markup=False)
     console.print(t("written_under", lang, folder=folder), markup=False)

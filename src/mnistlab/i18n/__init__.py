@@ -137,6 +137,8 @@ CATALOG = {
     "sweep_failed": ("  falhou {run}: {message}", "  failed {run}: {message}"),
     "sweep_partial": ("parcial: o armazenamento tem execuções não terminadas ({counts})",
                       "partial: the store holds runs not finished ({counts})"),
+    "sweep_nodes": ("as execuções vieram de {n} máquinas (nós do Ray; summary.json → nodes)",
+                    "the runs came from {n} machines (Ray nodes; summary.json → nodes)"),
     "sweep_mixed_label": ("misto", "mixed"),
     "written_under": ("tabelas, figuras e CSV escritos em {folder}/",
                       "tables, figures and CSV written under {folder}/"),

@@ -64,8 +64,9 @@ class Outcome:
     model: Any = None  # the trained nn.Module, from executors that run in this process
 
 
-def environment(device) -> dict:
-    """Library versions, the device, and what decides the last bits of a result: recorded beside every result."""
+def environment(device, node: str = "local") -> dict:
+    """Library versions, the device, and what decides the last bits of a result: recorded beside every result,
+    with the machine it ran on (`node`: Ray's node id, or 'local'; not part of the identity)."""
     from importlib.metadata import version
 
     import numpy as np
@@ -82,6 +83,7 @@ def environment(device) -> dict:
            "fused_kernels": fused.status() if device.type == "cpu" else f"not used on {device.type}"}
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
+    env["node"] = node
     return env
 
 
@@ -91,6 +93,20 @@ IDENTITY_FIELDS = ("code", "fused_kernels", "threads", "cpu", "device")
 def identity(env: dict) -> dict:
     """The part of an environment that can change a result's numbers: equal identities, equal numbers."""
     return {k: env.get(k) for k in IDENTITY_FIELDS}
+
+
+# What a node must share with the driver for its results to join the driver's store: the code, torch, and
+# whether the fused kernels ran (each changes the numbers). The CPU may differ: the store then holds two
+# identities and its summary says so, as for a resume on another machine.
+NODE_MUST_MATCH = ("code", "torch", "fused_kernels")
+
+
+def node_mismatch(expected: dict, env: dict) -> str | None:
+    """Why a node's environment cannot join a store whose driver expects `expected`, else None."""
+    for name in NODE_MUST_MATCH:
+        if name in expected and env.get(name) != expected[name]:
+            return f"its {name} {env.get(name)} is not the driver's {expected[name]}"
+    return None
 
 
 class RunResults(list):

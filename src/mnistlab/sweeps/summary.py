@@ -131,7 +131,9 @@ def summarize(folder: Path, lang: str = "pt", out: Path | None = None, log=None)
     forecast_lines = describe_forecast(forecast, labels, lang) if forecast is not None else []
     if forecast is not None:
         paths += forecast_figures(forecast, labels, budget_label(rows, lang), figures, lang)
-    summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "mixed": mixed, "models": models,
+    nodes = len({r.environment.get("node", "local") for r in rows})  # Ray's node ids; runs of older releases: local
+    summary = {"counts": counts, "complete": set(counts) <= {"done", "diverged"}, "mixed": mixed, "nodes": nodes,
+               "models": models,
                "labels": labels, "aggregates": aggregates, "comparisons": comparisons, "questions": answers,
                "findings": findings, "forecast": forecast_lines, "left_out": left_out}
     stored = {**summary, "aggregates": [a.to_dict() for a in aggregates]}
