@@ -1,15 +1,13 @@
-"""Sweeps through a real Ray cluster on this machine (loopback only), against the local executor."""
+"""Sweeps through a Ray instance of the sweep's own on this machine (loopback only), against the local executor.
+A cluster of two nodes, a node lost, and --ray-address are tests/test_ray_nodes.py's."""
 import ipaddress
 import json
 import os
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -24,8 +22,6 @@ from mnistlab.cli.main import main  # noqa: E402
 GRID = [*TINY_SWEEP, "--cpus-per-run", "2" if (os.cpu_count() or 1) >= 2 else "1", "--no-summary"]
 # Ray >= 2.5x starts heads with token auth; clients send the token only with RAY_AUTH_MODE=token.
 ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
-# Ray's single-machine mode, in which the test's own head and its clients keep to 127.0.0.1.
-HEAD_ENV = {**ENV, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 def _descendants(pid: int) -> set:
@@ -67,58 +63,6 @@ def _loopback(address: str) -> bool:
         return False  # '*' and the like: every interface
     mapped = getattr(ip, "ipv4_mapped", None)  # an IPv6 form of an IPv4 address
     return ip.is_loopback or bool(mapped is not None and mapped.is_loopback)
-
-
-def _named(pids: set, prefix: str) -> list:
-    """Those of `pids` whose command line (a Ray worker's is its task's name) starts with prefix."""
-    found = []
-    for pid in sorted(pids):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if f.read().startswith(prefix.encode()):
-                    found.append(pid)
-        except OSError:
-            pass  # ended meanwhile
-    return found
-
-
-@pytest.fixture(scope="module")
-def head():
-    """A Ray head on loopback with two worker CPUs, started and stopped by the test: (address, its pid).
-
-    Its own session folder keeps other Ray users of this machine from finding it, and only its own
-    processes are stopped (`ray stop` would stop every Ray cluster on the machine).
-    """
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    ray_bin = shutil.which("ray") or str(os.path.join(os.path.dirname(sys.executable), "ray"))
-    session = tempfile.mkdtemp(prefix="rh")  # short: Ray's unix sockets live under it
-    proc = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
-                             f"--temp-dir={session}", "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false",
-                             "--disable-usage-stats"], env=HEAD_ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    while proc.poll() is None and time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.5)
-    assert proc.poll() is None, "ray start --head failed"
-    yield f"127.0.0.1:{port}", proc.pid
-    started = _descendants(proc.pid) - {proc.pid}
-    proc.send_signal(signal.SIGTERM)  # `ray start --block` stops what it started
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    for pid in started:  # and whatever outlived it
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    shutil.rmtree(session, ignore_errors=True)
 
 
 USER_MODEL = """import torch.nn as nn
@@ -177,29 +121,36 @@ def test_a_local_instance_listens_on_loopback_only_and_gives_the_same_store_as_l
     assert env["threads"] == 2  # --threads reached the workers (Ray would give them one)
 
 
-def test_killed_worker_is_retried_and_the_sweep_completes(head, tiny_sweep, tmp_path):
-    out = tmp_path / "killed"
-    address, head_pid = head
-    cmd = [sys.executable, "-m", "mnistlab", "sweep", *GRID, "--executor", "ray", "--ray-address", address,
-           "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=HEAD_ENV)
-    killed, deadline = None, time.time() + 120
-    while killed is None and proc.poll() is None and time.time() < deadline:
-        pids = _named(_descendants(head_pid), "ray::_train_remote")  # this head's workers, no one else's
-        if pids:
-            time.sleep(0.2)  # let it get into training
-            os.kill(int(pids[0]), signal.SIGKILL)
-            killed = pids[0]
-        time.sleep(0.05)
-    _, err = proc.communicate(timeout=300)
-    assert killed, f"no Ray worker was seen running a task: {err[-800:]}"
-    assert proc.returncode == 0, err
-    rows = store_rows(out)
-    assert len(rows) == 12 and {r["status"] for r, _ in rows.values()} == {"done"}
-    assert rows == store_rows(tiny_sweep)
-
-
 def test_ray_missing_says_how_to_get_it(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)
     assert main(["sweep", *GRID, "--executor", "ray", "--out", str(tmp_path / "x")]) == 2
     assert "pip install -e '.[ray]'" in capsys.readouterr().err
+
+
+def test_a_run_no_node_can_take_is_refused_before_anything(tmp_path, capsys):
+    from mnistlab.errors import ExecutorError
+    from mnistlab.sweeps.executors.ray_cluster import check_room
+
+    too_many = str((os.cpu_count() or 1) + 1)
+    assert main(["sweep", *GRID, "--executor", "ray", "--cpus-per-run", too_many, "--out", str(tmp_path / "x")]) == 2
+    assert f"--cpus-per-run {too_many}: this machine has" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    nodes = [{"NodeManagerAddress": "10.0.0.1", "Resources": {"CPU": 2.0}},
+             {"NodeManagerAddress": "10.0.0.2", "Resources": {"CPU": 1.0, "GPU": 1.0}}]
+    check_room(nodes, 2, 0.0, "here")
+    check_room(nodes, 1, 0.5, "here")
+    with pytest.raises(ExecutorError, match=r"no node can take a run of --cpus-per-run 2 --gpus-per-run 1 "
+                                            r"\(10.0.0.1: 2 CPUs, 0 GPUs, 10.0.0.2: 1 CPUs, 1 GPUs\)"):
+        check_room(nodes, 2, 1.0, "here")
+
+
+def test_a_node_joins_the_store_only_with_the_drivers_code_torch_and_kernels():
+    from mnistlab.runs.outcome import node_mismatch
+
+    driver = {"code": "0.2.0+aaa", "torch": "2.13.0+cpu", "fused_kernels": "fused"}
+    assert node_mismatch(driver, {**driver, "cpu": "other", "node": "n2", "threads": 1}) is None  # not the code's
+    assert node_mismatch(driver, {**driver, "code": "0.2.0+bbb"}) == "its code 0.2.0+bbb is not the driver's 0.2.0+aaa"
+    assert "torch" in node_mismatch(driver, {**driver, "torch": "2.12.0"})
+    assert "fused_kernels" in node_mismatch(driver, {**driver, "fused_kernels": "no compiler"})
+    assert node_mismatch({k: v for k, v in driver.items() if k != "fused_kernels"}, {**driver, "fused_kernels": "x"}) \
+        is None  # tasks on a GPU: the CPU kernels do not enter their numbers

@@ -56,3 +56,39 @@ def test_user_code_that_fails_is_one_line_and_nothing_is_created(failure, place,
         assert "Traceback" not in text and not out.exists()
         assert sorted(p.name for p in Path(tmp).iterdir()) == sorted([f"{name}.py", *(
             ["__pycache__"] if (Path(tmp) / "__pycache__").exists() else [])])
+
+
+FLAT = ("import torch\nclass Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.fc = torch.nn.Linear(784, {n})\n    def forward(self, x):\n"
+        "        return self.fc(x.flatten(1))\n")
+
+
+def test_a_shipped_file_is_read_where_the_drivers_path_is_missing_and_its_hash_still_checked(tmp_path, device_data):
+    """What a Ray worker on another machine does: the driver's file is gone here, the bytes that came with the task
+    are trained; bytes that are not the run's (the file edited after the run was set up) are refused, one line."""
+    from mnistlab import usercode
+    from mnistlab.config import RunConfig
+    from mnistlab.errors import ConfigError
+    from mnistlab.runs.job import Job
+    from mnistlab.runs.pipeline import execute
+
+    driver = tmp_path / "driver" / "ship_net.py"
+    driver.parent.mkdir()
+    driver.write_text(FLAT.format(n=10))
+    name = f"{driver}:Net"
+    job = Job.of(RunConfig(model=name, samples_per_class=5, epochs=1, early_stopping=False),
+                 device_data.mnist.checksums)
+    files = usercode.file_sources([job.config.model, "mlp", "some.module:Net"])
+    assert list(files) == [str(driver)]  # a module is installed on each machine, not shipped
+    driver.unlink()  # this "worker" has no such file
+    try:
+        usercode.ship(files, str(tmp_path / "shipped"))
+        assert execute(job, device_data, {}).result.test_acc > 0.1
+        usercode.ship({str(driver): FLAT.format(n=10).encode() + b"# edited\n"}, str(tmp_path / "shipped"))
+        try:
+            execute(job, device_data, {})
+            raise AssertionError("a shipped file that is not the run's trained")
+        except ConfigError as e:
+            assert "changed since the run was set up" in str(e) and "\n" not in str(e)
+    finally:
+        usercode._shipped.pop(str(driver), None)
