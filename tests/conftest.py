@@ -44,9 +44,9 @@ def _shared(tmp_path_factory, name: str, build) -> Path:
 
     root = tmp_path_factory.getbasetemp()
     root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root  # the workers' common folder
-    out, built = root / "shared" / name, root / "shared" / f"{name}.built"
+    out, built = root / f"shared-{name}" / name, root / f"shared-{name}.built"  # nothing beside the folder
     out.parent.mkdir(exist_ok=True)
-    with FileLock(str(root / "shared" / f"{name}.lock"), timeout=600):
+    with FileLock(str(root / f"shared-{name}.lock"), timeout=600):
         if not built.exists():
             shutil.rmtree(out, ignore_errors=True)  # a build that failed in another worker
             build(out)

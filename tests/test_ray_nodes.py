@@ -104,7 +104,8 @@ class Cluster:
     def start_head(self) -> None:
         proc, log = self.start([RAY, "start", "--head", "--block", f"--port={PORT}", f"--node-ip-address={HEAD_IP}",
                                 f"--temp-dir={self.scratch / 'h'}", "--num-cpus=1", "--num-gpus=0",
-                                "--include-dashboard=false", "--disable-usage-stats"], self.head_ns)
+                                "--include-dashboard=false", "--include-log-monitor=false", "--disable-usage-stats"],
+                               self.head_ns)
         self.wait_started(proc, log, nodes=1)
 
     def start_worker(self, cpus: int, unseen: list[Path], edit: str = "") -> None:
@@ -116,7 +117,7 @@ class Cluster:
         absent = "".join(f"test ! -e '{p}' && " for p in unseen)
         script = (f"{cover}{{ {absent}true || exit 97; }} && PYTHONPATH='{site}' exec '{RAY}' start --block "
                   f"--address={ADDRESS} --node-ip-address={WORKER_IP} --temp-dir='{self.scratch}/w{n}' "
-                  f"--num-cpus={cpus} --num-gpus=0 --disable-usage-stats")
+                  f"--num-cpus={cpus} --num-gpus=0 --include-log-monitor=false --disable-usage-stats")
         self.worker, log = self.start(["unshare", "--mount", "--propagation", "private", "bash", "-c", script],
                                       self.worker_ns)
         self.wait_started(self.worker, log, nodes=2)

@@ -22,8 +22,8 @@ def register(sub) -> None:
                        "and verified (nothing is fetched), Fashion-MNIST's Debian files, the fused kernels and why "
                        "(not), torch threads, the device, available memory, TeX and Chromium for reports, and the "
                        "versions and code identity every result records. With --ray-address, also the Ray cluster "
-                       "there: its nodes, CPUs and GPUs, and whether each node runs this machine's mnistlab, torch and "
-                       "kernels (a node that differs gets no run of a sweep from here). "
+                       "there: its nodes, CPUs and GPUs, and whether each node runs this machine's mnistlab and torch "
+                       "(a node that differs gets no run of a sweep from here). "
                        "See docs/tutorials/ray-cluster.md.")
     p.add_argument("--ray-address", default=None, metavar="HOST:PORT",
                    help="also survey the Ray cluster whose head is at HOST:PORT (one small task per node, "

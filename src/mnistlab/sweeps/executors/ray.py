@@ -23,7 +23,6 @@ def _train_remote(arrays: dict, files: dict, job: dict, device: str, threads: in
     import ray
     import torch
 
-    from mnistlab import usercode
     from mnistlab.config import RunConfig
     from mnistlab.data.loader import LoadedDataset
     from mnistlab.data.resident import ResidentData
@@ -32,6 +31,7 @@ def _train_remote(arrays: dict, files: dict, job: dict, device: str, threads: in
     from mnistlab.runs.pipeline import execute
     from mnistlab.sweeps.executors.base import failed
     from mnistlab.training.device import resolve_device
+    from mnistlab.usercode import ship
 
     torch.set_num_threads(threads)
     torch_device = resolve_device(device)
@@ -41,7 +41,7 @@ def _train_remote(arrays: dict, files: dict, job: dict, device: str, threads: in
     if mismatch:  # returned, not raised: Ray would retry a raised error, and on this same node
         node = ray.util.get_node_ip_address()
         return "failed", None, f"node {node}: {mismatch}; install the driver's there", env
-    usercode.ship(files, os.path.join(tempfile.gettempdir(), "mnistlab-shipped"))
+    ship(files, os.path.join(tempfile.gettempdir(), "mnistlab-shipped"))
     with warnings.catch_warnings():  # the object store hands out read-only arrays; we only read them
         warnings.simplefilter("ignore", UserWarning)
         tensors = {k: torch.from_numpy(v) for k, v in arrays.items() if k not in ("checksums", "name")}
@@ -85,9 +85,9 @@ def expected_of(driver_env: dict, task_device: str) -> dict:
 
 def user_files(jobs) -> dict[str, bytes]:
     """The user files the jobs' code is read from (model, semi-supervised method, selection rule)."""
-    from mnistlab import usercode
+    from mnistlab.usercode import file_sources
 
-    return usercode.file_sources({name for job in jobs
+    return file_sources({name for job in jobs
                                   for name in (job.config.model, job.config.semi_method, job.config.select)})
 
 

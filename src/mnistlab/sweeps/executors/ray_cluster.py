@@ -19,7 +19,7 @@ from mnistlab.errors import ExecutorError
 # loopback, to all interfaces otherwise.
 SINGLE_MACHINE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 REACH_SECONDS = 10.0   # a TCP connection to the head, and Ray's own handshake with it, each at most this long
-SURVEY_SECONDS = 60.0  # one small task per node (a fresh worker imports torch): `doctor --ray-address`
+SURVEY_SECONDS = 60.0  # one small task per node, each in a fresh worker: the survey before a sweep, and doctor's
 
 
 def check_shares(gpus_per_run: float, cpus_per_run: int) -> None:
@@ -165,13 +165,13 @@ def check_room(nodes: list[dict], cpus_per_run: int, gpus_per_run: float, where:
 
 
 def matching_nodes(ray, expected: dict, where: str) -> tuple[list[dict], list[tuple[dict, str]]]:
-    """(the live nodes whose mnistlab, torch and kernels match `expected`, [(node, why not)] for the others);
+    """(the live nodes whose mnistlab and torch match `expected`, [(node, why not)] for the others);
     when none matches, a one-line ExecutorError naming each node's difference."""
     from mnistlab.runs.outcome import node_mismatch
 
     kept, left_out = [], []
     for node, env in survey(ray):
-        why = env if isinstance(env, str) else node_mismatch(expected, env)
+        why = env if isinstance(env, str) else node_mismatch({k: expected[k] for k in env if k in expected}, env)
         (left_out.append((node, why)) if why else kept.append(node))
     if not kept:
         each = "; ".join(f"{node['NodeManagerAddress']}: {why}" for node, why in left_out) or "no live node"
@@ -180,23 +180,25 @@ def matching_nodes(ray, expected: dict, where: str) -> tuple[list[dict], list[tu
     return kept, left_out
 
 
-def _node_environment(device: str) -> dict:
-    """Runs on one node: what its results would record (Ray's node id included)."""
+def _node_identity() -> dict:
+    """Runs on one node, light (torch is not imported): the code and torch a result there would record."""
+    from importlib.metadata import version
+
     import ray
 
-    from mnistlab.runs.outcome import environment
-    from mnistlab.training.device import resolve_device
+    from mnistlab.version import code_identity
 
-    return environment(resolve_device(device), node=ray.get_runtime_context().get_node_id())
+    return {"code": code_identity(), "torch": version("torch"), "node": ray.get_runtime_context().get_node_id()}
 
 
-def survey(ray, device: str = "cpu", timeout: float = SURVEY_SECONDS) -> list[tuple[dict, dict | str]]:
-    """(node, its environment or why it gave none) for every live node: one pinned task each, all bounded."""
+def survey(ray, timeout: float = SURVEY_SECONDS) -> list[tuple[dict, dict | str]]:
+    """(node, its identity or why it gave none) for every live node: one pinned task each, all bounded. The fused
+    kernels' status is left to each run's own check (finding it would load torch in every node's first worker)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     nodes = alive_nodes(ray)
-    probe = ray.remote(num_cpus=0, max_retries=0)(_node_environment)
-    refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(device)
+    probe = ray.remote(num_cpus=0, max_retries=0)(_node_identity)
+    refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote()
             for n in nodes]
     ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
     found: list[tuple[dict, dict | str]] = []
@@ -214,11 +216,11 @@ def survey(ray, device: str = "cpu", timeout: float = SURVEY_SECONDS) -> list[tu
 
 def cluster_report(address: str) -> list[tuple[str, str]]:
     """`doctor --ray-address`: the cluster's live nodes, their CPUs and GPUs, and whether each runs this
-    machine's mnistlab, torch and kernels (what a sweep from here would ask of it), as (name, value) rows."""
-    import torch
+    machine's mnistlab and torch (what a sweep from here asks of it first), as (name, value) rows."""
+    from importlib.metadata import version
 
-    from mnistlab.kernels import fused
-    from mnistlab.runs.outcome import environment, node_mismatch
+    from mnistlab.runs.outcome import node_mismatch
+    from mnistlab.version import code_identity
 
     try:
         import ray
@@ -226,8 +228,7 @@ def cluster_report(address: str) -> list[tuple[str, str]]:
         raise ExecutorError("--ray-address needs Ray: python -m pip install -e '.[ray]'") from None
     started = join(ray, address)
     try:
-        here = environment(torch.device("cpu"))
-        expected = {"code": here["code"], "torch": here["torch"], "fused_kernels": fused.status()}
+        expected = {"code": code_identity(), "torch": version("torch")}
         found = survey(ray)
     finally:
         if started:
