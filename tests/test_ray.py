@@ -154,3 +154,14 @@ def test_a_node_joins_the_store_only_with_the_drivers_code_torch_and_kernels():
     assert "fused_kernels" in node_mismatch(driver, {**driver, "fused_kernels": "no compiler"})
     assert node_mismatch({k: v for k, v in driver.items() if k != "fused_kernels"}, {**driver, "fused_kernels": "x"}) \
         is None  # tasks on a GPU: the CPU kernels do not enter their numbers
+
+
+def test_a_nodes_task_failure_is_one_plain_line():
+    from mnistlab.sweeps.executors.ray_cluster import task_failure
+
+    raw = RuntimeError("\x1b[36mray::_node_identity()\x1b[39m (pid=31646, ip=10.213.0.2) RuntimeError: The remote "
+                       "function failed to import on the worker. This may be because needed library dependencies are "
+                       "not installed\n  more")
+    assert task_failure(raw) == ("mnistlab cannot be imported there (Ray: the remote function failed to import); "
+                                 "install it")
+    assert task_failure(RuntimeError("ray::f() (pid=1, ip=10.0.0.2) OSError: disk full. More")) == "OSError: disk full"

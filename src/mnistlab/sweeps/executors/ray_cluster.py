@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import socket
 import threading
 from contextlib import contextmanager
@@ -210,8 +211,18 @@ def survey(ray, timeout: float = SURVEY_SECONDS) -> list[tuple[dict, dict | str]
         try:
             found.append((node, ray.get(ref)))
         except Exception as e:  # noqa: BLE001 - a node without mnistlab, or one that died: its line says so
-            found.append((node, _first_sentence(e)))
+            found.append((node, task_failure(e)))
     return found
+
+
+def task_failure(e: BaseException) -> str:
+    """A Ray task's error as one plain line: without Ray's colours and its `ray::task() (pid=, ip=)` prefix, and
+    saying what to do where the node could not import the task (no mnistlab there)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(str(e).split()))
+    text = re.sub(r"^ray::\S+ \(pid=\d+, ip=[^)]*\)\s*", "", text)
+    if "failed to import on the worker" in text:
+        return "mnistlab cannot be imported there (Ray: the remote function failed to import); install it"
+    return _first_sentence(RuntimeError(text)) if text else type(e).__name__
 
 
 def cluster_report(address: str) -> list[tuple[str, str]]:
