@@ -7,6 +7,18 @@ from pathlib import Path
 # The session's one tiny run and one tiny sweep (conftest.tiny_run, conftest.tiny_sweep). The thread count is
 # given because a session fixture is made before the per-test thread setting, and threads decide the last bits.
 TINY_RUN = ["--samples-per-class", "100", "--epochs", "6", "--threads", "2", "--quiet"]
+# A user model file's text: the smallest model that trains (one linear layer), for tests that run a file model.
+FLAT_MODEL = """import torch.nn as nn
+
+
+class Flat(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+"""
 TINY_SWEEP = ["--budgets", "10", "20", "--seeds", "0-2", "--epochs", "2", "--threads", "2", "--quiet"]
 
 

@@ -14,7 +14,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from helpers import TINY_SWEEP, store_rows  # noqa: E402
+from helpers import FLAT_MODEL, TINY_SWEEP, store_rows  # noqa: E402
 from mnistlab.cli.main import main  # noqa: E402
 
 # The shared tiny sweep's grid (its store is the local executor's answer), a Ray task holding the CPUs its
@@ -65,17 +65,7 @@ def _loopback(address: str) -> bool:
     return ip.is_loopback or bool(mapped is not None and mapped.is_loopback)
 
 
-USER_MODEL = """import torch.nn as nn
-
-
-class Flat(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(784, 10)
-
-    def forward(self, x):
-        return self.fc(x.flatten(1))
-
+USER_MODEL = FLAT_MODEL + """
 
 class Quits(Flat):
     def forward(self, x):  # ends its process on a full batch: past the first forward pass, at 20 per class only

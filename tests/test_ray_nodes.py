@@ -24,7 +24,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 import mnistlab  # noqa: E402
-from helpers import TINY_SWEEP, store_rows  # noqa: E402
+from helpers import FLAT_MODEL, TINY_SWEEP, store_rows  # noqa: E402
 from mnistlab.cli.main import main  # noqa: E402
 from mnistlab.data.loader import cache_dir  # noqa: E402
 
@@ -37,17 +37,6 @@ CHECKOUT = PACKAGE.parents[1] if (PACKAGE.parents[1] / "pyproject.toml").is_file
 ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 RAY = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
 WAIT = 120  # seconds: the most any one step here may take
-USER_MODEL = """import torch.nn as nn
-
-
-class Flat(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(784, 10)
-
-    def forward(self, x):
-        return self.fc(x.flatten(1))
-"""
 
 
 def _why_not() -> str | None:
@@ -225,7 +214,7 @@ GRID = [*(a for a in TINY_SWEEP if a not in BUDGETS), "--executor", "ray", "--ra
 def test_a_sweep_across_two_nodes_ships_the_users_model_survives_losing_one_and_leaves_out_one_that_differs(
         cluster, tiny_sweep, tmp_path):
     (tmp_path / "driver-only").write_text("")
-    (tmp_path / "nets.py").write_text(USER_MODEL)
+    (tmp_path / "nets.py").write_text(FLAT_MODEL)
     unseen = [tmp_path / "driver-only", tmp_path / "nets.py",
               *[p for p in (cache_dir() / "train-images-idx3-ubyte", CHECKOUT and CHECKOUT / "pyproject.toml")
                 if p and p.exists()]]
