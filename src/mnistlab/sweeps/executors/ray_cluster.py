@@ -74,9 +74,11 @@ def check_token(address: str, timeout: float = REACH_SECONDS) -> None:
                             f"{timeout:g} s; check the port (the head's GCS port, 6379 by default)")
     if failure and isinstance(failure[0], AuthenticationError):
         mode = os.environ.get("RAY_AUTH_MODE", "disabled")
-        raise ExecutorError(f"--ray-address {address}: the head refused this machine's authentication token "
-                            f"(RAY_AUTH_MODE={mode} here); set RAY_AUTH_MODE=token and give the cluster's token "
-                            "(~/.ray/auth_token, or RAY_AUTH_TOKEN)")
+        fix = ("give the cluster's token (~/.ray/auth_token, or RAY_AUTH_TOKEN), or unset RAY_AUTH_MODE if the "
+               "cluster was started without one" if mode == "token" else
+               "set RAY_AUTH_MODE=token and give the cluster's token (~/.ray/auth_token, or RAY_AUTH_TOKEN)")
+        raise ExecutorError(f"--ray-address {address}: the head refused this machine's authentication "
+                            f"(RAY_AUTH_MODE={mode} here); {fix}")
 
 
 @contextmanager
