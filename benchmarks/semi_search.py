@@ -47,6 +47,7 @@ CANDIDATES: dict[str, tuple[dict, str]] = {
     "align": ({}, "align=1"),
     "steps6000": ({"steps": 6000}, ""),
     "steps6000-cosine": ({"steps": 6000, "schedule": "cosine"}, ""),
+    "joint": ({}, "joint=1"),
 }
 
 

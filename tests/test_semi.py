@@ -181,3 +181,29 @@ def test_semi_study_resumes_without_retraining(tmp_path, monkeypatch):
     before = (out / "store.sqlite").read_bytes()
     assert main(argv + ["--no-summary"]) == 0
     assert (out / "store.sqlite").read_bytes() == before  # nothing retrained
+
+
+def _fixmatch_step(model, joint: int, threshold: float = 0.0):
+    from mnistlab.training.semi.registry import SemiBatch, resolve_settings
+
+    spec = get_method("fixmatch")
+    settings = resolve_settings(spec, f"joint={joint},threshold={threshold}")
+    torch.manual_seed(0)
+    x, u = torch.rand(8, 1, 28, 28), torch.rand(24, 1, 28, 28)
+    batch = SemiBatch(model, model, x, torch.arange(8) % 10, u, torch.Generator().manual_seed(5), lambda t: t, 1, 10)
+    model.zero_grad()
+    loss, stats = spec.fn(batch, settings)
+    loss.backward()
+    return loss.detach(), [p.grad.clone() for p in model.parameters()], stats["mask_rate"]
+
+
+def test_fixmatchs_one_forward_pass_is_the_separate_passes_without_batch_norm_and_differs_with_it():
+    torch.manual_seed(1)
+    flat = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    separate, joint = _fixmatch_step(flat, 0), _fixmatch_step(flat, 1)
+    assert separate[2] == joint[2] == 1.0  # threshold 0: every pseudo-label is kept
+    assert torch.allclose(separate[0], joint[0], atol=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(separate[1], joint[1]))
+    torch.manual_seed(1)
+    normed = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10), torch.nn.BatchNorm1d(10)).train()
+    assert not torch.allclose(_fixmatch_step(normed, 0)[0], _fixmatch_step(normed, 1)[0], atol=1e-4)
