@@ -95,3 +95,19 @@ def test_every_field_the_stacked_trainer_does_not_honour_trains_alone():
         value = (("mlp_hidden", 64),) if f.name == "model_args" else _other(getattr(plain, f.name))
         changed = plain.with_(**{f.name: value})
         assert batchable(changed) == (f.name in HONOURED), f.name
+
+
+def test_a_torch_without_our_fused_adam_trains_each_seed_alone_with_torchs_adam(monkeypatch, device_data):
+    from mnistlab.sweeps.executors.stacked import StackedExecutor
+    from mnistlab.training import optim
+
+    monkeypatch.setattr(optim, "_FUSED_WORKS", [])
+    monkeypatch.setattr(optim, "_torch_version", lambda: (2, 0))
+    assert not optim.fused_adam_works()
+    assert isinstance(optim.make_adam([torch.zeros(1, requires_grad=True)], 1e-3), torch.optim.Adam)
+    jobs = [Job.of(config_of(model="mlp", mlp_hidden=16, samples_per_class=5, epochs=2, seed=s),
+                   device_data.mnist.checksums) for s in (0, 1)]
+    trained = []
+    monkeypatch.setattr("mnistlab.sweeps.executors.stacked.fit_stacked", lambda *a: trained.append(a) or [])
+    outcomes = list(StackedExecutor().map(jobs, device_data))
+    assert not trained and [o.status for o in outcomes] == ["done", "done"]

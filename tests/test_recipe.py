@@ -51,9 +51,9 @@ def test_weight_decay_is_adamw():
 
 def test_cosine_schedule_runs_from_lr_down_towards_zero():
     cfg = RunConfig(lr=1e-3, epochs=10, schedule="cosine")
-    rates = [lr_at(cfg, e) for e in range(1, 11)]
+    rates = [lr_at(cfg, e, cfg.epochs) for e in range(1, 11)]
     assert rates[0] == pytest.approx(1e-3) and all(a > b for a, b in zip(rates, rates[1:])) and rates[-1] < 3e-5
-    assert lr_at(RunConfig(lr=1e-3), 7) == 1e-3
+    assert lr_at(RunConfig(lr=1e-3), 7, 30) == 1e-3
 
 
 def test_rotation_by_a_quarter_turn_matches_rot90_and_no_rotation_keeps_earlier_draws():

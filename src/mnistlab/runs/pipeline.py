@@ -20,6 +20,7 @@ from mnistlab.runs.outcome import ModelResult, Outcome
 from mnistlab.selection.catalog import DEFAULT as DEFAULT_RULE
 from mnistlab.selection.catalog import get_rule, select
 from mnistlab.training.engine import FitResult, OnEpoch
+from mnistlab.training.optim import snapshot
 from mnistlab.training.solo import evaluate, fit
 
 
@@ -59,7 +60,7 @@ def _last_epoch_accuracy(model: torch.nn.Module, fitted: FitResult, data: Reside
         return None
     if fitted.last_state is None:
         return test_acc  # the kept weights are the last ones
-    restored = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    restored = snapshot(model)
     model.load_state_dict(fitted.last_state)
     try:
         return evaluate(model, data.test_x, data.test_y, precision)[1]

@@ -59,27 +59,46 @@ class Adam:
         return kept
 
 
+_FUSED_WORKS: list[bool] = []  # asked once per process
+
+
+def fused_adam_works() -> bool:
+    """Whether our fused Adam runs on this torch (a tested release, and a one-step check that its functional Adam
+    takes these arguments); the stacked trainer needs it (it keeps rows of the optimizer's state)."""
+    if not _FUSED_WORKS:
+        works = _torch_version() >= TESTED_TORCH
+        if works:
+            try:
+                probe = torch.zeros(1, requires_grad=True)
+                probe.grad = torch.zeros(1)
+                Adam([probe], lr=1e-3).step()
+            except (TypeError, RuntimeError):
+                works = False
+        _FUSED_WORKS.append(works)
+    return _FUSED_WORKS[0]
+
+
 def make_adam(params, lr: float, weight_decay: float = 0.0):
-    """Our fused Adam on the tested torch (checked once with a no-grad step), else torch.optim.Adam (AdamW when
-    there is weight decay)."""
+    """Our fused Adam where it works (fused_adam_works), else torch.optim.Adam (AdamW when there is weight decay)."""
     params = list(params)
-    if _torch_version() >= TESTED_TORCH:
-        try:
-            opt = Adam(params, lr=lr, weight_decay=weight_decay)
-            opt.step()  # no grads yet: checks that this torch's functional Adam takes these arguments
-            return opt
-        except (TypeError, RuntimeError):
-            pass
+    if fused_adam_works():
+        return Adam(params, lr=lr, weight_decay=weight_decay)
     if weight_decay:
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=True)
     return torch.optim.Adam(params, lr=lr, foreach=True)
 
 
-def lr_at(cfg, epoch: int) -> float:
-    """The learning rate of an epoch (1-based): constant, or cosine from cfg.lr down towards 0 at cfg.epochs."""
+def lr_at(cfg, t: int, horizon: int) -> float:
+    """The learning rate at a 1-based epoch or step `t`: constant, or cosine from cfg.lr down towards 0 at
+    `horizon` (cfg.epochs for the supervised loops, cfg.steps for the semi-supervised one)."""
     if cfg.schedule == "cosine":
-        return cfg.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / cfg.epochs))
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * (t - 1) / horizon))
     return cfg.lr
+
+
+def snapshot(model) -> dict:
+    """A copy of a model's weights and buffers, detached: what early stopping keeps of its best epoch."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def set_lr(optimizer, lr: float) -> None:

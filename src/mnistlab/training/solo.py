@@ -12,7 +12,7 @@ from mnistlab.data.corrupt import make_augment
 from mnistlab.data.resident import Split
 from mnistlab.training.device import autocast, memory_format
 from mnistlab.training.engine import EpochBook, EpochRecord, FitResult, OnEpoch
-from mnistlab.training.optim import lr_at, make_adam, set_lr
+from mnistlab.training.optim import lr_at, make_adam, set_lr, snapshot
 
 
 @torch.inference_mode()
@@ -63,13 +63,10 @@ def fit(model: nn.Module, split: Split, cfg: RunConfig, on_epoch: OnEpoch | None
     n, bs = len(train_x), cfg.batch_size
     start = time.perf_counter()
 
-    def snapshot():
-        return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed + 2)  # dropout draws from the global generator: seeded here, restored after
         for epoch in range(1, cfg.epochs + 1):
-            set_lr(optimizer, lr_at(cfg, epoch))
+            set_lr(optimizer, lr_at(cfg, epoch, cfg.epochs))
             model.train()
             if sample_weights is None:
                 perm = torch.randperm(n, generator=order, device=device)
@@ -97,10 +94,10 @@ def fit(model: nn.Module, split: Split, cfg: RunConfig, on_epoch: OnEpoch | None
             rec = EpochRecord(epoch, float(loss_sum) / n, int(correct) / n, val_loss, val_acc)
             if on_epoch is not None:
                 on_epoch(0, rec)
-            if not book.record(rec, snapshot):
+            if not book.record(rec, lambda: snapshot(model)):
                 break
         else:
-            book.keep_last(snapshot)
+            book.keep_last(lambda: snapshot(model))
     result = book.restore(model.load_state_dict)
     result.train_seconds = time.perf_counter() - start
     return result

@@ -22,7 +22,7 @@ from mnistlab.config import RunConfig
 from mnistlab.data.resident import Split
 from mnistlab.training.device import autocast
 from mnistlab.training.engine import EpochBook, EpochRecord, FitResult, OnEpoch
-from mnistlab.training.optim import Adam
+from mnistlab.training.optim import Adam, make_adam
 
 BATCHABLE_EXCEPT = ("seed",)
 
@@ -66,7 +66,8 @@ def fit_stacked(models: list[nn.Module], splits: list[Split], cfgs: list[RunConf
     params, buffers = stack_module_state(models)
     skeleton = copy.deepcopy(models[0]).to("meta")
     forward = vmap(lambda p, b, x: functional_call(skeleton, (p, b), (x,)))
-    optimizer = Adam(params.values(), lr=c0.lr)
+    optimizer = make_adam(params.values(), c0.lr)
+    assert isinstance(optimizer, Adam), "the stacked trainer keeps rows of our fused Adam's state"
     orders = [torch.Generator(device=device).manual_seed(c.seed) for c in cfgs]
     books = [EpochBook(c0.patience, c0.min_delta) for _ in cfgs]
     active = list(range(len(cfgs)))  # model index of each row of the stacks

@@ -11,6 +11,7 @@ from mnistlab.runs.outcome import Outcome, environment
 from mnistlab.runs.pipeline import assess, split_of
 from mnistlab.sweeps.executors.base import OnJobEpoch, OnStart, failed
 from mnistlab.sweeps.executors.local import LocalExecutor
+from mnistlab.training.optim import fused_adam_works
 from mnistlab.training.stacked import batchable, cell_key, fit_stacked
 
 
@@ -22,7 +23,7 @@ class StackedExecutor:
         env = environment(data.device)
         groups: dict[tuple, list[Job]] = defaultdict(list)
         for job in jobs:
-            together = batchable(job.config) and get_spec(job.model).stackable
+            together = batchable(job.config) and get_spec(job.model).stackable and fused_adam_works()
             groups[cell_key(job.config) if together else ("alone", job.key)].append(job)
         for group in groups.values():
             if len(group) == 1:

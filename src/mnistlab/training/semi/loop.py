@@ -17,18 +17,11 @@ from mnistlab.config import RunConfig
 from mnistlab.data.resident import Split
 from mnistlab.errors import ConfigError
 from mnistlab.training.engine import EpochBook, EpochRecord, FitResult, OnEpoch
-from mnistlab.training.optim import make_adam, set_lr
+from mnistlab.training.optim import lr_at, make_adam, set_lr, snapshot
 from mnistlab.training.semi.catalog import get_method, method_step
 from mnistlab.training.semi.registry import SemiBatch, resolve_settings
 
 LOG_EVERY = 100  # steps per history record (the semi run's "epoch")
-
-
-def step_lr(cfg: RunConfig, step: int) -> float:
-    """Learning rate at a 1-based step: constant, or cosine from cfg.lr towards 0 at cfg.steps."""
-    if cfg.schedule == "cosine":
-        return cfg.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / cfg.steps))
-    return cfg.lr
 
 
 class Ema:
@@ -94,7 +87,7 @@ def fit_semi(model: nn.Module, split: Split, cfg: RunConfig, on_epoch: OnEpoch |
         torch.manual_seed(cfg.seed + 2)  # dropout draws from the global generator: seeded here, restored after
         model.train()
         for step in range(1, cfg.steps + 1):
-            set_lr(optimizer, step_lr(cfg, step))
+            set_lr(optimizer, lr_at(cfg, step, cfg.steps))
             li = torch.randint(len(labelled_y), (bs,), generator=draws, device=device)
             batch = SemiBatch(model, ema.model, labelled_x[li], labelled_y[li], unlabelled_batch(), views,
                               split.normalize, step, cfg.steps, cfg.label_smoothing, state)
@@ -115,7 +108,7 @@ def fit_semi(model: nn.Module, split: Split, cfg: RunConfig, on_epoch: OnEpoch |
                                   None, step, mask_rate)
                 if on_epoch is not None:
                     on_epoch(0, rec)
-                going = book.record(rec, lambda: {k: v.detach().clone() for k, v in model.state_dict().items()})
+                going = book.record(rec, lambda: snapshot(model))
                 book.result.history.setdefault("step", []).append(step)
                 book.result.history.setdefault("mask_rate", []).append(mask_rate)
                 loss_sum.zero_(), mask_sum.zero_(), correct.zero_()
