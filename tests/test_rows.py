@@ -249,6 +249,9 @@ def test_row_rules_accept_every_legacy_run():
     conn.close()
     assert rows and all(row_problem(r) is None for r in rows)
     legacy = json.loads(rows[0]["result"])
-    assert result_problem({**legacy, "history": {"train_loss": [1.0], "val_loss": [None]}}) is None
+    whole = {"epoch": [1], "train_loss": [1.0], "train_acc": [0.5], "val_loss": [None], "val_acc": [None]}
+    assert result_problem({**legacy, "history": whole}) is None
+    # One rule for a run folder's history and a store's: every list the training loop records.
+    assert "lacks one of" in result_problem({**legacy, "history": {"train_loss": [1.0], "val_loss": [None]}})
     assert "history" in result_problem({**legacy, "history": {"train_loss": ["1"], "val_loss": [1.0]}})
     assert result_problem({k: v for k, v in legacy.items() if k != "confusion"}) == "its result lacks confusion"

@@ -17,8 +17,8 @@ from mnistlab.config import RunConfig, validate
 from mnistlab.errors import ConfigError, RunDirError
 from mnistlab.models.registry import build_model, check_model_args, file_stem, is_model_name, label_of, list_models
 from mnistlab.models.user import check_recorded
+from mnistlab.runs.rows import history_problem
 from mnistlab.runs.swap import COMPLETE_MARK, recover, replacing
-from mnistlab.training.engine import HISTORY_KEYS
 from mnistlab.usercode import is_spec
 
 RESULTADOS_COLUMNS = ["modelo", "best_val_loss", "final_val_acc", "test_acc", "params"]  # the notebook's
@@ -173,11 +173,9 @@ def _check_model(path: Path, name: str, entry, rerun: str) -> None:
         raise RunDirError(f"{path}: model {name!r} lacks {', '.join(map(repr, missing))}; {rerun}")
     if not isinstance(entry.get("label", ""), str):
         raise RunDirError(f"{path}: model {name!r} has a label that is not text; {rerun}")
-    history = entry["history"]
-    if (not isinstance(history, dict) or not all(isinstance(history.get(k), list) for k in HISTORY_KEYS)
-            or not history["epoch"] or len({len(history[k]) for k in HISTORY_KEYS}) != 1):
-        raise RunDirError(f"{path}: model {name!r} has no usable history (lists {', '.join(HISTORY_KEYS)}, one "
-                          f"entry per epoch); {rerun}")
+    problem = history_problem(entry["history"])
+    if problem:
+        raise RunDirError(f"{path}: model {name!r}: {problem}; {rerun}")
     confusion = entry["confusion"]
     if not (isinstance(confusion, list) and confusion and all(
             isinstance(row, list) and len(row) == len(confusion) and all(type(v) is int for v in row)

@@ -16,6 +16,7 @@ from mnistlab.config import V1_MODEL_ARGS, RunConfig
 from mnistlab.models.registry import label_of, list_models, model_settings
 from mnistlab.names import name_problem
 from mnistlab.runs.outcome import ModelResult
+from mnistlab.training.engine import HISTORY_KEYS
 
 STATUSES = ("running", "done", "diverged", "failed")
 FINISHED = ("done", "diverged")
@@ -27,7 +28,6 @@ WHOLE = ("params", "best_epoch", "epochs_run")
 RESULT_NUMBERS = ("params", "best_epoch", "epochs_run", "test_acc", "test_loss", "best_val_loss", "final_val_acc",
                   "best_val_acc", "gap_at_best", "balanced_acc", "macro_f1", "train_seconds", "eval_seconds",
                   "last_test_acc")
-LOSS_CURVES = ("train_loss", "val_loss")
 CONFIG_FIELDS = frozenset(f.name for f in fields(RunConfig))  # a stored config names these and nothing else
 RESULT_FIELDS = tuple(f.name for f in fields(ModelResult) if f.default is MISSING and f.default_factory is MISSING)
 
@@ -70,12 +70,13 @@ def _json(text, what: str) -> tuple[object, str | None]:
         return None, f"its {what} is not JSON"
 
 
-def _history_problem(history) -> str | None:
+def history_problem(history) -> str | None:
+    """Why a stored history (a run folder's or a store's) cannot be drawn or read, or None: the training loop's
+    lists (HISTORY_KEYS) and any it adds (a semi run's step, mask_rate), numbers or null, one entry per record."""
     if not isinstance(history, dict) or not history:
         return "its history is not a record of epochs"
-    curves = {k: history.get(k) for k in LOSS_CURVES}
-    if not all(isinstance(c, list) and c for c in curves.values()):
-        return f"its history lacks {' and '.join(LOSS_CURVES)}"
+    if not all(isinstance(history.get(k), list) and history[k] for k in HISTORY_KEYS):
+        return f"its history lacks one of {', '.join(HISTORY_KEYS)}"
     for name, values in history.items():
         if not (isinstance(values, list) and all(v is None or _number(v) for v in values)):
             return f"its history {str(name)[:20]!r} is not a list of numbers"
@@ -169,7 +170,7 @@ def result_problem(result) -> str | None:
     if problem:
         return f"its recorded {problem}"
     history = result.get("history")
-    problem = _history_problem(history)
+    problem = history_problem(history)
     records = len(next(iter(history.values()))) if problem is None and isinstance(history, dict) else 0
     if records > result["epochs_run"]:  # fewer is allowed: a diverged run records its epochs run, not the last
         return f"its history holds {records} records for its {result['epochs_run']} epochs run"
