@@ -10,10 +10,9 @@ that batch norm normalises them with shared statistics (the pseudo-labels are st
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from mnistlab.data.augment import strong_view, weak_view
-from mnistlab.training.semi.losses import confident_labels, masked_cross_entropy, supervised
+from mnistlab.training.semi.losses import confident, confident_labels, labelled_loss, masked_cross_entropy, supervised
 from mnistlab.training.semi.registry import Number, SemiBatch, register_method
 
 ALIGN_MOMENTUM = 0.999  # the running mean of predictions spans ~1,000 batches
@@ -52,13 +51,9 @@ def _joint(batch: SemiBatch, settings: dict) -> tuple[torch.Tensor, dict]:
     strong = strong_view(batch.unlabelled_x, batch.generator, cutout_size=int(settings["cutout"]))
     sizes = [len(weak_l), len(weak_u), len(strong)]
     logits_l, logits_w, logits_s = batch.model(batch.normalize(torch.cat([weak_l, weak_u, strong]))).split(sizes)
-    supervised_loss = F.cross_entropy(logits_l, batch.labelled_y, label_smoothing=batch.label_smoothing)
     with torch.no_grad():
         judged = batch.teacher(batch.normalize(weak_u)) if settings["teacher"] else logits_w
-        probs = torch.softmax(judged.detach().float(), dim=1)
-        if settings["align"]:
-            probs = aligned(probs, batch.state)
-        confidence, pseudo = probs.max(dim=1)
-        mask = (confidence >= settings["threshold"]).float()
-    loss = supervised_loss + settings["lambda_u"] * masked_cross_entropy(logits_s, pseudo, mask)
+    adjust = (lambda probs: aligned(probs, batch.state)) if settings["align"] else None
+    pseudo, mask = confident(judged, settings["threshold"], adjust)
+    loss = labelled_loss(logits_l, batch) + settings["lambda_u"] * masked_cross_entropy(logits_s, pseudo, mask)
     return loss, {"mask_rate": mask.mean(), "labelled_logits": logits_l}
