@@ -97,12 +97,13 @@ def test_every_field_the_stacked_trainer_does_not_honour_trains_alone():
         assert batchable(changed) == (f.name in HONOURED), f.name
 
 
-def test_a_torch_without_our_fused_adam_trains_each_seed_alone_with_torchs_adam(monkeypatch, device_data):
+def test_a_torch_without_our_fused_adam_trains_each_seed_alone_with_torchs_adam(monkeypatch, request, device_data):
     from mnistlab.sweeps.executors.stacked import StackedExecutor
     from mnistlab.training import optim
 
-    monkeypatch.setattr(optim, "_FUSED_WORKS", [])
     monkeypatch.setattr(optim, "_torch_version", lambda: (2, 0))
+    optim.fused_adam_works.cache_clear()
+    request.addfinalizer(optim.fused_adam_works.cache_clear)  # the next caller asks the real torch again
     assert not optim.fused_adam_works()
     assert isinstance(optim.make_adam([torch.zeros(1, requires_grad=True)], 1e-3), torch.optim.Adam)
     jobs = [Job.of(config_of(model="mlp", mlp_hidden=16, samples_per_class=5, epochs=2, seed=s),

@@ -7,6 +7,7 @@ exactly its own update. On a torch whose functional Adam differs, torch.optim.Ad
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -59,23 +60,19 @@ class Adam:
         return kept
 
 
-_FUSED_WORKS: list[bool] = []  # asked once per process
-
-
+@functools.cache  # asked once per process
 def fused_adam_works() -> bool:
     """Whether our fused Adam runs on this torch (a tested release, and a one-step check that its functional Adam
     takes these arguments); the stacked trainer needs it (it keeps rows of the optimizer's state)."""
-    if not _FUSED_WORKS:
-        works = _torch_version() >= TESTED_TORCH
-        if works:
-            try:
-                probe = torch.zeros(1, requires_grad=True)
-                probe.grad = torch.zeros(1)
-                Adam([probe], lr=1e-3).step()
-            except (TypeError, RuntimeError):
-                works = False
-        _FUSED_WORKS.append(works)
-    return _FUSED_WORKS[0]
+    if _torch_version() < TESTED_TORCH:
+        return False
+    try:
+        probe = torch.zeros(1, requires_grad=True)
+        probe.grad = torch.zeros(1)
+        Adam([probe], lr=1e-3).step()
+    except (TypeError, RuntimeError):
+        return False
+    return True
 
 
 def make_adam(params, lr: float, weight_decay: float = 0.0):
