@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistlab.figures.style import new_figure, save, styled
+from mnistlab.figures.style import image_tiles, new_figure, save, styled
 from mnistlab.i18n import t
 
 
@@ -34,20 +34,15 @@ def tsne_scatter(embedding: np.ndarray, labels: np.ndarray, name: str, label: st
 def heatmap_grid(images, maps, labels, preds, name: str, label: str, method: str, folder: Path,
                  lang: str = "pt") -> list[Path]:
     """gradcam_{name} / saliency_{name}: each image in grey with its map overlaid, true/pred labels above."""
-    n = len(images)
-    cols = min(6, n)
-    rows = int(np.ceil(n / cols))
-    fig, axes = new_figure(figsize=(1.5 * cols, 1.7 * rows + 0.3), rows=rows, cols=cols, squeeze=False,
-                           layout="constrained")
-    for ax in axes.flat:
-        ax.axis("off")
-    for i in range(n):
-        ax = axes.flat[i]
+    fig, axes = image_tiles(len(images), min(6, len(images)), image=1.4, title=0.2,
+                            suptitle=t(f"{method}_title", lang, model=label))
+    for i, ax in enumerate(axes):
         ax.imshow(images[i, 0], cmap="gray", vmin=0, vmax=1)
         ax.imshow(maps[i, 0], cmap="jet", alpha=0.45, vmin=0, vmax=1)
         wrong = labels[i] != preds[i]
-        ax.set_title(t("true_pred", lang, t=labels[i], p=preds[i]), fontsize=8, color="red" if wrong else "black")
-    fig.suptitle(t(f"{method}_title", lang, model=label), fontsize=10)
+        # y given: matplotlib would otherwise measure the axes to place the title (an axis off has nothing to avoid)
+        ax.set_title(t("true_pred", lang, t=labels[i], p=preds[i]), fontsize=8, color="red" if wrong else "black",
+                     y=1.0, pad=3)
     return save(fig, folder / f"{method}_{name}")
 
 
@@ -58,14 +53,9 @@ def misclassified(images, labels: np.ndarray, probs: np.ndarray, name: str, labe
     preds = probs.argmax(1)
     wrong = np.flatnonzero(preds != labels)
     order = wrong[np.argsort(-probs[wrong, preds[wrong]], kind="stable")][:n]
-    cols = 8
-    rows = max(1, int(np.ceil(len(order) / cols)))
-    fig, axes = new_figure(figsize=(1.3 * cols, 1.55 * rows + 0.3), rows=rows, cols=cols, squeeze=False,
-                           layout="constrained")
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, i in zip(axes.flat, order):
+    fig, axes = image_tiles(len(order), 8, image=1.2, title=0.3, suptitle=t("misclassified_title", lang, model=label))
+    for ax, i in zip(axes, order):
         ax.imshow(images[i, 0], cmap="gray_r", vmin=0, vmax=1)
-        ax.set_title(f"{t('true_pred', lang, t=labels[i], p=preds[i])}\n{probs[i, preds[i]]:.2f}", fontsize=7)
-    fig.suptitle(t("misclassified_title", lang, model=label), fontsize=10)
+        ax.set_title(f"{t('true_pred', lang, t=labels[i], p=preds[i])}\n{probs[i, preds[i]]:.2f}", fontsize=7, y=1.0,
+                     pad=3)
     return save(fig, folder / f"misclassified_{name}")

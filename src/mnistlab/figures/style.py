@@ -35,14 +35,38 @@ def styled(draw):
     return wrapper
 
 
-def new_figure(figsize=(5.0, 3.6), rows: int = 1, cols: int = 1, **kwargs):
-    """(Figure, axes) on the Agg canvas: no pyplot, so nothing shows up in a notebook's inline display."""
+def new_canvas(figsize=(5.0, 3.6), layout: str | None = None):
+    """A Figure on the Agg canvas: no pyplot, so nothing shows up in a notebook's inline display."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=figsize, layout=kwargs.pop("layout", None))
+    fig = Figure(figsize=figsize, layout=layout)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(rows, cols, **kwargs)
+    return fig
+
+
+def new_figure(figsize=(5.0, 3.6), rows: int = 1, cols: int = 1, **kwargs):
+    """(Figure, axes) on the Agg canvas, the axes from Figure.subplots."""
+    fig = new_canvas(figsize, kwargs.pop("layout", None))
+    return fig, fig.subplots(rows, cols, **kwargs)
+
+
+def image_tiles(n: int, cols: int, image: float, title: float, suptitle: str):
+    """(Figure, axes): n image tiles `image` inches square in rows of `cols`, `title` inches above each for its
+    title, the suptitle above all. Placed in inches rather than by a layout engine, which measures every tile's
+    title on every draw (16 tiles: 70% of the figure's time); save() trims the margins."""
+    gap, top = 0.08, 0.3
+    rows = max(1, -(-n // cols))
+    width, height = cols * (image + gap), top + rows * (title + image + gap)
+    fig = new_canvas((width, height))
+    fig.suptitle(suptitle, fontsize=10, y=1 - 0.05 / height, va="top")
+    axes = []
+    for i in range(n):
+        row, col = divmod(i, cols)
+        bottom = height - top - (row + 1) * (title + image + gap) + gap
+        ax = fig.add_axes((col * (image + gap) / width, bottom / height, image / width, image / height))
+        ax.axis("off")
+        axes.append(ax)
     return fig, axes
 
 
