@@ -6,7 +6,7 @@ import functools
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mnistlab.atomic import current_umask
 from mnistlab.i18n import integer, t
@@ -35,7 +35,7 @@ def styled(draw):
     return wrapper
 
 
-def new_canvas(figsize=(5.0, 3.6), layout: str | None = None):
+def new_canvas(figsize=(5.0, 3.6), layout: Literal["constrained", "compressed", "tight"] | None = None):
     """A Figure on the Agg canvas: no pyplot, so nothing shows up in a notebook's inline display."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
