@@ -116,6 +116,17 @@ def user_code(what: str):
         raise ConfigError(f"{what}: {first_line(e)}") from None
 
 
+@contextmanager
+def _no_bytecode():
+    """A user's folder is theirs: importing their code writes no __pycache__ beside it (nothing created, even
+    where the import fails), whatever the interpreter would do by default."""
+    before, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = before
+
+
 def import_file(spec_name: str, path: str, reload: bool, flag: str = "--models"):
     """Import a .py file under a module name of its own (from its path's hash), its folder on sys.path meanwhile."""
     if not os.path.isfile(local_path(path)):
@@ -131,7 +142,7 @@ def import_file(spec_name: str, path: str, reload: bool, flag: str = "--models")
     folder = os.path.dirname(local_path(path))
     sys.path.insert(0, folder)  # its own helper modules beside it import as they would in a script
     try:
-        with user_code(f"{flag} {spec_name}: importing {path} failed"):
+        with user_code(f"{flag} {spec_name}: importing {path} failed"), _no_bytecode():
             spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(module_name, None)
@@ -149,7 +160,7 @@ def import_module(spec_name: str, module_name: str, reload: bool, flag: str = "-
     if added:  # a module of the project the command runs in, as `python -m` would find it
         sys.path.append(os.getcwd())
     try:
-        with user_code(f"{flag} {spec_name}: importing {module_name} failed"):
+        with user_code(f"{flag} {spec_name}: importing {module_name} failed"), _no_bytecode():
             module = importlib.import_module(module_name)
             return importlib.reload(module) if reload else module
     finally:
