@@ -222,12 +222,14 @@ def test_a_sweep_across_two_nodes_ships_the_users_model_survives_losing_one_and_
 
     # 1. A user model from a file only the driver can read trains on a worker that cannot see it (the only node
     #    with 2 CPUs: every run asking for 2 lands there), with the numbers it gives here.
+    #    One budget (three runs) is enough: the worker's first run is the one that needs the shipped file.
     user, shipped = f"{tmp_path / 'nets.py'}:Flat", tmp_path / "shipped"
-    sweep = _in_head(cluster, ["sweep", *GRID, "--cpus-per-run", "2", "--models", user, "--no-summary",
-                               "--out", str(shipped)])
+    sweep = _in_head(cluster, ["sweep", *GRID, "--budgets", "10", "--cpus-per-run", "2", "--models", user,
+                               "--no-summary", "--out", str(shipped)])
     _, stderr = sweep.communicate(timeout=WAIT)
     assert sweep.returncode == 0, stderr[-2000:]
-    assert main(["sweep", *TINY_SWEEP, "--models", user, "--no-summary", "--out", str(tmp_path / "here")]) == 0
+    assert main(["sweep", *TINY_SWEEP, "--budgets", "10", "--models", user, "--no-summary",
+                 "--out", str(tmp_path / "here")]) == 0
     assert store_rows(shipped) == store_rows(tmp_path / "here")
     (worker_id,) = set(_nodes(shipped))
 
