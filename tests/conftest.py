@@ -11,8 +11,8 @@ from pathlib import Path
 # The suite runs on two or more processes (pyproject: pytest-xdist), each with torch's two threads: OpenMP
 # threads that sleep when idle instead of spinning leave the cores to the other process (set before torch loads).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# The suite starts a hundred-odd `python -m mnistlab` processes: where the environment forbids writing bytecode,
-# each compiled mnistlab's sources again (~0.3 s a process). They write it as Python does by default, into
+# The suite starts many `python -m mnistlab` processes: where the environment forbids writing bytecode, each
+# compiled mnistlab's sources again (~0.3 s a process). They write it as Python does by default, into
 # __pycache__ folders git ignores (set before xdist starts its workers, which inherit it).
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 

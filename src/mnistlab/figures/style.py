@@ -54,7 +54,8 @@ def new_figure(figsize=(5.0, 3.6), rows: int = 1, cols: int = 1, **kwargs):
 def image_tiles(n: int, cols: int, image: float, title: float, suptitle: str):
     """(Figure, axes): n image tiles `image` inches square in rows of `cols`, `title` inches above each for its
     title, the suptitle above all. Placed in inches rather than by a layout engine, which measures every tile's
-    title on every draw (16 tiles: 70% of the figure's time); save() trims the margins."""
+    title on every draw (16 tiles drawn and saved: 1.57 s under constrained layout, 0.40 s placed so;
+    benchmarks/bench_figures.py); save() trims the margins."""
     gap, top = 0.08, 0.3
     rows = max(1, -(-n // cols))
     width, height = cols * (image + gap), top + rows * (title + image + gap)
