@@ -28,7 +28,7 @@ def _images() -> np.ndarray:
     return np.random.default_rng(0).random((TILES, 28, 28)).astype("float32")
 
 
-def _fill(fig, axes, images) -> None:
+def _fill(axes, images) -> None:
     for i, ax in enumerate(axes):
         ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=1)
         ax.set_title(f"T:{i % 10} P:{(i + 3) % 10}\n0.{90 - i}", fontsize=7, y=1.0, pad=3)
@@ -37,7 +37,7 @@ def _fill(fig, axes, images) -> None:
 @styled
 def tiles(images, folder: Path) -> None:
     fig, axes = image_tiles(TILES, COLS, image=1.2, title=0.3, suptitle="Most confident errors")
-    _fill(fig, axes, images)
+    _fill(axes, images)
     save(fig, folder / "tiles")
 
 
