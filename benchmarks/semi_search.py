@@ -26,6 +26,7 @@ from mnistlab.config import RunConfig  # noqa: E402
 from mnistlab.data.loader import load_dataset  # noqa: E402
 from mnistlab.data.resident import ResidentData  # noqa: E402
 from mnistlab.models.registry import build_model  # noqa: E402
+from mnistlab.runs.job import RunPlan  # noqa: E402
 from mnistlab.training.semi.loop import fit_semi  # noqa: E402
 from mnistlab.training.solo import evaluate  # noqa: E402
 
@@ -81,7 +82,8 @@ def main():
                                 unlabeled=pool, semi_method=args.method, semi_options=options, **fields)
                 net = build_model(cfg)
                 start = time.perf_counter()
-                fit_semi(net, data.split(cfg), cfg)
+                plan = RunPlan.of(cfg)
+                fit_semi(net, data.split(cfg), cfg, plan.method, plan.settings)
                 secs.append(time.perf_counter() - start)
                 accs.append(evaluate(net, data.test_x, data.test_y)[1])
                 print(f"  {model} {name} seed {seed}: val acc {100 * accs[-1]:.2f}% in {secs[-1]:.0f} s", flush=True)

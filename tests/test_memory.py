@@ -12,6 +12,7 @@ from mnistlab.data.mnist import normalize
 from mnistlab.errors import ConfigError
 from mnistlab.models.registry import build_model, config_of
 from mnistlab.runs import memory
+from mnistlab.runs.job import Job
 from mnistlab.training.device import memory_format
 from mnistlab.training.optim import make_adam
 
@@ -64,16 +65,17 @@ def test_estimate_is_generous_but_near_what_training_holds(model, device_data):
 def test_refused_when_memory_is_short():
     with pytest.raises(ConfigError, match=r"^--mlp-hidden 65536: a run needs ~\d+\.\d GiB, this machine has "
                                           r"~1\.0 GiB available; use smaller widths or --batch-size$"):
-        memory.check_fits([config_of(model="cnn"), config_of(model="mlp", mlp_hidden=65536)], available=GIB)
+        memory.check_fits([Job.of(config_of(model="cnn")), Job.of(config_of(model="mlp", mlp_hidden=65536))],
+                          available=GIB)
 
 
 def test_the_notebook_fits_where_a_gibibyte_is_free():
-    memory.check_fits([RunConfig(model="mlp"), RunConfig(model="cnn")], available=GIB)
+    memory.check_fits([Job.of(RunConfig(model="mlp")), Job.of(RunConfig(model="cnn"))], available=GIB)
 
 
 def test_nothing_refused_when_memory_cannot_be_read(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda device=None: None)
-    memory.check_fits([config_of(model="mlp", mlp_hidden=65536)])
+    memory.check_fits([Job.of(config_of(model="mlp", mlp_hidden=65536))])
 
 
 def test_available_memory_from_proc_meminfo_without_psutil(monkeypatch):
@@ -123,7 +125,7 @@ def test_cli_refuses_before_loading_data(monkeypatch, tmp_path, capsys):
 def test_sizing_a_small_model_runs_it_on_the_cpu_without_touching_the_callers_random_stream():
     import torch
 
-    memory._shape_numbers.cache_clear()
+    memory._shapes.clear()
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)

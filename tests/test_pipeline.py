@@ -130,3 +130,31 @@ def test_run_results_display_as_a_table_in_jupyter(tmp_path):
     results = run(config_of(model="mlp", samples_per_class=10, **TINY))
     html = results._repr_html_()
     assert html.startswith("<table>") and "MLP" in html and f"{results[0].test_acc:.4f}" in html
+
+
+def test_a_run_reads_its_plan_and_looks_no_name_up_again(device_data, monkeypatch):
+    """Job.of resolves the model, the selection rule and the method with its settings once; with every lookup
+    broken afterwards, the run still trains and names them."""
+    from mnistlab.runs.job import Job
+    from mnistlab.runs.pipeline import execute
+    from mnistlab.training.semi.catalog import get_method
+    from mnistlab.training.semi.registry import resolve_settings
+
+    cfg = config_of(model="mlp", select="random-any", samples_per_class=2, unlabeled=300, steps=4, batch_size=8,
+                    early_stopping=False, mlp_hidden=8, semi_options="uratio=2")
+    job = Job.of(cfg, device_data.mnist.checksums)
+    plan = job.plan
+    assert (plan.model.name, plan.rule.name, plan.method.name) == ("mlp", "random-any", "fixmatch")
+    assert dict(plan.settings) == resolve_settings(get_method("fixmatch"), "uratio=2") and plan.uratio == 2
+
+    def looked_up(*args, **kwargs):
+        raise AssertionError("a name was looked up again after the job was made")
+
+    for where in ("mnistlab.runs.job.get_spec", "mnistlab.runs.job.get_rule", "mnistlab.runs.job.get_method",
+                  "mnistlab.models.registry.get_spec", "mnistlab.selection.catalog.get_rule",
+                  "mnistlab.training.semi.catalog.get_method"):
+        monkeypatch.setattr(where, looked_up)
+    outcome = execute(job, device_data, {})
+    assert outcome.status == "done", outcome.message
+    assert (outcome.result.label, outcome.result.method_label) == ("MLP", "FixMatch")
+    assert sum(outcome.result.train_counts) == 20 and outcome.result.history["step"] == [4]

@@ -66,7 +66,8 @@ def test_labels_outside_the_labelled_draw_are_never_read(mnist, monkeypatch):
     def trained(data):
         model = build_model(cfg)
         split = data.split(cfg)
-        fit_semi(model, split, cfg)
+        plan = Job.of(cfg).plan
+        fit_semi(model, split, cfg, plan.method, plan.settings)
         return model, split, evaluate(model, data.test_x, data.test_y)
 
     cpu = torch.device("cpu")

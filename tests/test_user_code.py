@@ -81,12 +81,16 @@ def test_a_shipped_file_is_read_where_the_drivers_path_is_missing_and_its_hash_s
     files = usercode.file_sources([job.config.model, "mlp", "some.module:Net"])
     assert list(files) == [str(driver)]  # a module is installed on each machine, not shipped
     driver.unlink()  # this "worker" has no such file
+
+    def as_sent():  # the job as a worker rebuilds it from the task's data: its plan resolved there
+        return Job(RunConfig.from_dict(job.config.to_dict()), job.key)
+
     try:
         usercode.ship(files, str(tmp_path / "shipped"))
-        assert execute(job, device_data, {}).result.test_acc > 0.1
+        assert execute(as_sent(), device_data, {}).result.test_acc > 0.1
         usercode.ship({str(driver): FLAT.format(n=10).encode() + b"# edited\n"}, str(tmp_path / "shipped"))
         try:
-            execute(job, device_data, {})
+            execute(as_sent(), device_data, {})
             raise AssertionError("a shipped file that is not the run's trained")
         except ConfigError as e:
             assert "changed since the run was set up" in str(e) and "\n" not in str(e)

@@ -67,7 +67,7 @@ def run(configs, out: str | Path | None = None, *, data_dir=None, device: str = 
         raise ConfigError(f"--dataset: one run folder holds one dataset, got {', '.join(datasets)}")
     jobs = [Job.of(c) for c in configs]  # each config checked here, before any data is read
     torch_device = resolve_device(device)
-    check_fits([job.config for job in jobs], device=torch_device)  # before anything is allocated: the OOM killer
+    check_fits(jobs, device=torch_device)  # before anything is allocated: the OOM killer
     mnist = load_dataset(jobs[0].config.dataset, data_dir, log=log)  # says nothing
     check_splits(mnist, [job.config for job in jobs])
     with ExitStack() as alone:

@@ -85,6 +85,15 @@ def changed(spec) -> bool:
         return True
 
 
+def check_recorded(what: str, spec, recorded: str) -> None:
+    """One line when user code is no longer the version a run recorded (its key names that version's hash):
+    the weights or picks of one version are never made with another."""
+    if recorded and recorded != spec.source_sha256:
+        raise ConfigError(f"{what}: {spec.source_file or 'its source'} changed since the run was set up (sha256 "
+                          f"{spec.source_sha256[:12]}..., the run's {recorded[:12]}...); restore that version or "
+                          "start a new run")
+
+
 def module_file(module_name: str) -> str | None:
     """The file a module name resolves to, found without running any code (no parent package is imported)."""
     from importlib.machinery import PathFinder

@@ -141,10 +141,7 @@ def get_model(name: str, **config) -> nn.Module:
 def build_model(cfg: RunConfig) -> nn.Module:
     """The model a config names, initialised from its seed; a user model must still be the code the run used."""
     spec = get_spec(cfg.model)
-    if cfg.model_source and cfg.model_source != spec.source_sha256:
-        raise ConfigError(f"model {cfg.model}: {spec.source_file or 'its source'} changed since the run was set up "
-                          f"(sha256 {spec.source_sha256[:12]}..., the run's {cfg.model_source[:12]}...); restore "
-                          "that version or start a new run")
+    usercode.check_recorded(f"model {cfg.model}", spec, cfg.model_source)
     return spec.build(cfg)
 
 

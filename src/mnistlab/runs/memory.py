@@ -7,8 +7,8 @@ and the dataset as it lies in memory.
 """
 from __future__ import annotations
 
-import functools
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -16,7 +16,8 @@ import torch
 from mnistlab.config import RunConfig, class_counts, flag_of
 from mnistlab.errors import ConfigError
 from mnistlab.models.registry import get_spec
-from mnistlab.models.spec import input_shape
+from mnistlab.models.spec import ModelSpec, input_shape
+from mnistlab.runs.job import Job, RunPlan
 
 FLOAT = 4               # bytes of a float32
 TRAINING_COPIES = 5     # weights, gradients, Adam's exp_avg and exp_avg_sq, the best epoch's weights
@@ -32,14 +33,15 @@ MAX_POOL = 60_000       # the most training images a dataset has, hence the larg
 REAL_PASS_PARAMS = 16_000_000  # up to 64 MB of weights a batch-of-one pass on the CPU costs less than meta's
 
 
-@functools.lru_cache(maxsize=64)
-def _shape_numbers(cfg: RunConfig) -> tuple[int, int] | None:
+_shapes: dict[tuple, tuple[int, int] | None] = {}  # by the model's version and the config: one pass each
+
+
+def _shape_numbers(spec: ModelSpec, cfg: RunConfig) -> tuple[int, int] | None:
     """(parameters, layer-output elements per sample) of the model `cfg` describes, from one pass of one sample.
 
     The model is built on the meta device (nothing allocated) to count its parameters. A small one is then built
     and run on the CPU: torch's meta kernels for common ops (relu) import ~800 modules on first use, ~2 s a
     process. A large one runs on meta, so that sizing it allocates nothing."""
-    spec = get_spec(cfg.model)
     sizes: list[int] = []
 
     def count(module, args, out):
@@ -69,36 +71,31 @@ def _shape_numbers(cfg: RunConfig) -> tuple[int, int] | None:
     return params, sum(sizes)
 
 
-def model_numbers(cfg: RunConfig) -> tuple[int, int] | None:
+def model_numbers(cfg: RunConfig, spec: ModelSpec | None = None) -> tuple[int, int] | None:
     """(parameters, activation elements per sample), or None when the model cannot be sized without running it."""
-    # The grid's own axes do not change the model's shape: one meta pass per model and size, not per run.
-    return _shape_numbers(cfg.with_(seed=0, samples_per_class=1, eval_noise=(), eval_shift=()))
+    spec = spec or get_spec(cfg.model)
+    # The grid's own axes do not change the model's shape: one pass per model and size, not per run.
+    shaped = cfg.with_(seed=0, samples_per_class=1, eval_noise=(), eval_shift=())
+    key = (spec.name, spec.source_sha256, shaped)
+    if key not in _shapes:
+        _shapes[key] = _shape_numbers(spec, shaped)
+    return _shapes[key]
 
 
-def training_bytes(cfg: RunConfig) -> int | None:
-    """The model's share: parameters x TRAINING_COPIES and its activations at the batch size (or at evaluation's)."""
-    numbers = model_numbers(cfg)
+def training_bytes(cfg: RunConfig, plan: RunPlan | None = None) -> int | None:
+    """The model's share: parameters x TRAINING_COPIES and its activations at the batch size (or at evaluation's).
+    plan: the run's resolved plan (by default, the plan of `cfg` as given)."""
+    plan = plan or RunPlan.of(cfg)
+    numbers = model_numbers(cfg, plan.model)
     if numbers is None:
         return None
     params, per_sample = numbers
-    if cfg.unlabeled:  # a semi step: the labelled batch and a strong view kept for backward, a weak view not
-        uratio = _uratio(cfg)
-        kept, passing = round(cfg.batch_size * (1 + uratio)), round(cfg.batch_size * uratio)
+    if plan.method is not None:  # a semi step: the labelled batch and a strong view kept for backward, a weak not
+        kept, passing = round(cfg.batch_size * (1 + plan.uratio)), round(cfg.batch_size * plan.uratio)
         return FLOAT * (params * (TRAINING_COPIES + 1)  # + the EMA copy
                         + per_sample * max(ACTIVATION_COPIES * kept + passing, EVAL_BATCH))
     batch = min(cfg.batch_size, sum(class_counts(cfg)))  # a batch never holds more than the training pool
     return FLOAT * (params * TRAINING_COPIES + per_sample * max(ACTIVATION_COPIES * batch, EVAL_BATCH))
-
-
-def _uratio(cfg: RunConfig) -> float:
-    """The unlabelled batch's multiple of the labelled one, from the method's settings (its default if unreadable)."""
-    from mnistlab.training.semi.catalog import get_method
-    from mnistlab.training.semi.registry import COMMON, resolve_settings
-
-    try:
-        return resolve_settings(get_method(cfg.semi_method), cfg.semi_options)["uratio"]
-    except ConfigError:  # named when the job is made; here only the size matters
-        return COMMON["uratio"].default
 
 
 def data_bytes(cfg: RunConfig) -> int:
@@ -107,9 +104,9 @@ def data_bytes(cfg: RunConfig) -> int:
     return RESIDENT_BYTES + 2 * sum(class_counts(cfg)) * PIXELS * FLOAT + unlabelled * PIXELS
 
 
-def estimate_bytes(cfg: RunConfig) -> int | None:
+def estimate_bytes(cfg: RunConfig, plan: RunPlan | None = None) -> int | None:
     """What one run of `cfg` needs at its peak, in bytes (None when the model cannot be sized on meta)."""
-    model = training_bytes(cfg)
+    model = training_bytes(cfg, plan)
     return None if model is None else model + data_bytes(cfg)
 
 
@@ -154,26 +151,26 @@ def available_bytes(device=None) -> int | None:
     return min(known) if known else None
 
 
-def _named(cfg: RunConfig, need: int) -> str:
+def _named(job: Job, need: int) -> str:
     """The flags that make this run large: those whose default would shrink it by a tenth or more."""
-    defaults = RunConfig()
+    cfg, defaults = job.config, RunConfig()
     big = []
     for name, value in cfg.model_args:
-        smaller = estimate_bytes(cfg.with_(model_args=tuple(a for a in cfg.model_args if a[0] != name)))
+        smaller = estimate_bytes(cfg.with_(model_args=tuple(a for a in cfg.model_args if a[0] != name)), job.plan)
         if smaller is not None and smaller <= 0.9 * need:
             big.append(f"{flag_of(name)} {value}")
     for name in SIZE_FIELDS:
         default = getattr(defaults, name)
         if getattr(cfg, name) != default:
-            smaller = estimate_bytes(cfg.with_(**{name: default}))
+            smaller = estimate_bytes(cfg.with_(**{name: default}), job.plan)
             if smaller is not None and smaller <= 0.9 * need:
                 big.append(f"{flag_of(name)} {getattr(cfg, name)}")
     return " ".join(big) or f"--models {cfg.model}"
 
 
-def check_fits(cfgs, available: int | None = None, device=None) -> None:
+def check_fits(jobs: Sequence[Job], available: int | None = None, device=None) -> None:
     """ConfigError when the largest of these runs (they run one at a time) needs more memory than is available."""
-    sized = [(need, cfg) for cfg in cfgs if (need := estimate_bytes(cfg)) is not None]
+    sized = [(need, job) for job in jobs if (need := estimate_bytes(job.config, job.plan)) is not None]
     if not sized:
         return
     if available is None:

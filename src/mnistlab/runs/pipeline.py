@@ -12,41 +12,36 @@ from mnistlab.calibration import encode, fit_temperature
 from mnistlab.config import class_counts
 from mnistlab.data.corrupt import fixed_shift, salt_and_pepper
 from mnistlab.data.resident import ResidentData, Split
-from mnistlab.errors import ConfigError
-from mnistlab.models.registry import build_model, count_params, get_spec
+from mnistlab.models.registry import count_params
 from mnistlab.runs.job import Job
 from mnistlab.runs.metrics import classification_metrics
 from mnistlab.runs.outcome import ModelResult, Outcome
-from mnistlab.selection.catalog import DEFAULT as DEFAULT_RULE
-from mnistlab.selection.catalog import get_rule, select
+from mnistlab.selection.catalog import select
 from mnistlab.training.engine import FitResult, OnEpoch
 from mnistlab.training.optim import snapshot
+from mnistlab.training.semi.loop import fit_semi
 from mnistlab.training.solo import evaluate, fit
 
 
 def split_of(job: Job, data: ResidentData) -> tuple[Split, float]:
     """The job's labelled split, drawn by its selection rule (the notebook's balanced draw by default), and the
     seconds the rule took (a run's time includes them). A rule is given the training images, never the labels."""
-    cfg = job.config
-    if cfg.select == DEFAULT_RULE:
+    cfg, rule = job.config, job.plan.rule
+    if rule is None:
         return data.split(cfg), 0.0
-    if cfg.select_source and cfg.select_source != get_rule(cfg.select).source_sha256:  # checked before it runs
-        raise ConfigError(f"--select {cfg.select}: its file changed since the run was set up; restore that version "
-                          "or start a new run")
     start = time.perf_counter()
-    chosen = select(cfg.select, data.mnist.train_images.numpy(), sum(class_counts(cfg)), cfg.seed)
+    chosen = select(rule, data.mnist.train_images.numpy(), sum(class_counts(cfg)), cfg.seed)
     return data.split(cfg, chosen), time.perf_counter() - start
 
 
 def train(job: Job, data: ResidentData, on_epoch: OnEpoch | None = None) -> tuple[torch.nn.Module, FitResult, Split]:
     """Fit the model a job describes; the model comes back holding the weights the engine kept. Its train_seconds
     include the selection of its labelled images."""
+    plan = job.plan  # resolved (and a user's code checked against its recorded hash) before any work
     split, selecting = split_of(job, data)
-    model = build_model(job.config).to(data.device)
-    if job.config.unlabeled:
-        from mnistlab.training.semi.loop import fit_semi
-
-        fitted = fit_semi(model, split, job.config, on_epoch)
+    model = plan.model.build(job.config).to(data.device)
+    if plan.method is not None:
+        fitted = fit_semi(model, split, job.config, plan.method, plan.settings, on_epoch)
     else:
         fitted = fit(model, split, job.config, on_epoch)
     fitted.train_seconds += selecting
@@ -112,17 +107,9 @@ def assess(job: Job, data: ResidentData, model: torch.nn.Module, fitted: FitResu
         report=metrics.report, report_text=metrics.report_text,
         train_counts=torch.bincount(split.train_y, minlength=data.spec.num_classes).tolist(),
         robustness=robustness, train_seconds=fitted.train_seconds, eval_seconds=eval_seconds,
-        label=get_spec(cfg.model).label, last_test_acc=last_test_acc, calibration=calibrated,
-        method_label=method_label(cfg),
+        label=job.plan.model.label, last_test_acc=last_test_acc, calibration=calibrated,
+        method_label=job.plan.method.label if job.plan.method is not None else "",
     )
-
-
-def method_label(cfg) -> str:
-    if not cfg.unlabeled:
-        return ""
-    from mnistlab.training.semi.catalog import get_method
-
-    return get_method(cfg.semi_method).label
 
 
 def execute(job: Job, data: ResidentData, environment: dict, on_epoch: OnEpoch | None = None) -> Outcome:

@@ -52,11 +52,11 @@ def check_count(rule: SelectionRule, count: int, pool_size: int) -> None:
                           "for); use a smaller --samples-per-class or --select random")
 
 
-def select(name: str, images: np.ndarray, count: int, seed: int, labels: np.ndarray | None = None,
+def select(rule: SelectionRule | str, images: np.ndarray, count: int, seed: int, labels: np.ndarray | None = None,
            class_counts: tuple[int, ...] = ()) -> np.ndarray:
-    """The indices a rule picks. Labels reach only a rule that declares it uses them; a user's rule runs under
-    the user-code guard and its answer is checked (count, range, distinct)."""
-    rule = get_rule(name)
+    """The indices a rule (or the rule a name names) picks. Labels reach only a rule that declares it uses them; a
+    user's rule runs under the user-code guard and its answer is checked (count, range, distinct)."""
+    rule = get_rule(rule) if isinstance(rule, str) else rule
     check_count(rule, count, len(images))
     pool = Pool(images, count, seed, tuple(class_counts), labels if rule.uses_labels else None)
     if not rule.source_file:

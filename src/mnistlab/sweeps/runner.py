@@ -193,7 +193,7 @@ def run_sweep(folder: Path, spec: SweepSpec, *, device: str = "auto", data_dir=N
         spec = previous.merged_with(spec) if previous else spec
         jobs = [Job.of(cfg, variant=variant) for variant, cfg in spec.plan()]  # each run checked, before any data
         torch_device = resolve_device(device)
-        check_fits([job.config for job in jobs], device=torch_device)
+        check_fits(jobs, device=torch_device)
         mnist = load_dataset(jobs[0].config.dataset, data_dir, log=log)
         check_splits(mnist, [job.config for job in jobs])
     folder.mkdir(parents=True, exist_ok=True)

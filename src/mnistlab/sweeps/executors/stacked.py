@@ -5,7 +5,6 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
 from mnistlab.data.resident import ResidentData
-from mnistlab.models.registry import build_model, get_spec
 from mnistlab.runs.job import Job
 from mnistlab.runs.outcome import Outcome, environment
 from mnistlab.runs.pipeline import assess, split_of
@@ -23,7 +22,7 @@ class StackedExecutor:
         env = environment(data.device)
         groups: dict[tuple, list[Job]] = defaultdict(list)
         for job in jobs:
-            together = batchable(job.config) and get_spec(job.model).stackable and fused_adam_works()
+            together = batchable(job.config) and job.plan.model.stackable and fused_adam_works()
             groups[cell_key(job.config) if together else ("alone", job.key)].append(job)
         for group in groups.values():
             if len(group) == 1:
@@ -34,7 +33,7 @@ class StackedExecutor:
                     on_start(job)
             try:
                 splits = [split_of(job, data)[0] for job in group]
-                models = [build_model(job.config).to(data.device) for job in group]
+                models = [job.plan.model.build(job.config).to(data.device) for job in group]
                 callback = (lambda i, rec, group=group: on_epoch(group[i], rec)) if on_epoch else None
                 fitted = fit_stacked(models, splits, [job.config for job in group], callback)
             except Exception as e:  # noqa: BLE001 - recorded per run, the sweep goes on

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 
 import torch
 import torch.nn as nn
 
 from mnistlab.config import RunConfig
 from mnistlab.data.resident import Split
-from mnistlab.errors import ConfigError
 from mnistlab.training.engine import EpochBook, EpochRecord, FitResult, OnEpoch
 from mnistlab.training.optim import lr_at, make_adam, set_lr, snapshot
-from mnistlab.training.semi.catalog import get_method, method_step
-from mnistlab.training.semi.registry import SemiBatch, resolve_settings
+from mnistlab.training.semi.catalog import method_step
+from mnistlab.training.semi.registry import MethodSpec, SemiBatch
 
 LOG_EVERY = 100  # steps per history record (the semi run's "epoch")
 
@@ -51,15 +51,12 @@ class Ema:
         torch._foreach_lerp_([self._avg[i] for i in self._float], [self._live[i] for i in self._float], 1 - decay)
 
 
-def fit_semi(model: nn.Module, split: Split, cfg: RunConfig, on_epoch: OnEpoch | None = None) -> FitResult:
-    """Train `model` in place for cfg.steps steps with cfg.semi_method; it ends holding the EMA weights."""
+def fit_semi(model: nn.Module, split: Split, cfg: RunConfig, method: MethodSpec, settings: Mapping[str, float],
+             on_epoch: OnEpoch | None = None) -> FitResult:
+    """Train `model` in place for cfg.steps steps with `method` and its checked settings (a run's plan holds
+    both); it ends holding the EMA weights."""
     assert split.unlabelled_x is not None and len(split.unlabelled_x), "a semi-supervised run needs its pool"
-    method = get_method(cfg.semi_method)
-    if cfg.semi_source and cfg.semi_source != method.source_sha256:  # a user's file edited since the job was made
-        raise ConfigError(f"--semi-method {cfg.semi_method}: {method.source_file} changed since the run was set up "
-                          f"(sha256 {method.source_sha256[:12]}..., the run's {cfg.semi_source[:12]}...); restore "
-                          "that version or start a new run")
-    settings = resolve_settings(method, cfg.semi_options)
+    settings = dict(settings)  # the method's own copy: what it does to it stays in this run
     labelled_x, labelled_y, pool = split.train_x, split.train_y, split.unlabelled_x
     device = labelled_x.device
     draws = torch.Generator(device=device).manual_seed(cfg.seed)            # batches
