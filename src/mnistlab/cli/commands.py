@@ -32,8 +32,9 @@ def print_run_summary(results, lang: str) -> None:
                 "final_val_acc", "test_acc", "train s", "status"):
         table.add_column(col, justify="right", no_wrap=True)
     for r in results:
-        table.add_row(r.label, integer(r.params, lang), str(r.epochs_run),
-                      str(r.best_epoch), number(r.best_val_loss, lang, 4), number(r.final_val_acc, lang, 4),
+        semi = "step" in r.history  # its epochs are steps
+        length = [t("n_steps", lang, n=n) if semi else str(n) for n in (r.epochs_run, r.best_epoch)]
+        table.add_row(r.label, integer(r.params, lang), *length, number(r.best_val_loss, lang, 4), number(r.final_val_acc, lang, 4),
                       number(r.test_acc, lang, 4), number(r.train_seconds, lang, 2), r.status)
     Console(width=120).print(table)
 

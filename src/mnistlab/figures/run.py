@@ -12,14 +12,17 @@ from mnistlab.models.registry import file_stem
 
 @styled
 def training_curves(history: dict, name: str, label: str, folder: Path, lang: str = "pt") -> list[Path]:
-    """{name}_curves_loss and {name}_curves_acc: train vs val per epoch, as in the notebook."""
+    """{name}_curves_loss and {name}_curves_acc: train vs val per epoch, as in the notebook (per step for a
+    semi-supervised run)."""
     paths = []
+    # A semi-supervised run records by steps (one written before counted its records as epochs: its steps are shown).
+    x_axis, x_label = ("step", t("step", lang)) if "step" in history else ("epoch", t("epoch", lang))
     for metric, ylabel, suffix in (("loss", t("loss", lang), "loss"), ("acc", t("accuracy", lang), "acc")):
         fig, ax = new_figure()
-        ax.plot(history["epoch"], history[f"train_{metric}"], marker="o", ms=3, label=t("train", lang))
+        ax.plot(history[x_axis], history[f"train_{metric}"], marker="o", ms=3, label=t("train", lang))
         if any(v is not None for v in history.get(f"val_{metric}", [])):
-            ax.plot(history["epoch"], history[f"val_{metric}"], marker="s", ms=3, label=t("val", lang))
-        ax.set_xlabel(t("epoch", lang))
+            ax.plot(history[x_axis], history[f"val_{metric}"], marker="s", ms=3, label=t("val", lang))
+        ax.set_xlabel(x_label)
         ax.set_ylabel(ylabel)
         ax.set_title(f"{label} — {ylabel}")
         ax.legend()

@@ -46,6 +46,7 @@ CATALOG = {
     "model": ("modelo", "model"),
     "variant": ("variante", "variant"),
     "epochs": ("épocas", "epochs"),
+    "n_steps": ("{n} passos", "{n} steps"),
     "best_epoch": ("melhor época", "best epoch"),
     "budget": ("orçamento", "budget"),
     "mean": ("média", "mean"),

@@ -92,7 +92,7 @@ def assess(job: Job, data: ResidentData, model: torch.nn.Module, fitted: FitResu
 
     metrics = classification_metrics(data.test_y.cpu().numpy(), preds.cpu().numpy(), data.spec.num_classes)
     h = fitted.history
-    best = max(fitted.best_epoch, 1) - 1
+    best = h["epoch"].index(fitted.best_epoch) if fitted.best_epoch in h["epoch"] else 0  # its record's place
     has_val = bool(len(split.val_y))
     return ModelResult(
         model=cfg.model, key=job.key, config=cfg.to_dict(),

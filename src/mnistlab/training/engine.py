@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
+SEMI_KEYS = ("step", "mask_rate")  # recorded too when a record has a step (a semi-supervised run's)
 
 
 class EarlyStopping:
@@ -32,7 +33,8 @@ class EarlyStopping:
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """One model's numbers after one epoch; what `on_epoch(index, record)` callbacks receive."""
+    """One model's numbers after one epoch; what `on_epoch(index, record)` callbacks receive. A semi-supervised
+    run records every LOG_EVERY steps, and its `epoch` is the step it ends at (its x axis counts steps)."""
 
     epoch: int
     train_loss: float
@@ -74,14 +76,14 @@ class EpochBook:
 
     def record(self, rec: EpochRecord, snapshot: Callable[[], State]) -> bool:
         r = self.result
-        for key in HISTORY_KEYS:
-            r.history[key].append(getattr(rec, key))
+        for key in HISTORY_KEYS + (SEMI_KEYS if rec.step is not None else ()):
+            r.history.setdefault(key, []).append(getattr(rec, key))
         r.epochs_run = rec.epoch
         val_loss = rec.val_loss if self.early_stopping else 0.0
         if val_loss is None or not (math.isfinite(rec.train_loss) and math.isfinite(val_loss)):
             r.diverged = True
-            r.message = (f"loss became non-finite at epoch {rec.epoch} (train {rec.train_loss}, val {rec.val_loss}); "
-                         "try a smaller --lr")
+            at = f"epoch {rec.epoch}" if rec.step is None else f"step {rec.step}"
+            r.message = f"loss became non-finite at {at} (train {rec.train_loss}, val {rec.val_loss}); try a smaller --lr"
             if self.kept is None:
                 self.kept = snapshot()  # no best epoch: the last weights are all there is
             return False

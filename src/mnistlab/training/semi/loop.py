@@ -7,7 +7,6 @@ engine's bookkeeping (history, divergence) and to the progress callback.
 """
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 
@@ -21,7 +20,7 @@ from mnistlab.training.optim import lr_at, make_adam, set_lr, snapshot
 from mnistlab.training.semi.catalog import method_step
 from mnistlab.training.semi.registry import MethodSpec, SemiBatch
 
-LOG_EVERY = 100  # steps per history record (the semi run's "epoch")
+LOG_EVERY = 100  # steps per history record; each record's epoch is its step
 
 
 class Ema:
@@ -101,13 +100,10 @@ def fit_semi(model: nn.Module, split: Split, cfg: RunConfig, method: MethodSpec,
             seen += bs
             if step % LOG_EVERY == 0 or step == cfg.steps:
                 mask_rate = float(mask_sum) / seen
-                rec = EpochRecord(math.ceil(step / LOG_EVERY), float(loss_sum) / seen, int(correct) / seen, None,
-                                  None, step, mask_rate)
+                rec = EpochRecord(step, float(loss_sum) / seen, int(correct) / seen, None, None, step, mask_rate)
                 if on_epoch is not None:
                     on_epoch(0, rec)
                 going = book.record(rec, lambda: snapshot(model))
-                book.result.history.setdefault("step", []).append(step)
-                book.result.history.setdefault("mask_rate", []).append(mask_rate)
                 loss_sum.zero_(), mask_sum.zero_(), correct.zero_()
                 seen = 0
                 if not going:
