@@ -39,7 +39,8 @@ SEMI_REFERENCES = [
 ]
 SEMI_PROTOCOL = ("mnistlab's semi-supervised rows: the labelled subset drawn as for every run (so runs pair by seed "
                  "with the supervised variants), every other training image unlabelled, a fixed number of steps and "
-                 "no validation split (their epochs column counts blocks of 100 steps). The methods' settings were "
+                 "no validation split (their epochs column counts steps; rows stored when it counted blocks of 100 "
+                 "steps keep that count). The methods' settings were "
                  "compared on seeds of their own (100 and up, never the reported ones) against a 10,000-image "
                  "labelled validation set held out of both pools during that search only, and one setting per "
                  "method is applied to every budget and model; the test set was never used for a choice (the "
