@@ -106,19 +106,19 @@ def test_entry_point_help():
     out = subprocess.run([sys.executable, "-m", "mnistlab", "run", "--help"], capture_output=True, text=True,
                          env={**os.environ, "COLUMNS": "100"})
     assert out.returncode == 0 and "--samples-per-class" in out.stdout and "notebook" in out.stdout
-    # The models' own settings, from the model registry.
+    # The models' own settings, from their declarations.
     assert "--mlp-hidden N" in out.stdout and "CNN conv1 channels, for --models cnn (default 16)" in out.stdout
 
 
 def test_help_does_not_import_torch():
-    """`mnistlab --help` and the help of commands that train nothing answer without importing torch (about 1 s of
-    imports); `run --help` imports the model registry for the models' own settings (test_entry_point_help)."""
+    """`mnistlab --help` and every command's help answer without importing torch (about 2 s of imports): `run` and
+    `sweep` take the models' own flags from their torch-free declarations (test_entry_point_help)."""
     import subprocess
     import sys
 
-    code = ("import sys\nfrom mnistlab.cli.main import main\nfor argv in (['--help'], ['summarize', '--help'], "
-            "['report', '--help'], ['results', '--help']):\n    try:\n        main(argv)\n    except SystemExit:\n"
-            "        pass\nprint('torch' in sys.modules)")
+    helps = [["--help"], *([command, "--help"] for command in ("summarize", "report", "results", "run", "sweep"))]
+    code = (f"import sys\nfrom mnistlab.cli.main import main\nfor argv in {helps!r}:\n    try:\n        main(argv)\n"
+            "    except SystemExit:\n        pass\nprint('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
 

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import fields
 from pathlib import Path
 
 from mnistlab.config import DEVICES, NOTEBOOK_MODELS, RECIPES, SEMI_FIELDS, RunConfig, flag_of
 from mnistlab.errors import ConfigError, UsageError
+from mnistlab.model_declarations import Setting, declared_settings
 
 GROUPS = {"experiment": "experiment (defaults are the notebook's)", "corruption": "corruption, augmentation, imbalance",
           "recipe": "training recipe (defaults are the notebook's plain method)",
@@ -46,12 +48,19 @@ SETTING = "model_setting:"  # the dest prefix of a model's own flags (--mlp-hidd
 
 
 def add_model_settings(group) -> None:
-    """A flag for each registered model's settings, from its declaration (--mlp-hidden, --cnn-c1, ...)."""
-    from mnistlab.models.registry import model_settings
-
-    for stored, spec, setting in model_settings():
+    """A flag for each model's settings, from its declaration (--mlp-hidden, --cnn-c1, ...)."""
+    for stored, model, setting in _declared_settings():
         group.add_argument(f"--{stored.replace('_', '-')}", dest=SETTING + stored, type=int, default=None,
-                           metavar="N", help=f"{setting.help}, for --models {spec.name} (default {setting.default})")
+                           metavar="N", help=f"{setting.help}, for --models {model} (default {setting.default})")
+
+
+def _declared_settings() -> list[tuple[str, str, Setting]]:
+    """mnistlab's own models' settings from their torch-free declarations (`run --help` imports no torch), or,
+    once the registry is imported, every registered model's (a model registered in Python has flags too)."""
+    registry = sys.modules.get("mnistlab.models.registry")
+    if registry is None:
+        return declared_settings()
+    return [(stored, spec.name, setting) for stored, spec, setting in registry.model_settings()]
 
 
 def add_config_args(p: argparse.ArgumentParser, multi: bool = False, settings: bool = True) -> None:

@@ -34,7 +34,8 @@ def print_run_summary(results, lang: str) -> None:
     for r in results:
         semi = "step" in r.history  # its epochs are steps
         length = [t("n_steps", lang, n=n) if semi else str(n) for n in (r.epochs_run, r.best_epoch)]
-        table.add_row(r.label, integer(r.params, lang), *length, number(r.best_val_loss, lang, 4), number(r.final_val_acc, lang, 4),
+        table.add_row(r.label, integer(r.params, lang), *length, number(r.best_val_loss, lang, 4),
+                      number(r.final_val_acc, lang, 4),
                       number(r.test_acc, lang, 4), number(r.train_seconds, lang, 2), r.status)
     Console(width=120).print(table)
 

@@ -7,8 +7,9 @@ import torch.nn.functional as F
 
 from mnistlab.config import RunConfig
 from mnistlab.kernels.fused import conv_pool_relu, pool_relu
+from mnistlab.model_declarations import declared
 from mnistlab.models.registry import register_model
-from mnistlab.models.spec import Setting, num_classes
+from mnistlab.models.spec import num_classes
 
 
 class MLP(nn.Module):
@@ -62,15 +63,12 @@ def _cnn_flops(c1: int, c2: int, fc: int) -> float:
     return 3 * 2 * (28 * 28 * c1 * 9 + 14 * 14 * c2 * c1 * 9 + 49 * c2 * fc + fc * 10)
 
 
-@register_model("mlp", label="MLP", source="the notebook (784-256-256-10)", flops_per_sample=_mlp_flops,
-                settings={"hidden": Setting(256, "MLP hidden width")},
+@register_model("mlp", **declared("mlp"), flops_per_sample=_mlp_flops,
                 feature_layers={"first": lambda m: m.net[2]})  # after the first hidden layer, as the notebook's t-SNE
 def mlp(cfg: RunConfig, hidden: int) -> nn.Module:
     return MLP(hidden=hidden, num_classes=num_classes(cfg), dropout=cfg.dropout)
 
 
-@register_model("cnn", label="CNN", source="the notebook (SmallCNN: conv 16, conv 32, fc 128)",
-                settings={"c1": Setting(16, "CNN conv1 channels"), "c2": Setting(32, "CNN conv2 channels"),
-                          "fc": Setting(128, "CNN hidden fc width")}, flops_per_sample=_cnn_flops)
+@register_model("cnn", **declared("cnn"), flops_per_sample=_cnn_flops)
 def cnn(cfg: RunConfig, c1: int, c2: int, fc: int) -> nn.Module:
     return SmallCNN(c1=c1, c2=c2, fc=fc, num_classes=num_classes(cfg), dropout=cfg.dropout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch.nn as nn
 
 from mnistlab.config import RunConfig
+from mnistlab.model_declarations import declared
 from mnistlab.models.registry import register_model
 from mnistlab.models.spec import num_classes
 
@@ -56,13 +57,11 @@ def _lenet5_flops() -> float:
     return 3 * 2 * (28 * 28 * 6 * 25 + 10 * 10 * 16 * 6 * 25 + 400 * 120 + 120 * 84 + 84 * 10)
 
 
-@register_model("logreg", label="LogReg", source="reference: linear softmax baseline (Flatten + Linear 784-10)",
-                flops_per_sample=_logreg_flops)
+@register_model("logreg", **declared("logreg"), flops_per_sample=_logreg_flops)
 def logreg(cfg: RunConfig) -> nn.Module:
     return LogReg(num_classes=num_classes(cfg))
 
 
-@register_model("lenet5", label="LeNet-5", source="reference: LeNet-5 (LeCun et al. 1998), padded for 28x28",
-                flops_per_sample=_lenet5_flops)
+@register_model("lenet5", **declared("lenet5"), flops_per_sample=_lenet5_flops)
 def lenet5(cfg: RunConfig) -> nn.Module:
     return LeNet5(num_classes=num_classes(cfg))

@@ -9,24 +9,7 @@ import torch.nn as nn
 
 from mnistlab.config import RunConfig
 from mnistlab.data.registry import get_dataset
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One of a model's own settings (an integer): its default, what it means, its range. A model `mlp` declaring
-    `hidden` is set by `--mlp-hidden` and stored as `mlp_hidden`."""
-
-    default: int
-    help: str
-    low: int = 1
-    high: int = 65_536
-
-    @property
-    def allowed(self) -> str:
-        return f"an integer from {self.low} to {self.high}"
-
-    def accepts(self, value) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and self.low <= value <= self.high
+from mnistlab.model_declarations import Setting, stored_name
 
 
 def num_classes(cfg: RunConfig) -> int:
@@ -73,7 +56,7 @@ class ModelSpec:
 
     def stored_name(self, short: str) -> str:
         """A setting's name in configs and stores (and, dashed, its flag): mlp + hidden -> mlp_hidden."""
-        return f"{self.name.replace('-', '_')}_{short}"
+        return stored_name(self.name, short)
 
     def args(self, cfg: RunConfig) -> dict:
         """This model's settings in `cfg` by their short names, each at its default unless set."""

@@ -83,7 +83,8 @@ class EpochBook:
         if val_loss is None or not (math.isfinite(rec.train_loss) and math.isfinite(val_loss)):
             r.diverged = True
             at = f"epoch {rec.epoch}" if rec.step is None else f"step {rec.step}"
-            r.message = f"loss became non-finite at {at} (train {rec.train_loss}, val {rec.val_loss}); try a smaller --lr"
+            r.message = (f"loss became non-finite at {at} (train {rec.train_loss}, val {rec.val_loss}); "
+                         "try a smaller --lr")
             if self.kept is None:
                 self.kept = snapshot()  # no best epoch: the last weights are all there is
             return False
