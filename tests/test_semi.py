@@ -38,13 +38,6 @@ def test_views_keep_shape_and_range_and_repeat_for_a_seed():
     assert bool((holes > 0).all()) and bool((holes <= 7 * 7).all())  # one square each, clipped at the edges
 
 
-@pytest.mark.parametrize("h, w", [(28, 28), (20, 32)])
-def test_the_sampling_grid_is_affine_grids(h, w):
-    theta = torch.randn(64, 2, 3, generator=torch.Generator().manual_seed(h))
-    expected = torch.nn.functional.affine_grid(theta, [64, 1, h, w], align_corners=False)
-    assert torch.allclose(augment.sampling_grid(theta, h, w), expected, atol=2e-6, rtol=0)
-
-
 def test_pool_is_every_other_training_image_in_a_seeded_order():
     chosen = np.array([5, 1, 9])
     pool = unlabelled_indices(12, chosen, 9, seed=0)

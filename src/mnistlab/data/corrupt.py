@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
+
+from mnistlab.data.warp import inverse_map, warp
 
 
 def salt_and_pepper(x: torch.Tensor, amount: float, generator: torch.Generator) -> torch.Tensor:
@@ -23,20 +24,10 @@ def salt_and_pepper(x: torch.Tensor, amount: float, generator: torch.Generator) 
 
 def _warp(x: torch.Tensor, zoom: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor,
           angle: torch.Tensor | None = None) -> torch.Tensor:
-    """Rotate by `angle` radians, zoom by `zoom` and translate by (dx, dy) pixels, per image, black fill."""
-    n, _, h, w = x.shape
-    theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
-    if angle is None:
-        theta[:, 0, 0] = 1 / zoom
-        theta[:, 1, 1] = 1 / zoom
-    else:  # the inverse map: output -> input coordinates rotate by -angle
-        cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-        theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = cos, sin, -sin, cos
-    # affine_grid maps output to input coords in [-1, 1]; one pixel is 2/W there.
-    theta[:, 0, 2] = -dx * 2 / w / zoom
-    theta[:, 1, 2] = -dy * 2 / h / zoom
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    """Rotate by `angle` radians, zoom by `zoom` and translate by (dx, dy) pixels of the zoomed image, per image,
+    black fill (one pixel is 2/W in affine_grid's coordinates)."""
+    _, _, h, w = x.shape
+    return warp(x, inverse_map(zoom, -dx * 2 / w / zoom, -dy * 2 / h / zoom, angle), affine_grid=True)
 
 
 def random_affine(x: torch.Tensor, shift: float, scale: float, generator: torch.Generator,

@@ -12,10 +12,9 @@ import hashlib
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 
-from mnistlab.data.augment import sampling_grid
+from mnistlab.data.warp import warp
 from mnistlab.errors import ConfigError
 
 DIMENSIONS = 50
@@ -41,8 +40,7 @@ def deskewed(images: torch.Tensor) -> torch.Tensor:
     theta = torch.zeros(n, 2, 3, dtype=images.dtype)
     theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 1] = 1, alpha, 1  # input x = x + alpha (y - centre's y)
     theta[:, 0, 2] = -alpha * ((2 * my + 1) / h - 1)  # the same pixel scale on both axes (square images)
-    return F.grid_sample(images, sampling_grid(theta, h, w), mode="bilinear", padding_mode="zeros",
-                         align_corners=False)
+    return warp(images, theta)
 
 
 def embed(images: np.ndarray, seed: int) -> np.ndarray:
