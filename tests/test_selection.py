@@ -125,7 +125,8 @@ def test_a_users_rule_that_breaks_its_contract_is_one_line(tmp_path, small, body
 
 
 def test_bad_selection_input_is_named():
-    with pytest.raises(ConfigError, match="--select 'best': unknown selection rule; known: random, random-any"):
+    with pytest.raises(ConfigError, match="^--select 'best': unknown selection rule; choose from random, random-any, "
+                                          ".*, or give path/to/file.py:function or package.module:function$"):
         Job.of(RunConfig(select="best"))
     with pytest.raises(ConfigError, match="--select typical: picks at most 2,000 images"):
         Job.of(RunConfig(select="typical", samples_per_class=300))

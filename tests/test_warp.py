@@ -18,8 +18,8 @@ def test_one_map_without_a_part_is_the_map_with_that_part_at_zero():
     """The recipe's map (no shear; no rotation unless asked) is the semi views' map at zero shear and angle, bit
     for bit: one builder serves both without moving a stored number."""
     g = torch.Generator().manual_seed(0)
-    zoom, tx, ty, angle = 1 + 0.2 * torch.rand(8, generator=g), *torch.rand(2, 8, generator=g), \
-        torch.rand(8, generator=g) * math.pi
+    zoom, tx, ty = 1 + 0.2 * torch.rand(8, generator=g), torch.rand(8, generator=g), torch.rand(8, generator=g)
+    angle = torch.rand(8, generator=g) * math.pi
     zeros = torch.zeros(8)
     assert torch.equal(inverse_map(zoom, tx, ty, angle), inverse_map(zoom, tx, ty, angle, zeros))
     assert torch.equal(inverse_map(zoom, tx, ty), inverse_map(zoom, tx, ty, zeros, zeros).abs())  # -0.0 is 0.0

@@ -16,7 +16,6 @@ from mnistlab.selection.rule import FLAG, RULES, Pool, SelectionRule, checked_in
 DEFAULT = "random"
 importlib.import_module("mnistlab.selection.rules.random")  # the default and its label-free twin listed first
 load_folder("mnistlab.selection.rules")
-_user_rules: dict[str, SelectionRule] = {}
 _picked: dict[tuple, np.ndarray] = {}
 
 
@@ -26,13 +25,7 @@ def list_rules() -> list[SelectionRule]:
 
 def get_rule(name: str) -> SelectionRule:
     """The rule a name or user spec names, or one ConfigError line."""
-    if name in RULES or not usercode.is_spec(name):
-        return RULES.get(name)
-    key = usercode.canonical(name)
-    rule = _user_rules.get(key)
-    if rule is None or usercode.changed(rule):
-        rule = _user_rules[key] = _resolve(name, key, reload=rule is not None)
-    return rule
+    return RULES.get(name)
 
 
 def _resolve(name: str, key: str, reload: bool) -> SelectionRule:
@@ -41,6 +34,9 @@ def _resolve(name: str, key: str, reload: bool) -> SelectionRule:
     label = getattr(fn, "label", None)
     return SelectionRule(key, label if isinstance(label, str) and label else attr, fn, uses_labels=False,
                          source_file=source_file, source_sha256=usercode.sha256_of(source_file) if source_file else "")
+
+
+RULES.takes_user_code(_resolve)
 
 
 def check_count(rule: SelectionRule, count: int, pool_size: int) -> None:

@@ -12,7 +12,6 @@ from mnistlab.training.semi.registry import METHODS, MethodSpec, SemiBatch, decl
 
 FLAG = "--semi-method"
 load_folder("mnistlab.training.semi.methods")
-_user_methods: dict[str, MethodSpec] = {}  # a user's own, by canonical spec (re-read when its file changes)
 
 
 def list_methods() -> list[str]:
@@ -21,16 +20,7 @@ def list_methods() -> list[str]:
 
 def get_method(name: str) -> MethodSpec:
     """The spec of a method name or `file.py:attr` / `module:attr`, or a one-line ConfigError."""
-    if name in METHODS:
-        return METHODS.get(name)
-    key = usercode.canonical(name)
-    if not usercode.is_spec(key):
-        raise ConfigError(f"{FLAG} {name!r}: unknown method; choose from {', '.join(list_methods())}, or give "
-                          "path/to/file.py:function or package.module:function")
-    spec = _user_methods.get(key)
-    if spec is None or (spec.source_file and usercode.changed(spec)):
-        spec = _user_methods[key] = _resolve(name, key, reload=spec is not None)
-    return spec
+    return METHODS.get(name)
 
 
 def _resolve(name: str, key: str, reload: bool) -> MethodSpec:
@@ -65,3 +55,6 @@ def method_step(method: MethodSpec, batch: SemiBatch, settings: dict) -> tuple[t
     if not isinstance(stats, dict):
         raise ConfigError(f"{what}: its stats are {type(stats).__name__}, expected a dict (e.g. {{'mask_rate': ...}})")
     return loss, stats
+
+
+METHODS.takes_user_code(_resolve)
