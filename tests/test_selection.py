@@ -74,7 +74,7 @@ def test_a_rules_run_records_its_class_counts_and_may_miss_a_class(small):
     assert sum(counts) == 10
 
     class Result:  # what chosen_lines reads of a ModelResult
-        label, config, train_counts = "CNN", cfg.to_dict(), counts
+        label, run_config, train_counts = "CNN", cfg, counts
     line = chosen_lines([Result()], "en")[0]
     assert "labels chosen by random (any class): 10 images" in line
     missing = [str(c) for c, n in enumerate(counts) if n == 0]

@@ -128,7 +128,7 @@ def chosen_lines(results, lang: str) -> list[str]:
 
     lines = []
     for r in results:
-        rule = r.config.get("select", DEFAULT)
+        rule = r.run_config.select
         if rule == DEFAULT or not r.train_counts:
             continue
         missing = [str(c) for c, n in enumerate(r.train_counts) if n == 0]

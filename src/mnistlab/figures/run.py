@@ -84,7 +84,7 @@ def run_figures(results: list, folder: Path, lang: str = "pt", dataset=None) -> 
         stem = file_stem(r.model)  # a user model's name is a path: its files get a safe stem
         paths += training_curves(r.history, stem, r.label, folder, lang)
         paths += confusion_matrix(r.confusion, stem, r.label, folder, lang, class_names=names)
-        if r.config["imbalance"]:
+        if r.run_config.imbalance:
             recall = [r.report[str(c)]["recall"] for c in range(len(r.train_counts))]
             paths += per_class_recall([{"label": r.label, "counts": r.train_counts, "recall": recall}],
                                       t("per_class_title", lang, model=r.label), folder / f"per_class_{stem}", lang)

@@ -151,7 +151,7 @@ def mean_loss_curves(rows: list[SweepRow], models: list[str], labels: dict[str, 
     paths = []
     cells = defaultdict(list)
     for r in rows:
-        if not r.config.get("unlabeled"):
+        if not r.run_config.unlabeled:
             cells[(r.variant, r.samples_per_class)].append(r)
     for (variant, budget), members in sorted(cells.items()):
         fig, ax = new_figure()
@@ -211,7 +211,7 @@ def per_class_figures(rows: list[SweepRow], models: list[str], labels: dict[str,
     """For each imbalanced variant: mean recall per class (over seeds) vs its training count, every model."""
     groups = defaultdict(list)
     for r in rows:
-        if r.config["imbalance"]:
+        if r.run_config.imbalance:
             groups[(r.variant, r.samples_per_class)].append(r)
     paths = []
     for (variant, budget), members in sorted(groups.items()):

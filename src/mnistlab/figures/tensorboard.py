@@ -33,9 +33,9 @@ def write_scalars(logdir: Path, result, variant: str = "base") -> Path:
 
     from mnistlab.models.registry import file_stem
 
-    cfg = result.config
+    cfg = result.run_config
     folder = (Path(logdir) / _part(variant) /
-              f"{file_stem(result.model)}_spc{cfg['samples_per_class']}_seed{cfg['seed']}")
+              f"{file_stem(result.model)}_spc{cfg.samples_per_class}_seed{cfg.seed}")
     history = result.history
     x_axis = history.get("step") or history.get("epoch") or []
     with SummaryWriter(log_dir=str(folder)) as writer:

@@ -39,7 +39,7 @@ def known_dataset(name):
 
 def _dataset_of(models: dict):
     """The DatasetSpec the runs name (its class names label the confusion matrices), None when unknown here."""
-    names = {str(r.config.get("dataset", "mnist")) for r in models.values()}
+    names = {r.run_config.dataset for r in models.values()}
     return known_dataset(names.pop()) if len(names) == 1 else None
 
 
@@ -64,7 +64,7 @@ def run_content(folder: Path, out: Path, lang: str) -> dict:
         figures += [(f"{stem}_curves_loss", t("cap_curves_loss", lang, model=label)),
                     (f"{stem}_curves_acc", t("cap_curves_acc", lang, model=label)),
                     (f"cm_{stem}", t("cap_cm", lang, model=label))]
-        if r.config.get("imbalance"):
+        if r.run_config.imbalance:
             figures.append((f"per_class_{stem}", t("per_class_title", lang, model=label)))
     for extra in sorted((Path(folder) / "figures").glob("*.pdf")):  # explain figures, as they were drawn
         pair = (extra, extra.with_suffix(".png"))
@@ -83,7 +83,7 @@ def run_content(folder: Path, out: Path, lang: str) -> dict:
     if len(models) >= 2:
         ranked = sorted(models, key=lambda n: -models[n].test_acc)
         best, worst = models[ranked[0]], models[ranked[-1]]
-        findings.append(t("run_finding", lang, spc=best.config["samples_per_class"], seed=best.config["seed"],
+        findings.append(t("run_finding", lang, spc=best.run_config.samples_per_class, seed=best.run_config.seed,
                           best=labels[ranked[0]], worst=labels[ranked[-1]], best_acc=_pct(best.test_acc, lang),
                           worst_acc=_pct(worst.test_acc, lang), diff=number(100 * (best.test_acc - worst.test_acc),
                                                                             lang)))
@@ -107,13 +107,13 @@ def _shown_config(config: dict) -> dict:
 
 def how_it_trained(label: str, r, lang: str) -> str:
     """How a model's training ended, in words: stopped early, ran every epoch, had no early stopping, or steps."""
-    cfg = r.config
-    if cfg.get("unlabeled"):
-        return t("run_steps", lang, model=label, steps=cfg.get("steps"), unlabeled=integer(cfg["unlabeled"], lang))
-    if not cfg.get("early_stopping", True):
+    cfg = r.run_config
+    if cfg.unlabeled:
+        return t("run_steps", lang, model=label, steps=cfg.steps, unlabeled=integer(cfg.unlabeled, lang))
+    if not cfg.early_stopping:
         return t("run_no_stopping", lang, model=label, ep=r.epochs_run)
-    if r.epochs_run < cfg.get("epochs", r.epochs_run):
-        return t("run_stopped", lang, model=label, ep=r.epochs_run, max=cfg["epochs"], best=r.best_epoch)
+    if r.epochs_run < cfg.epochs:
+        return t("run_stopped", lang, model=label, ep=r.epochs_run, max=cfg.epochs, best=r.best_epoch)
     return t("run_all_epochs", lang, model=label, ep=r.epochs_run, best=r.best_epoch)
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 import platform
 import sys
 from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 from typing import Any
 
+from mnistlab.config import RunConfig
 from mnistlab.runs.job import Job
 
 
@@ -41,6 +43,11 @@ class ModelResult:
     last_test_acc: float | None = None  # test accuracy of the last epoch's weights (early stopping's cost)
     calibration: dict = field(default_factory=dict)  # test logits (float16, base64) and the validation temperature
     method_label: str = ""           # a semi-supervised run's method, for display (never resolved again)
+
+    @cached_property
+    def run_config(self) -> RunConfig:
+        """The stored config, typed: a field the config predates reads as its default, as that run used it."""
+        return RunConfig.from_dict(self.config)
 
     def to_dict(self) -> dict:
         return asdict(self)

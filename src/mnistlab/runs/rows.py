@@ -11,6 +11,7 @@ import binascii
 import json
 import math
 from dataclasses import MISSING, dataclass, field, fields
+from functools import cached_property
 
 from mnistlab.config import V1_MODEL_ARGS, RunConfig
 from mnistlab.models.registry import label_of, list_models, model_settings
@@ -46,6 +47,11 @@ class SweepRow:
     config: dict = field(default_factory=dict)        # the run's config values, as stored with it
     environment: dict = field(default_factory=dict)   # versions, threads and code identity of the process
     result: ModelResult | None = None                 # done and diverged runs only
+
+    @cached_property
+    def run_config(self) -> RunConfig:
+        """The run's config, typed (its result's, once finished)."""
+        return self.result.run_config if self.result is not None else RunConfig.from_dict(self.config)
 
     def metric(self, name: str):
         """A measured value of a finished run: None for a running or failed run, or a figure it has not got."""

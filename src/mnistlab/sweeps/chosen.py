@@ -14,7 +14,7 @@ def answer(rows: list[SweepRow]) -> list[dict]:
     """One record per (variant, model, budget) whose runs' labels a rule chose, seeds in order."""
     cells: dict[tuple, list[SweepRow]] = defaultdict(list)
     for r in rows:
-        rule = (r.result.config if r.result is not None else r.config).get("select", DEFAULT)
+        rule = r.run_config.select
         if r.result is not None and rule != DEFAULT and r.result.train_counts:
             cells[(r.variant, r.model, r.samples_per_class, rule)].append(r)
     out = []

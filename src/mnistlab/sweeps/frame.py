@@ -31,16 +31,15 @@ def load_sweep(folder: str | Path):
     rows, _, _ = store.read_runs(folder)
     records = []
     for row in rows:
-        config = row.result.config if row.result is not None else row.config
+        cfg = row.run_config
         record = {name: getattr(row, name) for name in ("key", "variant", "model", "samples_per_class", "seed",
                                                          "status", "message")}
         record.update({name: row.metric(name) for name in FLOATS + ("params", "best_epoch", "epochs_run")})
-        semi = bool(config.get("unlabeled"))
+        semi = bool(cfg.unlabeled)
         label = row.result.label if row.result is not None else ""
-        record.update(label=label or row.model, dataset=config.get("dataset", "mnist"),
-                      select=config.get("select", "random"),
-                      unlabeled=int(config.get("unlabeled") or 0), semi_method=config.get("semi_method", "")
-                      if semi else "", steps=config.get("steps") if semi else None)
+        record.update(label=label or row.model, dataset=cfg.dataset, select=cfg.select,
+                      unlabeled=int(cfg.unlabeled or 0), semi_method=cfg.semi_method if semi else "",
+                      steps=cfg.steps if semi else None)
         records.append(record)
     columns = ("key", "variant", "model", "label", "dataset", "select", "samples_per_class", "seed", "status", *FLOATS,
                "params", "best_epoch", "epochs_run", "unlabeled", "semi_method", "steps", "message")

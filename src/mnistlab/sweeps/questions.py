@@ -81,14 +81,14 @@ def early_stopping(pairs, models: list[str]) -> list[dict]:
     cells = _by_cell(pairs)
     for model in models:
         for budget in sorted(b for m, b in cells if m == model):
-            members = [res for _, res in cells[(model, budget)] if res.config.get("early_stopping", True)]
+            members = [res for _, res in cells[(model, budget)] if res.run_config.early_stopping]
             if not members:
                 continue
             gain = [res.test_acc - res.last_test_acc for res in members if res.last_test_acc is not None]
             out.append({"model": model, "samples_per_class": budget, "n": len(members),
                         "stop_epoch": mean_ci([res.epochs_run for res in members]),
                         "best_epoch": mean_ci([res.best_epoch for res in members]),
-                        "stopped_early": sum(res.epochs_run < res.config.get("epochs", 30) for res in members),
+                        "stopped_early": sum(res.epochs_run < res.run_config.epochs for res in members),
                         "restored_minus_last": mean_ci(gain) if gain else None})
     return out
 
@@ -205,7 +205,7 @@ def semi_study(pairs, models: list[str]) -> dict:
     the CNN-minus-MLP gap under every variant, and the mean share of unlabelled images above the confidence
     threshold (pseudo-label coverage) over training steps."""
     by = _by_variant(pairs)
-    semi = {r.variant for r, res in pairs if res.config.get("unlabeled")}
+    semi = {r.variant for r, res in pairs if res.run_config.unlabeled}
     if not semi:
         return {}
     order = {m: i for i, m in enumerate(models)}
