@@ -125,6 +125,11 @@ def entropy_min(batch, settings):
 
 entropy_min.label = "Entropy min."
 entropy_min.settings = {"weight": 0.5}
+
+
+def labelled_only(batch, settings):
+    """The labelled loss alone, and no stats: the run cannot know its train accuracy."""
+    return F.cross_entropy(batch.model(batch.normalize(batch.labelled_x)), batch.labelled_y), {}
 '''
 
 
@@ -143,6 +148,9 @@ def test_a_users_method_from_a_file(tmp_path, device_data):
     assert Job.of(cfg, device_data.mnist.checksums).key != job.key  # its code is part of the key
     with pytest.raises(ConfigError, match="--semi-method .*has no attribute 'nothing'"):
         get_method(f"{path}:nothing")
+    assert all(0 <= a <= 1 for a in result.history["train_acc"])
+    silent, _ = train_one(config_of(model="mlp", semi_method=f"{path}:labelled_only", **SEMI), device_data)
+    assert silent.status == "done" and silent.history["train_acc"] == [None]  # unknown, never a 0
 
 
 def test_semi_study_resumes_without_retraining(tmp_path, monkeypatch):

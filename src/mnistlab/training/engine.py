@@ -38,7 +38,7 @@ class EpochRecord:
 
     epoch: int
     train_loss: float
-    train_acc: float
+    train_acc: float | None  # None: a semi-supervised method that gives no labelled logits
     val_loss: float | None  # None when the run holds out no validation set (--no-early-stopping)
     val_acc: float | None
     step: int | None = None          # semi-supervised runs: the optimizer step this record ends at

@@ -68,7 +68,7 @@ def fit_semi(model: nn.Module, split: Split, cfg: RunConfig, method: MethodSpec,
     loss_sum = torch.zeros((), device=device)
     mask_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
-    seen, state = 0, {}  # type: tuple[int, dict]
+    seen, scored, state = 0, 0, {}  # type: tuple[int, int, dict]
     start = time.perf_counter()
 
     def unlabelled_batch() -> torch.Tensor:
@@ -97,15 +97,18 @@ def fit_semi(model: nn.Module, split: Split, cfg: RunConfig, method: MethodSpec,
             logits = stats.get("labelled_logits")
             if logits is not None:
                 correct += (logits.detach().argmax(1) == batch.labelled_y).sum()
+                scored += bs
             seen += bs
             if step % LOG_EVERY == 0 or step == cfg.steps:
                 mask_rate = float(mask_sum) / seen
-                rec = EpochRecord(step, float(loss_sum) / seen, int(correct) / seen, None, None, step, mask_rate)
+                # A method that does not give its labelled logits has no train accuracy: null, never a 0.
+                accuracy = int(correct) / scored if scored == seen else None
+                rec = EpochRecord(step, float(loss_sum) / seen, accuracy, None, None, step, mask_rate)
                 if on_epoch is not None:
                     on_epoch(0, rec)
                 going = book.record(rec, lambda: snapshot(model))
                 loss_sum.zero_(), mask_sum.zero_(), correct.zero_()
-                seen = 0
+                seen = scored = 0
                 if not going:
                     break
     result = book.restore(model.load_state_dict)
