@@ -210,3 +210,21 @@ def test_fixmatchs_one_forward_pass_is_the_separate_passes_without_batch_norm_an
     torch.manual_seed(1)
     normed = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10), torch.nn.BatchNorm1d(10)).train()
     assert not torch.allclose(_fixmatch_step(normed, 0)[0], _fixmatch_step(normed, 1)[0], atol=1e-4)
+
+
+def test_a_registered_method_joins_the_semi_study():
+    """The semi study has a variant per registered method: a new method is its file, nothing else to edit."""
+    from mnistlab.sweeps.grid import make_spec
+    from mnistlab.sweeps.studies import variants_of
+    from mnistlab.training.semi.registry import METHODS, register_method
+
+    before = variants_of("semi")
+    assert [label for label, _ in before][2:4] == list_methods() == ["fixmatch", "pseudolabel"]
+    register_method("tiny-method", label="Tiny")(lambda batch, settings: (batch.labelled_x.sum(), {}))
+    try:
+        assert ("tiny-method", {"unlabeled": "all", "semi_method": "tiny-method"}) in variants_of("semi")
+        spec = make_spec(RunConfig(), ["mlp"], [1], [0], "semi")
+        assert [v["label"] for v in spec.variants] == [label for label, _ in variants_of("semi")]
+    finally:
+        METHODS.unregister("tiny-method")
+    assert variants_of("semi") == before

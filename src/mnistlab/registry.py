@@ -34,6 +34,10 @@ class Registry(Generic[Spec]):
         self._specs[name] = spec
         return spec
 
+    def unregister(self, name: str) -> None:
+        """Forget a spec (tests register temporary ones)."""
+        self._specs.pop(name, None)
+
     def takes_user_code(self, resolve: Callable[[str, str, bool], Spec]) -> None:
         """Let `get` take a user's `path/to/file.py:attr` or `package.module:attr` too: resolve(name, canonical spec,
         reload) imports it (mnistlab.usercode) and returns its spec, with source_file and source_sha256."""

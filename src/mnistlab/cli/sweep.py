@@ -42,9 +42,9 @@ def parse_int_list(tokens, flag: str, low: int = 0, high: int = 2**32 - 1) -> li
 def check_study_flags(args, base: dict) -> None:
     """Refuse a flag the study's variants would override: a variant would silently not be what was asked for."""
     from mnistlab.config import RECIPES, RunConfig, flag_of
-    from mnistlab.sweeps.studies import STUDIES
+    from mnistlab.sweeps.studies import variants_of
 
-    variants = STUDIES[args.study][0]
+    variants = variants_of(args.study)
     recipe = getattr(args, "recipe", "plain")
     setting = [label for label, overrides in variants if set(overrides) & set(RECIPES[recipe])]
     if setting:

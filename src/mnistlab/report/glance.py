@@ -107,6 +107,7 @@ def recipe_gain(summary: dict) -> str | None:
 
 
 def semi_gain(summary: dict) -> str | None:
+    # FixMatch against the recipe is the headline (a choice of what to show): summary.json has every method's gain.
     gains = [g for g in summary["questions"].get("gain", [])
              if g["model"] == SECOND and g["reference"] == "recipe" and g["variant"] == "fixmatch"]
     if not gains:

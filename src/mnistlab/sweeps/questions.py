@@ -11,13 +11,13 @@ import numpy as np
 
 from mnistlab.config import NOTEBOOK_MODELS
 from mnistlab.stats import holm, mean_ci
-from mnistlab.sweeps.studies import STUDIES
+from mnistlab.sweeps.studies import variants_of
 
 if TYPE_CHECKING:
     from mnistlab.runs.outcome import ModelResult
     from mnistlab.runs.rows import SweepRow
 
-IMBALANCE_BASE = STUDIES["imbalance"][0][0][0]  # "longtail": the imbalanced run with no remedy
+IMBALANCE_BASE = variants_of("imbalance")[0][0]  # "longtail": the imbalanced run with no remedy
 
 
 def _results(rows: list[SweepRow]) -> list[tuple[SweepRow, ModelResult]]:
@@ -130,7 +130,7 @@ def _ttest_p(diffs: list[float]) -> float:
 def corruption_study(pairs, models: list[str], kind: str) -> list[dict]:
     """Noise or shift study: the corruption-trained variant minus the plain one, paired by seed, at each test
     corruption level; the t-test p-values of one model and budget's levels are Holm-adjusted together."""
-    base, *others = [label for label, _ in STUDIES[kind][0]]  # the study's reference variant first
+    base, *others = [label for label, _ in variants_of(kind)]  # the study's reference variant first
     out = []
     by = _by_variant(pairs)
     order = {m: i for i, m in enumerate(models)}
