@@ -9,7 +9,8 @@ from mnistlab.config import RECIPES, RunConfig
 NOISE_LEVELS = (0.0, 0.05, 0.1, 0.2, 0.3)
 SHIFT_LEVELS = (0.0, 1.0, 2.0, 3.0, 4.0)
 
-EVERY_METHOD: tuple[str, dict] = ("every semi-supervised method", {})  # one variant per registered method, named as it (variants_of)
+# Stands for one variant per registered semi-supervised method, named as the method (variants_of).
+EVERY_METHOD: tuple[str, dict] = ("every semi-supervised method", {})
 
 STUDIES: dict[str, tuple[list[tuple[str, dict]], dict[str, Any], list[int] | None]] = {
     # name: (variants as (label, overrides), extra base settings, default budgets or None for the sweep's)
