@@ -65,7 +65,7 @@ def _declared_settings() -> list[tuple[str, str, Setting]]:
 
 def add_config_args(p: argparse.ArgumentParser, multi: bool = False, settings: bool = True) -> None:
     """Every RunConfig field that has a flag, from its declaration (help, choices, default), plus --models and,
-    with `settings`, the models' own settings (they come from the model registry, which imports torch)."""
+    with `settings`, the models' own settings (from their declarations: _declared_settings)."""
     defaults = RunConfig()
     groups = {key: p.add_argument_group(title) for key, title in GROUPS.items()}
     groups["experiment"].add_argument(

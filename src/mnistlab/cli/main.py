@@ -16,8 +16,8 @@ TRAINING = ("run", "sweep")  # the commands that take the models' own flags
 
 
 def build_parser(settings: bool = True) -> Parser:
-    """The parser. settings: declare the models' own flags (from the model registry, which imports torch); main
-    asks for them only when the command is one that trains, so that `mnistlab --help` and the others start fast."""
+    """The parser. settings: declare the models' own flags (from their declarations, without torch); main asks for
+    them only when the command is one that trains, the only commands that take them."""
     from mnistlab.cli import parsers
     from mnistlab.version import __version__
 

