@@ -98,7 +98,7 @@ def cmd_run(args) -> int:
         lang, label = args.lang, label_of(model)
         if step is not None:  # a semi-supervised run: its fixed schedule is counted in steps
             log(t("step_line", lang, label=label, step=step, steps=configs[0].steps, loss=number(train_loss, lang, 4),
-                  acc=number(train_acc, lang, 4), rate=number(100 * (mask_rate or 0), lang, 1)))
+                  acc=number(train_acc, lang, 4), rate=number(None if mask_rate is None else 100 * mask_rate, lang, 1)))
             return
         val = t("no_validation", lang) if val_loss is None else \
             f"val_loss={number(val_loss, lang, 4)} acc={number(val_acc, lang, 4)}"

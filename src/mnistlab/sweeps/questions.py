@@ -213,8 +213,8 @@ def semi_study(pairs, models: list[str]) -> dict:
     coverage = []
     for (model, budget), variants in cells:
         for variant in sorted(semi & set(variants)):
-            curves = [res.history["mask_rate"] for res in variants[variant].values()
-                      if isinstance(res.history.get("mask_rate"), list)]
+            curves = [res.history["mask_rate"] for res in variants[variant].values()  # a method without a mask
+                      if isinstance(res.history.get("mask_rate"), list) and None not in res.history["mask_rate"]]
             steps = next((res.history.get("step") for res in variants[variant].values()), None)
             if curves and steps and all(len(c) == len(steps) for c in curves):
                 coverage.append({"model": model, "samples_per_class": budget, "variant": variant, "step": steps,

@@ -68,7 +68,7 @@ def fit_semi(model: nn.Module, split: Split, cfg: RunConfig, method: MethodSpec,
     loss_sum = torch.zeros((), device=device)
     mask_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
-    seen, scored, state = 0, 0, {}  # type: tuple[int, int, dict]
+    seen, scored, masked, state = 0, 0, 0, {}  # type: tuple[int, int, int, dict]
     start = time.perf_counter()
 
     def unlabelled_batch() -> torch.Tensor:
@@ -93,22 +93,25 @@ def fit_semi(model: nn.Module, split: Split, cfg: RunConfig, method: MethodSpec,
             optimizer.step()
             ema.update()
             loss_sum += loss.detach() * bs
-            mask_sum += stats.get("mask_rate", torch.zeros((), device=device)).detach() * bs
+            if "mask_rate" in stats:
+                mask_sum += stats["mask_rate"].detach() * bs
+                masked += bs
             logits = stats.get("labelled_logits")
             if logits is not None:
                 correct += (logits.detach().argmax(1) == batch.labelled_y).sum()
                 scored += bs
             seen += bs
             if step % LOG_EVERY == 0 or step == cfg.steps:
-                mask_rate = float(mask_sum) / seen
-                # A method that does not give its labelled logits has no train accuracy: null, never a 0.
+                mask_rate = float(mask_sum) / seen if masked == seen else None
+                # A method that does not give its labelled logits (its mask rate) has no train accuracy (coverage):
+                # null, never a 0.
                 accuracy = int(correct) / scored if scored == seen else None
                 rec = EpochRecord(step, float(loss_sum) / seen, accuracy, None, None, step, mask_rate)
                 if on_epoch is not None:
                     on_epoch(0, rec)
                 going = book.record(rec, lambda: snapshot(model))
                 loss_sum.zero_(), mask_sum.zero_(), correct.zero_()
-                seen = scored = 0
+                seen = scored = masked = 0
                 if not going:
                     break
     result = book.restore(model.load_state_dict)
