@@ -12,6 +12,7 @@ from mnistlab.config import NOTEBOOK_MODELS, RunConfig
 from mnistlab.errors import ConfigError
 
 if TYPE_CHECKING:
+    from mnistlab.explain.run import Explanation
     from mnistlab.training.semi.registry import MethodSpec
 
 
@@ -160,8 +161,9 @@ def run_grid(out: str | Path, spec, *, device: str = "auto", data_dir=None, exec
 
 def explain_models(folder: str | Path, *, tsne: bool = True, gradcam: bool = True, max_points: int = 10_000,
                    feature_layer: str = "penultimate", lang: str = "pt", data_dir=None,
-                   log=lambda msg: None) -> dict:
-    """t-SNE + separation numbers, Grad-CAM/saliency and worst-error figures for a run folder."""
+                   log=lambda msg: None) -> Explanation:
+    """t-SNE + separation numbers, Grad-CAM/saliency and worst-error figures for a run folder (an Explanation:
+    per-model numbers, the heat maps' examples, the files written; explain.json holds the same numbers)."""
     from mnistlab.explain.run import explain_run, load_run_dataset
 
     return explain_run(Path(folder), load_run_dataset(Path(folder), data_dir, log), do_tsne=tsne, do_gradcam=gradcam,

@@ -164,11 +164,9 @@ def cmd_explain(args) -> int:
 
         torch.set_num_threads(args.threads)
     with writing(args.folder, "explain a copy of it"):
-        numbers = explain_models(args.folder, tsne=args.tsne, gradcam=args.gradcam, max_points=args.max_points,
-                                 feature_layer=args.mlp_layer, lang=args.lang, data_dir=args.data_dir, log=log)
-    for model, n in numbers.items():
-        if not isinstance(n, dict):
-            continue
+        explained = explain_models(args.folder, tsne=args.tsne, gradcam=args.gradcam, max_points=args.max_points,
+                                   feature_layer=args.mlp_layer, lang=args.lang, data_dir=args.data_dir, log=log)
+    for model, n in explained.models.items():
         label = n.get("label", model)
         lang = args.lang
         if "knn10_acc" in n:
@@ -178,7 +176,7 @@ def cmd_explain(args) -> int:
         if "attribution_on_digit" in n:
             method = "Grad-CAM" if n["attribution"] == "gradcam" else t("saliency_word", lang)
             print(t("explain_mass", lang, label=label, share=number(100 * n["attribution_on_digit"], lang, 1),
-                    method=method, area=number(100 * numbers["digit_area_fraction"], lang, 1)))
+                    method=method, area=number(100 * (explained.digit_area_fraction or 0), lang, 1)))
     print(t("explain_written", args.lang, folder=args.folder))
     return 0
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -152,9 +153,21 @@ def merge_numbers(previous: dict, numbers: dict) -> dict:
     return merged
 
 
+@dataclass
+class Explanation:
+    """What explaining a run folder measured: each model's numbers (test_acc, label; knn10_acc, silhouette, ... with
+    t-SNE; attribution and attribution_on_digit with Grad-CAM), the test images all models' heat maps show and
+    the share of those images their digits cover, and the files written."""
+
+    models: dict[str, dict[str, Any]]
+    examples: list[int] = field(default_factory=list)
+    digit_area_fraction: float | None = None
+    paths: list[Path] = field(default_factory=list)
+
+
 def explain_run(folder: Path, mnist: LoadedDataset, *, do_tsne: bool = True, do_gradcam: bool = True,
                 feature_layer: str = "penultimate", max_points: int = 10_000, lang: str = "pt",
-                log=lambda msg: None) -> dict:
+                log=lambda msg: None) -> Explanation:
     """Write the explanation figures into folder/figures and their numbers into folder/explain.json."""
     from mnistlab.figures import explain as explain_plots
 
@@ -199,11 +212,12 @@ def explain_run(folder: Path, mnist: LoadedDataset, *, do_tsne: bool = True, do_
                                                 file_stem(name), labels_of[name], method, figures, lang)
             numbers[name]["attribution_on_digit"] = mass_on_digit(maps, raw[idx])
             numbers[name]["attribution"] = method
-        numbers["examples"] = idx.tolist()
-        numbers["digit_area_fraction"] = float(_near_ink(raw[idx]).mean())
+    explained = Explanation(numbers, paths=paths)
+    if do_gradcam:
+        explained.examples, explained.digit_area_fraction = idx.tolist(), float(_near_ink(raw[idx]).mean())
+        numbers = {**numbers, "examples": explained.examples, "digit_area_fraction": explained.digit_area_fraction}
     paths.append(write_atomic(Path(folder) / "explain.json", to_json(merge_numbers(merged, numbers))))
-    numbers["paths"] = paths
-    return numbers
+    return explained
 
 
 def _near_ink(raw: torch.Tensor) -> torch.Tensor:
