@@ -160,3 +160,14 @@ def test_fuzz_damaged_explain_json(text, tmp_path_factory):
     numbers = {"mlp": {"test_acc": 0.5, "label": "MLP"}, "examples": [1, 2], "digit_area_fraction": 0.3}
     merged = json.loads(to_json(merge_numbers(previous, numbers)))
     assert merged["mlp"]["test_acc"] == 0.5 and merged["examples"] == [1, 2]
+
+
+def test_an_explanation_reads_a_models_numbers_by_its_name():
+    """explain_models returns an Explanation: indexing it by a model name reads that model's numbers, as the dict it
+    returned before did; what is not a model's (the examples, the files) is an attribute."""
+    from mnistlab.explain.run import Explanation
+
+    explained = Explanation({"mlp": {"test_acc": 0.5}}, examples=[3, 1], digit_area_fraction=0.2)
+    assert explained["mlp"] == {"test_acc": 0.5} and explained.examples == [3, 1] and explained.paths == []
+    with pytest.raises(KeyError):
+        explained["examples"]

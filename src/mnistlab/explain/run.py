@@ -164,6 +164,10 @@ class Explanation:
     digit_area_fraction: float | None = None
     paths: list[Path] = field(default_factory=list)
 
+    def __getitem__(self, model: str) -> dict[str, Any]:
+        """A model's numbers, as `explain_models(...)[model]` read them when it returned a dict."""
+        return self.models[model]
+
 
 def explain_run(folder: Path, mnist: LoadedDataset, *, do_tsne: bool = True, do_gradcam: bool = True,
                 feature_layer: str = "penultimate", max_points: int = 10_000, lang: str = "pt",
