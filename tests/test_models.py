@@ -146,3 +146,19 @@ def test_a_models_settings_are_declared_with_it_checked_and_given_flags():
             register_model("tiny", settings={"wide_width": Setting(1, "")})(tiny)
     finally:
         unregister_model("tiny_wide")
+
+
+def test_mnistlabs_own_models_register_exactly_their_declarations():
+    """The CLI's flags come from model_declarations (without torch); the registry's from the model files: for every
+    model mnistlab's own files register, the two must be one and the same declaration."""
+    from mnistlab.model_declarations import BUILTIN, declared_settings
+    from mnistlab.models.registry import get_spec, model_settings
+
+    own = [name for name in list_models() if get_spec(name).builder.__module__.startswith("mnistlab.models.")]
+    assert own == list(BUILTIN)
+    for name in own:
+        spec = get_spec(name)
+        assert (spec.label, spec.source, spec.settings) == (BUILTIN[name].label, BUILTIN[name].source,
+                                                            BUILTIN[name].settings)
+    registered = [(stored, spec.name, setting) for stored, spec, setting in model_settings() if spec.name in BUILTIN]
+    assert registered == declared_settings()

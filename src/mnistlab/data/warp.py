@@ -40,6 +40,6 @@ def sampling_grid(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 def warp(x: torch.Tensor, theta: torch.Tensor, affine_grid: bool = False) -> torch.Tensor:
     """x [N, C, H, W] sampled at theta's inverse maps; affine_grid: F.affine_grid's coordinates (the recipe's)."""
-    n, _, h, w = x.shape
+    _, _, h, w = x.shape
     grid = F.affine_grid(theta, list(x.shape), align_corners=False) if affine_grid else sampling_grid(theta, h, w)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

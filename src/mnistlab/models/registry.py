@@ -22,7 +22,7 @@ import mnistlab.models.user as user
 import mnistlab.usercode as usercode
 from mnistlab.config import MODEL_ARG_NAME, V1_MODEL_ARGS, RunConfig, near_field
 from mnistlab.errors import ConfigError
-from mnistlab.model_declarations import BUILTIN, Setting  # noqa: F401 - Setting: part of the registry's API
+from mnistlab.model_declarations import Setting  # noqa: F401 - part of the registry's API
 from mnistlab.models.spec import ModelSpec, last_of  # noqa: F401 - part of the registry's API
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -57,13 +57,7 @@ def unregister_model(name: str) -> None:
 
 def list_models() -> list[str]:
     """Registered names (the notebook's first), then models of installed packages' entry points."""
-    return [spec.name for spec in _registered()] + [name for name in user.entry_points() if name not in _REGISTRY]
-
-
-def _registered() -> list[ModelSpec]:
-    """Registered specs, mnistlab's own first in their declared order (whichever model file was imported first)."""
-    return sorted(_REGISTRY.values(), key=lambda spec: list(BUILTIN).index(spec.name) if spec.name in BUILTIN
-                  else len(BUILTIN))
+    return list(_REGISTRY) + [name for name in user.entry_points() if name not in _REGISTRY]
 
 
 def resolved_spec(name: str) -> ModelSpec | None:
@@ -94,7 +88,7 @@ def get_spec(name: str) -> ModelSpec:
 
 def model_settings() -> list[tuple[str, ModelSpec, Setting]]:
     """(stored name, model, declaration) of every registered model's settings, in registration order."""
-    return [(spec.stored_name(short), spec, setting) for spec in _registered()
+    return [(spec.stored_name(short), spec, setting) for spec in _REGISTRY.values()
             for short, setting in spec.settings.items()]
 
 

@@ -44,7 +44,12 @@ class RunPlan:
             return cls(model, rule)
         method = get_method(cfg.semi_method)
         usercode.check_recorded(f"{METHOD_FLAG} {cfg.semi_method}", method, cfg.semi_source)
-        return cls(model, rule, method, MappingProxyType(resolve_settings(method, cfg.semi_options)))
+        return cls.semi(model, rule, method, cfg.semi_options)
+
+    @classmethod
+    def semi(cls, model: ModelSpec, rule: SelectionRule | None, method: MethodSpec, options: str) -> RunPlan:
+        """A semi-supervised run's plan: the method's settings checked and frozen."""
+        return cls(model, rule, method, MappingProxyType(resolve_settings(method, options)))
 
     @property
     def uratio(self) -> float:
@@ -78,7 +83,7 @@ def resolve(cfg: RunConfig) -> tuple[RunConfig, RunPlan]:
         defaults = RunConfig()  # a supervised run ignores the semi settings (a study's shared --steps): not in its key
         return cfg.with_(**{name: getattr(defaults, name) for name in SEMI_FIELDS}), RunPlan(model, rule)
     cfg, method = resolve_semi(cfg, pool - sum(class_counts(cfg)))
-    return cfg, RunPlan(model, rule, method, MappingProxyType(resolve_settings(method, cfg.semi_options)))
+    return cfg, RunPlan.semi(model, rule, method, cfg.semi_options)
 
 
 def resolve_selection(cfg: RunConfig, pool: int) -> tuple[RunConfig, SelectionRule | None]:
